@@ -1,0 +1,16 @@
+# Every dependency comes from a Debian 12 package (see tools/install-deps).
+find_package(Threads REQUIRED)
+find_package(Boost 1.81 REQUIRED CONFIG COMPONENTS headers)
+find_package(nlohmann_json 3.11 REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(fmt REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(OpenSSL REQUIRED)
+find_package(PkgConfig REQUIRED)
+# libpqxx 6.4 ships no CMake config file.
+pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
+if(LAVA_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+  include(GoogleTest)
+endif()

@@ -1,0 +1,186 @@
+#include "common/config/settings.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+
+namespace lava::common::config {
+
+struct SettingsLoader::Entry {
+    std::string key;
+    std::string help;
+    std::string type_help;
+    // Parses and assigns a textual value; returns an error text or nullopt.
+    std::function<std::optional<std::string>(const std::string&)> assign;
+    std::string cli_value;  // filled by CLI11 from the flag or the environment
+    CLI::Option* option = nullptr;
+};
+
+namespace {
+
+std::optional<bool> parse_bool(std::string text) {
+    std::transform(text.begin(), text.end(), text.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (text == "true" || text == "yes" || text == "on" || text == "1") return true;
+    if (text == "false" || text == "no" || text == "off" || text == "0") return false;
+    return std::nullopt;
+}
+
+std::optional<long> parse_long(const std::string& text) {
+    if (text.empty()) return std::nullopt;
+    errno = 0;
+    char* end = nullptr;
+    const long v = std::strtol(text.c_str(), &end, 10);
+    if (errno != 0 || end != text.c_str() + text.size()) return std::nullopt;
+    return v;
+}
+
+std::string flag_name(const std::string& key) {
+    std::string flag = "--" + key;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    return flag;
+}
+
+}  // namespace
+
+std::string env_name(const std::string& key) {
+    std::string env = "LAVA_" + key;
+    std::transform(env.begin(), env.end(), env.begin(), [](unsigned char c) {
+        return c == '-' ? '_' : static_cast<char>(std::toupper(c));
+    });
+    return env;
+}
+
+SettingsLoader::SettingsLoader(std::string default_file)
+    : default_file_(std::move(default_file)), settings_file_(default_file_) {}
+
+SettingsLoader::~SettingsLoader() = default;
+
+void SettingsLoader::add_entry(std::string key, std::string help, std::string type_help,
+                               std::function<std::optional<std::string>(const std::string&)> assign) {
+    auto e = std::make_unique<Entry>();
+    e->key = std::move(key);
+    e->help = std::move(help);
+    e->type_help = std::move(type_help);
+    e->assign = std::move(assign);
+    entries_.push_back(std::move(e));
+}
+
+void SettingsLoader::add(std::string key, std::string* field, std::string help) {
+    add_entry(std::move(key), std::move(help), "TEXT", [field](const std::string& v) {
+        *field = v;
+        return std::optional<std::string>{};
+    });
+}
+
+void SettingsLoader::add(std::string key, int* field, std::string help, int min, int max) {
+    add_entry(std::move(key), std::move(help), "INT", [field, min, max](const std::string& v) {
+        const auto n = parse_long(v);
+        if (!n || *n < min || *n > max) {
+            return std::optional<std::string>(
+                fmt::format("'{}' is not an integer between {} and {}", v, min, max));
+        }
+        *field = static_cast<int>(*n);
+        return std::optional<std::string>{};
+    });
+}
+
+void SettingsLoader::add(std::string key, bool* field, std::string help) {
+    add_entry(std::move(key), std::move(help), "BOOL", [field](const std::string& v) {
+        const auto b = parse_bool(v);
+        if (!b) return std::optional<std::string>(fmt::format("'{}' is not a boolean", v));
+        *field = *b;
+        return std::optional<std::string>{};
+    });
+}
+
+void SettingsLoader::add_choice(std::string key, std::string* field, std::string help,
+                                std::vector<std::string> choices) {
+    std::string type_help = fmt::format("{{{}}}", fmt::join(choices, ","));
+    add_entry(std::move(key), std::move(help), std::move(type_help),
+              [field, choices = std::move(choices)](const std::string& v) {
+                  if (std::find(choices.begin(), choices.end(), v) == choices.end()) {
+                      return std::optional<std::string>(fmt::format(
+                          "'{}' is not one of: {}", v, fmt::join(choices, ", ")));
+                  }
+                  *field = v;
+                  return std::optional<std::string>{};
+              });
+}
+
+void SettingsLoader::attach(CLI::App& app) {
+    settings_option_ = app.add_option("--settings", settings_file_,
+                                      "Settings file (YAML); default " + default_file_)
+                           ->envname("LAVA_SETTINGS")
+                           ->group("Settings");
+    for (auto& e : entries_) {
+        e->option = app.add_option(flag_name(e->key), e->cli_value,
+                                   e->help + " [" + env_name(e->key) + "]")
+                        ->envname(env_name(e->key))
+                        ->type_name(e->type_help)
+                        ->group("Settings");
+    }
+}
+
+void SettingsLoader::load() {
+    const bool explicit_file = settings_option_ != nullptr && settings_option_->count() > 0;
+    YAML::Node root;
+    std::error_code ec;
+    if (!settings_file_.empty() && std::filesystem::exists(settings_file_, ec)) {
+        try {
+            root = YAML::LoadFile(settings_file_);
+        } catch (const YAML::Exception& ex) {
+            throw ConfigError(fmt::format("{}:{}:{}: invalid YAML: {}", settings_file_,
+                                          ex.mark.line + 1, ex.mark.column + 1, ex.msg));
+        }
+        file_read_ = settings_file_;
+    } else if (explicit_file) {
+        throw ConfigError(fmt::format("settings file '{}' does not exist", settings_file_));
+    }
+
+    if (root && !root.IsNull() && !root.IsMap()) {
+        throw ConfigError(fmt::format("{}:{}: the settings file must be a mapping of key: value",
+                                      settings_file_, root.Mark().line + 1));
+    }
+
+    // File values first, for keys that neither a flag nor the environment set.
+    if (root && root.IsMap()) {
+        for (const auto& kv : root) {
+            const std::string key = kv.first.as<std::string>();
+            const int line = kv.first.Mark().line + 1;
+            auto it = std::find_if(entries_.begin(), entries_.end(),
+                                   [&](const auto& e) { return e->key == key; });
+            if (it == entries_.end()) {
+                std::vector<std::string> known;
+                for (const auto& e : entries_) known.push_back(e->key);
+                throw ConfigError(fmt::format("{}:{}: unknown setting '{}' (known: {})",
+                                              settings_file_, line, key, fmt::join(known, ", ")));
+            }
+            Entry& e = **it;
+            if (!kv.second.IsScalar()) {
+                throw ConfigError(fmt::format("{}:{}: setting '{}' must be a single value",
+                                              settings_file_, line, key));
+            }
+            if (e.option != nullptr && e.option->count() > 0) continue;
+            if (auto err = e.assign(kv.second.Scalar())) {
+                throw ConfigError(fmt::format("{}:{}: setting '{}': {}", settings_file_, line,
+                                              key, *err));
+            }
+        }
+    }
+
+    // Then flags and environment variables, which win.
+    for (auto& e : entries_) {
+        if (e->option == nullptr || e->option->count() == 0) continue;
+        if (auto err = e->assign(e->cli_value)) {
+            throw ConfigError(fmt::format("{} (or {}): {}", flag_name(e->key), env_name(e->key), *err));
+        }
+    }
+}
+
+}  // namespace lava::common::config

@@ -1,0 +1,72 @@
+#include "common/db/pool.hpp"
+
+#include "common/config/settings.hpp"
+
+#include <stdexcept>
+
+namespace lava::common::db {
+
+void register_settings(config::SettingsLoader& loader, DbSettings& settings) {
+    loader.add("database", &settings.database,
+               "PostgreSQL connection string; empty uses the PG* environment variables");
+    loader.add("db_pool_size", &settings.pool_size, "Maximum database connections", 1, 1000);
+}
+
+Connection::Connection(const std::string& conninfo) : conn_(conninfo) {}
+
+void Connection::ensure_prepared(const Statement& s) {
+    if (prepared_.contains(s.name)) return;
+    conn_.prepare(s.name, s.sql);
+    prepared_.insert(s.name);
+}
+
+Pool::Pool(std::string conninfo, std::size_t max_size)
+    : conninfo_(std::move(conninfo)), max_size_(max_size == 0 ? 1 : max_size) {}
+
+Pool::~Pool() = default;
+
+Pool::Lease::~Lease() {
+    if (conn_) pool_.release(std::move(conn_), broken_);  // null when moved from
+}
+
+Pool::Lease Pool::acquire(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    if (!available_.wait_for(lock, timeout, [&] { return !idle_.empty() || open_ < max_size_; })) {
+        throw std::runtime_error("no database connection became free within " +
+                                 std::to_string(timeout.count()) + " ms");
+    }
+    if (!idle_.empty()) {
+        auto conn = std::move(idle_.back());
+        idle_.pop_back();
+        return Lease(*this, std::move(conn));
+    }
+    ++open_;
+    lock.unlock();
+    try {
+        return Lease(*this, std::make_unique<Connection>(conninfo_));
+    } catch (...) {
+        lock.lock();
+        --open_;
+        available_.notify_one();
+        throw;
+    }
+}
+
+void Pool::release(std::unique_ptr<Connection> conn, bool broken) {
+    std::lock_guard lock(mutex_);
+    if (!broken && conn->raw().is_open()) {
+        idle_.push_back(std::move(conn));
+    } else {
+        --open_;
+    }
+    available_.notify_one();
+}
+
+std::string first_line(const std::string& what) {
+    auto end = what.find('\n');
+    std::string line = what.substr(0, end);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    return line;
+}
+
+}  // namespace lava::common::db

@@ -1,0 +1,91 @@
+#pragma once
+// Device types, their aliases, and device tags. Repositories over the
+// caller's transaction; no state of their own.
+
+#include "common/base/error.hpp"
+#include "common/db/pool.hpp"
+#include "common/proto/states.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lava::server::store {
+
+struct DeviceType {
+    std::string name;
+    std::string description;
+    int health_frequency = 24;
+    proto::HealthDenominator health_denominator = proto::HealthDenominator::kHours;
+    bool disable_health_check = false;
+    bool display = true;
+    std::vector<std::string> aliases;
+    long device_count = 0;
+};
+
+struct NewDeviceType {
+    std::string name;
+    std::string description;
+    int health_frequency = 24;
+    proto::HealthDenominator health_denominator = proto::HealthDenominator::kHours;
+    bool disable_health_check = false;
+    bool display = true;
+};
+
+struct DeviceTypeUpdate {
+    std::optional<std::string> description;
+    std::optional<int> health_frequency;
+    std::optional<proto::HealthDenominator> health_denominator;
+    std::optional<bool> disable_health_check;
+    std::optional<bool> display;
+};
+
+class DeviceTypeRepository {
+public:
+    explicit DeviceTypeRepository(common::db::Tx& tx) : tx_(tx) {}
+    Result<DeviceType> create(const NewDeviceType& dt);
+    Result<DeviceType> get(const std::string& name);
+    std::vector<DeviceType> list();
+    Result<DeviceType> update(const std::string& name, const DeviceTypeUpdate& update);
+
+private:
+    common::db::Tx& tx_;
+};
+
+struct Alias {
+    std::string name;
+    std::string device_type;
+};
+
+class AliasRepository {
+public:
+    explicit AliasRepository(common::db::Tx& tx) : tx_(tx) {}
+    Result<Alias> create(const std::string& name, const std::string& device_type);
+    Result<Alias> get(const std::string& name);
+    std::vector<Alias> list();
+    Result<void> remove(const std::string& name);
+
+private:
+    common::db::Tx& tx_;
+};
+
+struct Tag {
+    std::int64_t id = 0;
+    std::string name;
+    std::string description;
+};
+
+class TagRepository {
+public:
+    explicit TagRepository(common::db::Tx& tx) : tx_(tx) {}
+    Result<Tag> create(const std::string& name, const std::string& description);
+    Result<Tag> get(const std::string& name);
+    // The tag, created with an empty description if it does not exist yet.
+    Result<Tag> get_or_create(const std::string& name);
+    std::vector<Tag> list();
+
+private:
+    common::db::Tx& tx_;
+};
+
+}  // namespace lava::server::store

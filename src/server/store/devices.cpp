@@ -1,0 +1,252 @@
+#include "server/store/devices.hpp"
+
+#include "server/store/catalogue.hpp"
+#include "server/store/names.hpp"
+#include "server/store/sql.hpp"
+#include "server/store/users.hpp"
+#include "server/store/workers.hpp"
+
+namespace lava::server::store {
+namespace {
+
+using common::db::Statement;
+using proto::DeviceHealth;
+using proto::DeviceState;
+
+#define DEVICE_SELECT                                                                        \
+    "SELECT d.hostname, d.device_type, d.description, d.state, d.health, d.worker_host, "    \
+    "ARRAY(SELECT t.name FROM device_tags dt JOIN tags t ON t.id = dt.tag_id "               \
+    "WHERE dt.device = d.hostname ORDER BY t.name), "                                        \
+    "pu.username, pg.name, ou.username, og.name, "                                           \
+    "(SELECT j.id FROM test_jobs j WHERE j.actual_device = d.hostname AND j.state BETWEEN 1 " \
+    "AND 4 ORDER BY j.id DESC LIMIT 1) "                                                     \
+    "FROM devices d "                                                                        \
+    "LEFT JOIN users pu ON pu.id = d.physical_owner_id "                                     \
+    "LEFT JOIN groups pg ON pg.id = d.physical_group_id "                                    \
+    "LEFT JOIN users ou ON ou.id = d.owner_id "                                              \
+    "LEFT JOIN groups og ON og.id = d.group_id "
+
+const Statement kInsertDevice{
+    "devices.insert",
+    "INSERT INTO devices (hostname, device_type, worker_host, description, state, health) "
+    "VALUES ($1, $2, $3, $4, 0, $5) ON CONFLICT (hostname) DO NOTHING RETURNING state"};
+const Statement kGetDevice{"devices.get", DEVICE_SELECT "WHERE d.hostname = $1"};
+const Statement kListDevices{
+    "devices.list",
+    DEVICE_SELECT
+    "WHERE ($1::smallint IS NULL OR d.state = $1) AND ($2::smallint IS NULL OR d.health = $2) "
+    "AND ($2::smallint IS NOT NULL OR $3 OR d.health <> 5) ORDER BY d.hostname"};
+const Statement kLockDevice{"devices.lock",
+                            "SELECT state, health FROM devices WHERE hostname = $1 FOR UPDATE"};
+const Statement kUpdateDevice{
+    "devices.update",
+    "UPDATE devices SET description = coalesce($2, description), "
+    "worker_host = coalesce($3, worker_host), device_type = coalesce($4, device_type) "
+    "WHERE hostname = $1"};
+const Statement kSetHealth{"devices.set_health",
+                           "UPDATE devices SET health = $2 WHERE hostname = $1"};
+const Statement kHistory{
+    "devices.history_insert",
+    "INSERT INTO device_state_changes (device, actor, old_state, new_state, old_health, "
+    "new_health, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)"};
+const Statement kListHistory{
+    "devices.history",
+    "SELECT " LAVA_SQL_ISO("changed_at") ", actor, old_state, new_state, old_health, new_health, "
+    "reason FROM device_state_changes WHERE device = $1 ORDER BY id"};
+const Statement kAddTag{"devices.add_tag",
+                        "INSERT INTO device_tags (device, tag_id) VALUES ($1, $2) "
+                        "ON CONFLICT DO NOTHING"};
+const Statement kRemoveTag{"devices.remove_tag",
+                           "DELETE FROM device_tags WHERE device = $1 AND tag_id = $2"};
+const Statement kClearTags{"devices.clear_tags", "DELETE FROM device_tags WHERE device = $1"};
+const Statement kSetPhysical{
+    "devices.set_physical",
+    "UPDATE devices SET physical_owner_id = $2, physical_group_id = $3 WHERE hostname = $1"};
+const Statement kSetOwner{"devices.set_owner",
+                          "UPDATE devices SET owner_id = $2, group_id = $3 WHERE hostname = $1"};
+
+std::optional<std::string> opt_text(const pqxx::field& f) {
+    if (f.is_null()) return std::nullopt;
+    return f.as<std::string>();
+}
+
+Device to_device(const pqxx::row& r) {
+    Device d;
+    d.hostname = r[0].as<std::string>();
+    d.device_type = r[1].as<std::string>();
+    d.description = r[2].as<std::string>();
+    d.state = static_cast<DeviceState>(r[3].as<int>());
+    d.health = static_cast<DeviceHealth>(r[4].as<int>());
+    d.worker = opt_text(r[5]);
+    d.tags = text_array(r[6]);
+    d.physical_owner = opt_text(r[7]);
+    d.physical_group = opt_text(r[8]);
+    d.owner = opt_text(r[9]);
+    d.group = opt_text(r[10]);
+    if (!r[11].is_null()) d.current_job = r[11].as<std::int64_t>();
+    return d;
+}
+
+std::optional<int> to_db(std::optional<DeviceState> s) {
+    if (!s) return std::nullopt;
+    return static_cast<int>(*s);
+}
+std::optional<int> to_db(std::optional<DeviceHealth> h) {
+    if (!h) return std::nullopt;
+    return static_cast<int>(*h);
+}
+
+}  // namespace
+
+Result<void> DeviceRepository::apply_ownership(const std::string& hostname, const Ownership& o) {
+    if (o.physical_user && o.physical_group) {
+        return make_error(errc::kInvalidArgument,
+                          "give either a physical user or a physical group, not both");
+    }
+    if (o.owner && o.group) {
+        return make_error(errc::kInvalidArgument, "give either an owner or a group, not both");
+    }
+    UserRepository users(tx_);
+    GroupRepository groups(tx_);
+    // Setting a user clears the group of the same kind and the reverse, as LAVA does.
+    if (o.physical_user) {
+        auto u = users.get(*o.physical_user);
+        if (!u) return u.error();
+        tx_.exec(kSetPhysical, hostname, u->id, std::optional<std::int64_t>{});
+    } else if (o.physical_group) {
+        auto g = groups.id_of(*o.physical_group);
+        if (!g) return g.error();
+        tx_.exec(kSetPhysical, hostname, std::optional<std::int64_t>{}, *g);
+    }
+    if (o.owner) {
+        auto u = users.get(*o.owner);
+        if (!u) return u.error();
+        tx_.exec(kSetOwner, hostname, u->id, std::optional<std::int64_t>{});
+    } else if (o.group) {
+        auto g = groups.id_of(*o.group);
+        if (!g) return g.error();
+        tx_.exec(kSetOwner, hostname, std::optional<std::int64_t>{}, *g);
+    }
+    return {};
+}
+
+Result<void> DeviceRepository::set_tags(const std::string& hostname,
+                                        const std::vector<std::string>& tags) {
+    tx_.exec(kClearTags, hostname);
+    TagRepository repo(tx_);
+    for (const auto& name : tags) {
+        auto tag = repo.get_or_create(name);
+        if (!tag) return tag.error();
+        tx_.exec(kAddTag, hostname, tag->id);
+    }
+    return {};
+}
+
+Result<Device> DeviceRepository::create(const NewDevice& nd, const Change& change) {
+    if (auto ok = check_name("device hostname", nd.hostname, 200); !ok) return ok.error();
+    if (auto dt = DeviceTypeRepository(tx_).get(nd.device_type); !dt) return dt.error();
+    if (auto w = WorkerRepository(tx_).get(nd.worker); !w) return w.error();
+    auto r = tx_.exec(kInsertDevice, nd.hostname, nd.device_type, nd.worker, nd.description,
+                      static_cast<int>(nd.health));
+    if (r.empty()) return already_exists("device", nd.hostname);
+    if (auto ok = set_tags(nd.hostname, nd.tags); !ok) return ok.error();
+    if (auto ok = apply_ownership(nd.hostname, nd.ownership); !ok) return ok.error();
+    tx_.exec(kHistory, nd.hostname, change.actor, std::optional<int>{}, r[0][0].as<int>(),
+             std::optional<int>{}, static_cast<int>(nd.health),
+             with_reason("created", change.reason));
+    return get(nd.hostname);
+}
+
+Result<Device> DeviceRepository::get(const std::string& hostname) {
+    auto row = tx_.exec01(kGetDevice, hostname);
+    if (!row) return not_found("device", hostname);
+    return to_device(*row);
+}
+
+std::vector<Device> DeviceRepository::list(const DeviceFilter& f) {
+    std::vector<Device> out;
+    for (const auto& row : tx_.exec(kListDevices, to_db(f.state), to_db(f.health),
+                                    f.include_retired)) {
+        out.push_back(to_device(row));
+    }
+    return out;
+}
+
+Result<Device> DeviceRepository::update(const std::string& hostname, const DeviceUpdate& u,
+                                        const Change& change) {
+    auto locked = tx_.exec01(kLockDevice, hostname);
+    if (!locked) return not_found("device", hostname);
+    if (u.device_type) {
+        if (auto dt = DeviceTypeRepository(tx_).get(*u.device_type); !dt) return dt.error();
+    }
+    if (u.worker) {
+        if (auto w = WorkerRepository(tx_).get(*u.worker); !w) return w.error();
+    }
+    tx_.exec(kUpdateDevice, hostname, u.description, u.worker, u.device_type);
+    if (u.tags) {
+        if (auto ok = set_tags(hostname, *u.tags); !ok) return ok.error();
+    }
+    if (auto ok = apply_ownership(hostname, u.ownership); !ok) return ok.error();
+    const auto old_health = static_cast<DeviceHealth>((*locked)[1].as<int>());
+    if (u.health && *u.health != old_health) {
+        set_health(hostname, static_cast<DeviceState>((*locked)[0].as<int>()), old_health,
+                   *u.health, change);
+    }
+    return get(hostname);
+}
+
+void DeviceRepository::set_health(const std::string& hostname, DeviceState state,
+                                  DeviceHealth old_health, DeviceHealth new_health,
+                                  const Change& change) {
+    tx_.exec(kSetHealth, hostname, static_cast<int>(new_health));
+    tx_.exec(kHistory, hostname, change.actor, static_cast<int>(state), static_cast<int>(state),
+             static_cast<int>(old_health), static_cast<int>(new_health),
+             with_reason(std::string(proto::display(old_health)) + " → " +
+                             std::string(proto::display(new_health)),
+                         change.reason));
+}
+
+std::vector<DeviceHistoryEntry> DeviceRepository::history(const std::string& hostname) {
+    std::vector<DeviceHistoryEntry> out;
+    for (const auto& r : tx_.exec(kListHistory, hostname)) {
+        DeviceHistoryEntry e;
+        e.changed_at = r[0].as<std::string>();
+        e.actor = r[1].as<std::string>();
+        if (!r[2].is_null()) e.old_state = static_cast<DeviceState>(r[2].as<int>());
+        e.new_state = static_cast<DeviceState>(r[3].as<int>());
+        if (!r[4].is_null()) e.old_health = static_cast<DeviceHealth>(r[4].as<int>());
+        e.new_health = static_cast<DeviceHealth>(r[5].as<int>());
+        e.reason = r[6].as<std::string>();
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+Result<void> DeviceRepository::add_tags(const std::string& hostname,
+                                        const std::vector<std::string>& tags) {
+    if (!tx_.exec01(kLockDevice, hostname)) return not_found("device", hostname);
+    TagRepository repo(tx_);
+    for (const auto& name : tags) {
+        auto tag = repo.get(name);
+        if (!tag) return tag.error();
+        tx_.exec(kAddTag, hostname, tag->id);
+    }
+    return {};
+}
+
+Result<void> DeviceRepository::remove_tags(const std::string& hostname,
+                                           const std::vector<std::string>& tags) {
+    if (!tx_.exec01(kLockDevice, hostname)) return not_found("device", hostname);
+    TagRepository repo(tx_);
+    for (const auto& name : tags) {
+        auto tag = repo.get(name);
+        if (!tag) return tag.error();
+        if (tx_.exec(kRemoveTag, hostname, tag->id).affected_rows() == 0) {
+            return make_error(errc::kNotFound,
+                              "device '" + hostname + "' does not have tag '" + name + "'");
+        }
+    }
+    return {};
+}
+
+}  // namespace lava::server::store

@@ -1,0 +1,199 @@
+#include "server/store/users.hpp"
+
+#include "common/crypto/password.hpp"
+#include "server/store/names.hpp"
+#include "server/store/sql.hpp"
+
+namespace lava::server::store {
+namespace {
+
+using common::db::Statement;
+
+#define USER_SELECT                                                                              \
+    "SELECT u.id, u.username, u.email, trim(u.first_name || ' ' || u.last_name), u.is_active, "  \
+    "u.is_staff, u.is_superuser, " LAVA_SQL_ISO("u.date_joined") ", "                            \
+    "ARRAY(SELECT g.name FROM user_groups ug JOIN groups g ON g.id = ug.group_id "                  \
+    "WHERE ug.user_id = u.id ORDER BY g.name) FROM users u "
+
+const Statement kInsertUser{
+    "users.insert",
+    "INSERT INTO users (username, email, password, is_staff, is_superuser) "
+    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO NOTHING RETURNING id"};
+const Statement kGetUser{"users.get", USER_SELECT "WHERE u.username = $1"};
+const Statement kListUsers{"users.list",
+                           USER_SELECT "WHERE $1 OR u.is_active ORDER BY u.username"};
+const Statement kLockUser{"users.lock", "SELECT id FROM users WHERE username = $1 FOR UPDATE"};
+const Statement kUpdateUser{
+    "users.update",
+    "UPDATE users SET email = coalesce($2, email), password = coalesce($3, password), "
+    "is_active = coalesce($4, is_active), is_staff = coalesce($5, is_staff), "
+    "is_superuser = coalesce($6, is_superuser) WHERE id = $1"};
+const Statement kUserPassword{"users.password", "SELECT password FROM users WHERE username = $1"};
+const Statement kJoinGroup{
+    "users.join_group",
+    "INSERT INTO user_groups (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"};
+
+const Statement kInsertGroup{
+    "groups.insert",
+    "INSERT INTO groups (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id"};
+const Statement kGroupId{"groups.id", "SELECT id FROM groups WHERE name = $1"};
+const Statement kListGroups{
+    "groups.list",
+    "SELECT g.id, g.name, ARRAY(SELECT u.username FROM user_groups ug JOIN users u "
+    "ON u.id = ug.user_id WHERE ug.group_id = g.id ORDER BY u.username) "
+    "FROM groups g ORDER BY g.name"};
+
+#define TOKEN_SELECT                                                           \
+    "SELECT t.id, u.username, t.secret, t.description, " LAVA_SQL_ISO(        \
+        "t.created_on") ", " LAVA_SQL_ISO("t.last_used_on") " FROM auth_tokens t " \
+                                                            "JOIN users u ON u.id = t.user_id "
+const Statement kInsertToken{
+    "tokens.insert",
+    "INSERT INTO auth_tokens (user_id, secret, description) VALUES ($1, $2, $3) "
+    "ON CONFLICT (secret) DO NOTHING RETURNING id"};
+const Statement kGetToken{"tokens.get", TOKEN_SELECT "WHERE t.id = $1"};
+const Statement kListTokens{"tokens.list", TOKEN_SELECT "WHERE u.username = $1 ORDER BY t.id"};
+const Statement kDeleteToken{"tokens.delete", "DELETE FROM auth_tokens WHERE secret = $1"};
+
+User to_user(const pqxx::row& r) {
+    User u;
+    u.id = r[0].as<std::int64_t>();
+    u.username = r[1].as<std::string>();
+    u.email = r[2].as<std::string>();
+    u.full_name = r[3].as<std::string>();
+    u.is_active = r[4].as<bool>();
+    u.is_staff = r[5].as<bool>();
+    u.is_superuser = r[6].as<bool>();
+    u.date_joined = r[7].as<std::string>();
+    u.groups = text_array(r[8]);
+    return u;
+}
+
+Token to_token(const pqxx::row& r) {
+    Token t;
+    t.id = r[0].as<std::int64_t>();
+    t.username = r[1].as<std::string>();
+    t.secret = r[2].as<std::string>();
+    t.description = r[3].as<std::string>();
+    t.created_on = r[4].as<std::string>();
+    if (!r[5].is_null()) t.last_used_on = r[5].as<std::string>();
+    return t;
+}
+
+Result<void> check_username(const std::string& name) {
+    if (name.empty() || name.size() > 150) {
+        return make_error(errc::kInvalidArgument,
+                          "invalid username '" + name + "': 1 to 150 characters");
+    }
+    for (char c : name) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '@' || c == '.' || c == '+' || c == '-' ||
+                        c == '_';
+        if (!ok) {
+            return make_error(errc::kInvalidArgument,
+                              "invalid username '" + name +
+                                  "': only letters, digits and @ . + - _ are allowed");
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<User> UserRepository::create(const NewUser& user) {
+    if (auto ok = check_username(user.username); !ok) return ok.error();
+    auto r = tx_.exec(kInsertUser, user.username, user.email, user.password_hash, user.is_staff,
+                      user.is_superuser);
+    if (r.empty()) return already_exists("user", user.username);
+    return get(user.username);
+}
+
+Result<User> UserRepository::get(const std::string& username) {
+    auto row = tx_.exec01(kGetUser, username);
+    if (!row) return not_found("user", username);
+    return to_user(*row);
+}
+
+std::vector<User> UserRepository::list(bool include_inactive) {
+    std::vector<User> out;
+    for (const auto& row : tx_.exec(kListUsers, include_inactive)) out.push_back(to_user(row));
+    return out;
+}
+
+Result<User> UserRepository::update(const std::string& username, const UserUpdate& update) {
+    auto row = tx_.exec01(kLockUser, username);
+    if (!row) return not_found("user", username);
+    const auto id = (*row)[0].as<std::int64_t>();
+    GroupRepository groups(tx_);
+    for (const auto& g : update.add_groups) {
+        auto gid = groups.id_of(g);
+        if (!gid) return gid.error();
+        tx_.exec(kJoinGroup, id, *gid);
+    }
+    tx_.exec(kUpdateUser, id, update.email, update.password_hash, update.is_active,
+             update.is_staff, update.is_superuser);
+    return get(username);
+}
+
+Result<std::string> UserRepository::password_hash(const std::string& username) {
+    auto row = tx_.exec01(kUserPassword, username);
+    if (!row) return not_found("user", username);
+    return (*row)[0].as<std::string>();
+}
+
+Result<Group> GroupRepository::create(const std::string& name) {
+    if (name.empty() || name.size() > 150) {
+        return make_error(errc::kInvalidArgument,
+                          "invalid group name '" + name + "': 1 to 150 characters");
+    }
+    auto r = tx_.exec(kInsertGroup, name);
+    if (r.empty()) return already_exists("group", name);
+    return Group{r[0][0].as<std::int64_t>(), name, {}};
+}
+
+std::vector<Group> GroupRepository::list() {
+    std::vector<Group> out;
+    for (const auto& row : tx_.exec(kListGroups)) {
+        out.push_back({row[0].as<std::int64_t>(), row[1].as<std::string>(),
+                       text_array(row[2])});
+    }
+    return out;
+}
+
+Result<std::int64_t> GroupRepository::id_of(const std::string& name) {
+    auto row = tx_.exec01(kGroupId, name);
+    if (!row) return not_found("group", name);
+    return (*row)[0].as<std::int64_t>();
+}
+
+Result<Token> TokenRepository::create(const std::string& username, const std::string& description,
+                                      const std::optional<std::string>& secret) {
+    auto user = UserRepository(tx_).get(username);
+    if (!user) return user.error();
+    if (secret && (secret->empty() || secret->size() > 128)) {
+        return make_error(errc::kInvalidArgument, "a token secret is 1 to 128 characters");
+    }
+    const std::string value =
+        secret ? *secret : common::crypto::random_string(128, common::crypto::kLowerAlnum);
+    auto r = tx_.exec(kInsertToken, user->id, value, description);
+    if (r.empty()) {
+        return make_error(errc::kAlreadyExists, "this token secret is already in use");
+    }
+    return to_token(tx_.exec1(kGetToken, r[0][0].as<std::int64_t>()));
+}
+
+Result<std::vector<Token>> TokenRepository::list(const std::string& username) {
+    if (auto user = UserRepository(tx_).get(username); !user) return user.error();
+    std::vector<Token> out;
+    for (const auto& row : tx_.exec(kListTokens, username)) out.push_back(to_token(row));
+    return out;
+}
+
+Result<void> TokenRepository::remove(const std::string& secret) {
+    if (tx_.exec(kDeleteToken, secret).affected_rows() == 0) {
+        return make_error(errc::kNotFound, "no token has this secret");
+    }
+    return {};
+}
+
+}  // namespace lava::server::store

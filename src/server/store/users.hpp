@@ -1,0 +1,100 @@
+#pragma once
+// Users, groups and API tokens. Each repository works inside the caller's
+// transaction (db::Tx); it holds no state of its own and lives on the
+// caller's thread.
+
+#include "common/base/error.hpp"
+#include "common/db/pool.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lava::server::store {
+
+struct User {
+    std::int64_t id = 0;
+    std::string username;
+    std::string email;
+    std::string full_name;
+    bool is_active = true;
+    bool is_staff = false;
+    bool is_superuser = false;
+    std::string date_joined;  // ISO 8601 UTC
+    std::vector<std::string> groups;
+};
+
+struct NewUser {
+    std::string username;
+    std::string email;
+    std::string password_hash;  // Django encoding (common/crypto)
+    bool is_staff = false;
+    bool is_superuser = false;
+};
+
+struct UserUpdate {
+    std::optional<std::string> email;
+    std::optional<std::string> password_hash;
+    std::optional<bool> is_active;
+    std::optional<bool> is_staff;
+    std::optional<bool> is_superuser;
+    std::vector<std::string> add_groups;  // existing groups to join
+};
+
+class UserRepository {
+public:
+    explicit UserRepository(common::db::Tx& tx) : tx_(tx) {}
+    Result<User> create(const NewUser& user);
+    Result<User> get(const std::string& username);
+    std::vector<User> list(bool include_inactive);
+    Result<User> update(const std::string& username, const UserUpdate& update);
+    // The stored password hash, for authentication.
+    Result<std::string> password_hash(const std::string& username);
+
+private:
+    common::db::Tx& tx_;
+};
+
+struct Group {
+    std::int64_t id = 0;
+    std::string name;
+    std::vector<std::string> members;
+};
+
+class GroupRepository {
+public:
+    explicit GroupRepository(common::db::Tx& tx) : tx_(tx) {}
+    Result<Group> create(const std::string& name);
+    std::vector<Group> list();
+    // Resolves a group name to its id.
+    Result<std::int64_t> id_of(const std::string& name);
+
+private:
+    common::db::Tx& tx_;
+};
+
+struct Token {
+    std::int64_t id = 0;
+    std::string username;
+    std::string secret;
+    std::string description;
+    std::string created_on;
+    std::optional<std::string> last_used_on;
+};
+
+class TokenRepository {
+public:
+    explicit TokenRepository(common::db::Tx& tx) : tx_(tx) {}
+    // A new token for `username`; `secret` imports an existing one, otherwise
+    // 128 random characters from [0-9a-z] as LAVA makes them.
+    Result<Token> create(const std::string& username, const std::string& description,
+                         const std::optional<std::string>& secret);
+    Result<std::vector<Token>> list(const std::string& username);
+    Result<void> remove(const std::string& secret);
+
+private:
+    common::db::Tx& tx_;
+};
+
+}  // namespace lava::server::store
