@@ -275,6 +275,13 @@ TEST_F(ManageTest, Devices) {
     EXPECT_EQ(ok_json({"devices", "list", "--health", "retired"}).size(), 1u);
     EXPECT_EQ(ok_json({"devices", "list", "--state", "IDLE"}).size(), 1u);
     EXPECT_EQ(ok_json({"devices", "list", "--state", "RUNNING"}).size(), 0u);
+    // Details with their devices: qemu01 moved to w2, qemu02 (retired) is on w1.
+    EXPECT_EQ(ok_json({"workers", "details", "w1", "--devices"})["device_list"],
+              json::array({"qemu02"}));
+    EXPECT_EQ(ok_json({"workers", "details", "w2", "--devices"})["device_list"],
+              json::array({"qemu01"}));
+    EXPECT_EQ(ok_json({"device-types", "details", "qemu", "--devices"})["device_list"],
+              json::array({"qemu01", "qemu02"}));
 
     fails({"devices", "add", "qemu01", "--device-type", "qemu", "--worker", "w1"},
           "device 'qemu01' already exists");

@@ -85,6 +85,13 @@ Result<void> in_tx(Context& ctx, F&& fn) {
     return db::transact(ctx.pool, [&](db::Tx& tx) -> Result<void> { return fn(tx); });
 }
 
+// Keeps only whether an operation succeeded, for commands that print nothing.
+template <class T>
+Result<void> done(const Result<T>& r) {
+    if (!r) return r.error();
+    return {};
+}
+
 template <class Enum>
 Result<std::optional<Enum>> parse_optional(const std::optional<std::string>& text) {
     if (!text) return std::optional<Enum>{};
@@ -138,6 +145,13 @@ Record device_record(const store::Device& d) {
             {"owner", optional_value(d.owner)},
             {"group", optional_value(d.group)},
             {"current_job", optional_value(d.current_job)}};
+}
+
+// Hostnames of the devices that `filter` selects.
+std::vector<std::string> hostnames(db::Tx& tx, const store::DeviceFilter& filter) {
+    std::vector<std::string> out;
+    for (const auto& d : store::DeviceRepository(tx).list(filter)) out.push_back(d.hostname);
+    return out;
 }
 
 // A table of some fields of several records.
@@ -374,10 +388,8 @@ private:
                 u.is_staff = opts.staff.value();
                 u.is_superuser = opts.superuser.value();
                 u.add_groups = opts.groups;
-                return in_tx(ctx, [&](db::Tx& tx) -> Result<void> {
-                    auto r = store::UserRepository(tx).update(opts.username, u);
-                    if (!r) return r.error();
-                    return {};
+                return in_tx(ctx, [&](db::Tx& tx) {
+                    return done(store::UserRepository(tx).update(opts.username, u));
                 });
             });
         }
@@ -426,10 +438,8 @@ private:
             auto* sub = command(groups, "add", "Add a group");
             sub->add_option("name", o->name, "Name of the group")->required();
             on_run<Opts>(sub, o, [](Context& ctx, Opts& opts) -> Result<void> {
-                return in_tx(ctx, [&](db::Tx& tx) -> Result<void> {
-                    auto g = store::GroupRepository(tx).create(opts.name);
-                    if (!g) return g.error();
-                    return {};
+                return in_tx(ctx, [&](db::Tx& tx) {
+                    return done(store::GroupRepository(tx).create(opts.name));
                 });
             });
         }
@@ -602,11 +612,8 @@ private:
                     if (!dt) return dt.error();
                     Record r = device_type_record(*dt);
                     if (opts.devices) {
-                        std::vector<std::string> names;
-                        for (const auto& d : store::DeviceRepository(tx).list({.include_retired = true})) {
-                            if (d.device_type == dt->name) names.push_back(d.hostname);
-                        }
-                        r.emplace_back("device_list", names);
+                        r.emplace_back("device_list",
+                                       hostnames(tx, {.include_retired = true, .device_type = dt->name}));
                     }
                     print(ctx.out, r, opts.format.format());
                     return {};
@@ -644,10 +651,8 @@ private:
             sub->add_option("alias", o->alias, "Alias to add")->required();
             sub->add_option("devicetype", o->device_type, "Device type")->required();
             on_run<Opts>(sub, o, [](Context& ctx, Opts& opts) -> Result<void> {
-                return in_tx(ctx, [&](db::Tx& tx) -> Result<void> {
-                    auto a = store::AliasRepository(tx).create(opts.alias, opts.device_type);
-                    if (!a) return a.error();
-                    return {};
+                return in_tx(ctx, [&](db::Tx& tx) {
+                    return done(store::AliasRepository(tx).create(opts.alias, opts.device_type));
                 });
             });
         }
@@ -711,10 +716,8 @@ private:
             sub->add_option("name", o->name, "Name of the tag")->required();
             sub->add_option("--description", o->description, "Description of the tag");
             on_run<Opts>(sub, o, [](Context& ctx, Opts& opts) -> Result<void> {
-                return in_tx(ctx, [&](db::Tx& tx) -> Result<void> {
-                    auto t = store::TagRepository(tx).create(opts.name, opts.description);
-                    if (!t) return t.error();
-                    return {};
+                return in_tx(ctx, [&](db::Tx& tx) {
+                    return done(store::TagRepository(tx).create(opts.name, opts.description));
                 });
             });
         }
@@ -742,10 +745,8 @@ private:
             sub->add_option("name", o->name, "Name of the new tag")->required();
             sub->add_option("description", o->description, "Description of the new tag")->required();
             on_run<Opts>(sub, o, [](Context& ctx, Opts& opts) -> Result<void> {
-                return in_tx(ctx, [&](db::Tx& tx) -> Result<void> {
-                    auto t = store::TagRepository(tx).create(opts.name, opts.description);
-                    if (!t) return t.error();
-                    return {};
+                return in_tx(ctx, [&](db::Tx& tx) {
+                    return done(store::TagRepository(tx).create(opts.name, opts.description));
                 });
             });
         }
@@ -853,11 +854,8 @@ private:
                     if (!w) return w.error();
                     Record r = worker_record(*w);
                     if (opts.devices) {
-                        std::vector<std::string> names;
-                        for (const auto& d : store::DeviceRepository(tx).list({.include_retired = true})) {
-                            if (d.worker == w->hostname) names.push_back(d.hostname);
-                        }
-                        r.emplace_back("device_list", names);
+                        r.emplace_back("device_list",
+                                       hostnames(tx, {.include_retired = true, .worker = w->hostname}));
                     }
                     print(ctx.out, r, opts.format.format());
                     return {};
@@ -902,10 +900,8 @@ private:
                 auto health = parse_optional<proto::WorkerHealth>(opts.health);
                 if (!health) return health.error();
                 store::WorkerUpdate u{opts.description, *health, opts.job_limit};
-                return in_tx(ctx, [&](db::Tx& tx) -> Result<void> {
-                    auto w = store::WorkerRepository(tx).update(opts.hostname, u, ctx.change);
-                    if (!w) return w.error();
-                    return {};
+                return in_tx(ctx, [&](db::Tx& tx) {
+                    return done(store::WorkerRepository(tx).update(opts.hostname, u, ctx.change));
                 });
             });
         }
@@ -954,10 +950,8 @@ private:
                                                  : proto::DeviceHealth::kGood,
                                     opts.tags,
                                     opts.ownership};
-                return in_tx(ctx, [&](db::Tx& tx) -> Result<void> {
-                    auto d = store::DeviceRepository(tx).create(nd, ctx.change);
-                    if (!d) return d.error();
-                    return {};
+                return in_tx(ctx, [&](db::Tx& tx) {
+                    return done(store::DeviceRepository(tx).create(nd, ctx.change));
                 });
             });
         }
@@ -1057,10 +1051,8 @@ private:
                 }
                 store::DeviceUpdate u{opts.description, *health, opts.worker, opts.device_type,
                                       tags, opts.ownership};
-                return in_tx(ctx, [&](db::Tx& tx) -> Result<void> {
-                    auto d = store::DeviceRepository(tx).update(opts.hostname, u, ctx.change);
-                    if (!d) return d.error();
-                    return {};
+                return in_tx(ctx, [&](db::Tx& tx) {
+                    return done(store::DeviceRepository(tx).update(opts.hostname, u, ctx.change));
                 });
             });
         }

@@ -35,7 +35,9 @@ const Statement kListDevices{
     "devices.list",
     DEVICE_SELECT
     "WHERE ($1::smallint IS NULL OR d.state = $1) AND ($2::smallint IS NULL OR d.health = $2) "
-    "AND ($2::smallint IS NOT NULL OR $3 OR d.health <> 5) ORDER BY d.hostname"};
+    "AND ($2::smallint IS NOT NULL OR $3 OR d.health <> 5) "
+    "AND ($4::text IS NULL OR d.device_type = $4) AND ($5::text IS NULL OR d.worker_host = $5) "
+    "ORDER BY d.hostname"};
 const Statement kLockDevice{"devices.lock",
                             "SELECT state, health FROM devices WHERE hostname = $1 FOR UPDATE"};
 const Statement kUpdateDevice{
@@ -106,28 +108,23 @@ Result<void> DeviceRepository::apply_ownership(const std::string& hostname, cons
     if (o.owner && o.group) {
         return make_error(errc::kInvalidArgument, "give either an owner or a group, not both");
     }
-    UserRepository users(tx_);
-    GroupRepository groups(tx_);
-    // Setting a user clears the group of the same kind and the reverse, as LAVA does.
-    if (o.physical_user) {
-        auto u = users.get(*o.physical_user);
-        if (!u) return u.error();
-        tx_.exec(kSetPhysical, hostname, u->id, std::optional<std::int64_t>{});
-    } else if (o.physical_group) {
-        auto g = groups.id_of(*o.physical_group);
-        if (!g) return g.error();
-        tx_.exec(kSetPhysical, hostname, std::optional<std::int64_t>{}, *g);
-    }
-    if (o.owner) {
-        auto u = users.get(*o.owner);
-        if (!u) return u.error();
-        tx_.exec(kSetOwner, hostname, u->id, std::optional<std::int64_t>{});
-    } else if (o.group) {
-        auto g = groups.id_of(*o.group);
-        if (!g) return g.error();
-        tx_.exec(kSetOwner, hostname, std::optional<std::int64_t>{}, *g);
-    }
-    return {};
+    // One of a user or a group, stored by `set` as (user id, group id): naming
+    // one clears the other of the same kind, as LAVA does.
+    auto assign = [&](const Statement& set, const std::optional<std::string>& user,
+                      const std::optional<std::string>& group) -> Result<void> {
+        if (user) {
+            auto u = UserRepository(tx_).get(*user);
+            if (!u) return u.error();
+            tx_.exec(set, hostname, u->id, std::optional<std::int64_t>{});
+        } else if (group) {
+            auto g = GroupRepository(tx_).id_of(*group);
+            if (!g) return g.error();
+            tx_.exec(set, hostname, std::optional<std::int64_t>{}, *g);
+        }
+        return {};
+    };
+    if (auto ok = assign(kSetPhysical, o.physical_user, o.physical_group); !ok) return ok;
+    return assign(kSetOwner, o.owner, o.group);
 }
 
 Result<void> DeviceRepository::set_tags(const std::string& hostname,
@@ -166,7 +163,7 @@ Result<Device> DeviceRepository::get(const std::string& hostname) {
 std::vector<Device> DeviceRepository::list(const DeviceFilter& f) {
     std::vector<Device> out;
     for (const auto& row : tx_.exec(kListDevices, to_db(f.state), to_db(f.health),
-                                    f.include_retired)) {
+                                    f.include_retired, f.device_type, f.worker)) {
         out.push_back(to_device(row));
     }
     return out;

@@ -60,6 +60,8 @@ struct DeviceFilter {
     std::optional<proto::DeviceState> state;
     std::optional<proto::DeviceHealth> health;
     bool include_retired = false;  // ignored when `health` is given
+    std::optional<std::string> device_type;
+    std::optional<std::string> worker;
 };
 
 struct DeviceHistoryEntry {
