@@ -5,6 +5,7 @@
 #include "common/db/pool.hpp"
 #include "common/log/log.hpp"
 #include "common/proto/states.hpp"
+#include "server/manage/checks.hpp"
 #include "server/manage/table.hpp"
 #include "server/store/catalogue.hpp"
 #include "server/store/devices.hpp"
@@ -192,6 +193,7 @@ public:
         add_tags();
         add_device_tags();
         add_aliases();
+        add_checks();
     }
 
     int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -225,7 +227,10 @@ public:
             }
             Context ctx{pool, out, Change{"manage:" + login_name(), reason_}};
             if (auto ok = action_(ctx); !ok) {
-                err << kProgram << ": error: " << ok.error().message << "\n";
+                // An empty message: the command already said what failed.
+                if (!ok.error().message.empty()) {
+                    err << kProgram << ": error: " << ok.error().message << "\n";
+                }
                 return 1;
             }
             return 0;
@@ -246,6 +251,8 @@ private:
         return parent->add_subcommand(name, help);
     }
     template <class Opts>
+    // needs_schema=false: the command works without a migrated database (the
+    // pool connects only if the action uses it).
     void on_run(CLI::App* sub, std::shared_ptr<Opts> opts,
                 std::function<Result<void>(Context&, Opts&)> fn, bool needs_schema = true) {
         sub->callback([this, opts, fn = std::move(fn), needs_schema] {
@@ -1055,6 +1062,44 @@ private:
                     return done(store::DeviceRepository(tx).update(opts.hostname, u, ctx.change));
                 });
             });
+        }
+    }
+
+    // -------------------------------------------------------------- file checks (no database)
+    void add_checks() {
+        {
+            struct Opts {
+                std::vector<std::string> files;
+                bool lenient = false;
+                std::vector<std::string> extra_context;
+            };
+            auto o = std::make_shared<Opts>();
+            auto* sub = command(manage_, "validate-job",
+                                "Validate job definitions with LAVA's schema; prints FILE: OK or "
+                                "FILE: <error> lines");
+            sub->add_option("files", o->files, "Job definition files")->required();
+            sub->add_flag("--lenient", o->lenient,
+                          "LAVA's non-strict mode: unknown keys are accepted");
+            sub->add_option("--extra-context", o->extra_context,
+                            "Extra allowed context variable (LAVA's EXTRA_CONTEXT_VARIABLES)");
+            on_run<Opts>(sub, o, [](Context& ctx, Opts& opts) -> Result<void> {
+                if (validate_job_files(opts.files, !opts.lenient, opts.extra_context, ctx.out)) {
+                    return {};
+                }
+                return make_error(errc::kInvalidArgument, "");
+            }, /*needs_schema=*/false);
+        }
+        {
+            struct Opts { std::vector<std::string> files; };
+            auto o = std::make_shared<Opts>();
+            auto* sub = command(manage_, "validate-testdef",
+                                "Validate Lava-Test test definitions; prints FILE: OK or "
+                                "FILE: <error> lines");
+            sub->add_option("files", o->files, "Test definition files")->required();
+            on_run<Opts>(sub, o, [](Context& ctx, Opts& opts) -> Result<void> {
+                if (validate_testdef_files(opts.files, ctx.out)) return {};
+                return make_error(errc::kInvalidArgument, "");
+            }, /*needs_schema=*/false);
         }
     }
 

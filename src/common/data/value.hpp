@@ -1,0 +1,134 @@
+#pragma once
+// A dynamically typed value with Python's data model: what PyYAML's
+// SafeLoader produces from a LAVA job or device configuration, and what a
+// Jinja2 template computes with. Kinds: undefined (Jinja2 only), None, bool,
+// int, float, str, list, tuple, dict (insertion-ordered), date (a YAML
+// timestamp; only its kind matters to schemas).
+//
+// Values are immutable once built and cheap to copy (containers are shared).
+// Equality, truthiness and repr() follow Python, because LAVA's schemas
+// (voluptuous) and templates (Jinja2) are defined by Python's behaviour:
+// 1 == 1.0 == True, bool is an int, {'a': 1} prints as {'a': 1}.
+// Safe to share between threads.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace lava::common::data {
+
+// A position in a source text, 1-based; line 0 means unknown.
+struct Mark {
+    int line = 0;
+    int column = 0;
+};
+
+class Value;
+using List = std::vector<Value>;
+using Dict = std::vector<std::pair<Value, Value>>;
+
+enum class Kind { kUndefined, kNone, kBool, kInt, kFloat, kStr, kList, kTuple, kDict, kDate };
+
+class Value {
+public:
+    struct Undefined {
+        std::string name;  // what was looked up, for error messages
+    };
+    struct Date {
+        std::string text;
+    };
+
+    Value() : v_(None{}) {}  // None
+    Value(bool b) : v_(b) {}
+    Value(int i) : v_(static_cast<std::int64_t>(i)) {}
+    Value(long i) : v_(static_cast<std::int64_t>(i)) {}
+    Value(long long i) : v_(static_cast<std::int64_t>(i)) {}
+    Value(double d) : v_(d) {}
+    Value(std::string s) : v_(std::make_shared<const std::string>(std::move(s))) {}
+    Value(std::string_view s) : Value(std::string(s)) {}
+    Value(const char* s) : Value(std::string(s)) {}
+    Value(List l) : v_(ListBox{std::make_shared<const List>(std::move(l)), false}) {}
+    Value(Dict d) : v_(std::make_shared<const Dict>(std::move(d))) {}
+
+    static Value none() { return Value(); }
+    static Value undefined(std::string name = {}) { return Value(Undefined{std::move(name)}); }
+    static Value tuple(List l) {
+        Value v;
+        v.v_ = ListBox{std::make_shared<const List>(std::move(l)), true};
+        return v;
+    }
+    static Value date(std::string text) { return Value(Date{std::move(text)}); }
+
+    Kind kind() const;
+    bool is_undefined() const { return kind() == Kind::kUndefined; }
+    bool is_none() const { return kind() == Kind::kNone; }
+    bool is_bool() const { return kind() == Kind::kBool; }
+    // Python's isinstance(v, int): bools are ints.
+    bool is_int() const { return kind() == Kind::kInt || kind() == Kind::kBool; }
+    bool is_float() const { return kind() == Kind::kFloat; }
+    // int, bool or float.
+    bool is_number() const { return is_int() || is_float(); }
+    bool is_str() const { return kind() == Kind::kStr; }
+    bool is_list() const { return kind() == Kind::kList; }
+    bool is_tuple() const { return kind() == Kind::kTuple; }
+    bool is_sequence() const { return is_list() || is_tuple(); }
+    bool is_dict() const { return kind() == Kind::kDict; }
+
+    bool as_bool() const { return std::get<bool>(v_); }
+    // The int value of an int or a bool.
+    std::int64_t as_int() const;
+    // The value of any number as a double.
+    double as_number() const;
+    const std::string& as_str() const { return *std::get<StrBox>(v_); }
+    const List& as_list() const { return *std::get<ListBox>(v_).items; }  // list or tuple
+    const Dict& as_dict() const { return *std::get<DictBox>(v_); }
+    const std::string& undefined_name() const { return std::get<Undefined>(v_).name; }
+    const std::string& date_text() const { return std::get<Date>(v_).text; }
+
+    // Dict lookup with Python key equality; nullptr when absent or not a dict.
+    const Value* find(const Value& key) const;
+    const Value* find(std::string_view key) const;
+    const Value* find(const char* key) const { return find(std::string_view(key)); }
+    const Value* find(const std::string& key) const { return find(std::string_view(key)); }
+    bool contains(std::string_view key) const { return find(key) != nullptr; }
+
+    // Python's bool(v). Undefined is false.
+    bool truthy() const;
+    // Python's ==.
+    friend bool operator==(const Value& a, const Value& b);
+    // Python's repr(): 'a', 1, True, None, ['a', 1], {'k': 'v'}, (1,).
+    std::string repr() const;
+    // Python's str(): like repr() but strings are unquoted; undefined is "".
+    std::string str() const;
+    // Python's type name for messages: "str", "int", "dict", ...
+    std::string_view type_name() const;
+
+    Mark mark;
+
+private:
+    struct None {};
+    using StrBox = std::shared_ptr<const std::string>;
+    struct ListBox {
+        std::shared_ptr<const List> items;
+        bool is_tuple = false;
+    };
+    using DictBox = std::shared_ptr<const Dict>;
+
+    explicit Value(Undefined u) : v_(std::move(u)) {}
+    explicit Value(Date d) : v_(std::move(d)) {}
+
+    std::variant<None, bool, std::int64_t, double, StrBox, ListBox, DictBox, Undefined, Date> v_;
+};
+
+// Formats a float as Python's repr() does (shortest round-trip: 1.0, 0.1, 1e+20).
+std::string python_float_repr(double d);
+
+// Quotes a string as Python's repr() does ('a', "it's", 'a\nb').
+std::string python_str_repr(std::string_view s);
+
+}  // namespace lava::common::data
