@@ -163,7 +163,7 @@ std::string python_str_repr(std::string_view s) {
 
 std::string Value::repr() const {
     switch (kind()) {
-        case Kind::kUndefined: return "";
+        case Kind::kUndefined: return "Undefined";  // Jinja2's Undefined.__repr__
         case Kind::kNone: return "None";
         case Kind::kBool: return as_bool() ? "True" : "False";
         case Kind::kInt: return std::to_string(as_int());

@@ -1,7 +1,10 @@
 #include "server/manage/checks.hpp"
 
+#include "common/device/device.hpp"
 #include "common/job/testdef.hpp"
 #include "common/job/validate.hpp"
+#include "common/yaml/dump.hpp"
+#include "common/yaml/load.hpp"
 
 #include <fstream>
 #include <sstream>
@@ -60,6 +63,29 @@ bool validate_testdef_files(const std::vector<std::string>& files, std::ostream&
         all_ok &= report(path, common::job::check_testdef_yaml(text).issues, out);
     }
     return all_ok;
+}
+
+Result<std::string> render_device_dictionary(const RenderRequest& request) {
+    common::data::Dict context;
+    for (const auto& kv : request.context) {
+        const auto eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0) {
+            return make_error(errc::kInvalidArgument,
+                              "--context takes KEY=VALUE, got '" + kv + "'");
+        }
+        auto value = common::yaml::load(kv.substr(eq + 1));
+        if (!value) {
+            return make_error(errc::kInvalidArgument,
+                              "--context " + kv.substr(0, eq) + ": " + value.error().message);
+        }
+        context.emplace_back(common::data::Value(kv.substr(0, eq)), std::move(*value));
+    }
+    const common::device::DeviceConfig config(
+        common::device::Paths{request.dispatcher_config, request.template_dirs});
+    if (!request.yaml) return config.render_text(request.hostname, context);
+    auto rendered = config.render(request.hostname, context);
+    if (!rendered) return rendered.error();
+    return common::yaml::dump(*rendered);
 }
 
 }  // namespace lava::server::manage

@@ -4,6 +4,8 @@
 // Output contract (scripts rely on it): one line per file, "FILE: OK", or one
 // "FILE: <problem>" line per problem.
 
+#include "common/base/error.hpp"
+
 #include <ostream>
 #include <string>
 #include <vector>
@@ -14,5 +16,17 @@ namespace lava::server::manage {
 bool validate_job_files(const std::vector<std::string>& files, bool strict,
                         const std::vector<std::string>& extra_context_variables, std::ostream& out);
 bool validate_testdef_files(const std::vector<std::string>& files, std::ostream& out);
+
+struct RenderRequest {
+    std::string dispatcher_config;           // the root holding devices/ and device-types/
+    std::vector<std::string> template_dirs;  // searched after device-types/
+    std::string hostname;
+    std::vector<std::string> context;  // KEY=VALUE, VALUE read as YAML ("1024", "[a, b]")
+    bool yaml = false;                 // print the parsed, validated configuration
+};
+
+// The device dictionary rendered exactly as Jinja2 renders it (or, with
+// `yaml`, parsed and validated and dumped as YAML).
+Result<std::string> render_device_dictionary(const RenderRequest& request);
 
 }  // namespace lava::server::manage

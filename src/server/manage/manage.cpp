@@ -194,6 +194,7 @@ public:
         add_device_tags();
         add_aliases();
         add_checks();
+        add_device_dictionary();
     }
 
     int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -1101,6 +1102,28 @@ private:
                 return make_error(errc::kInvalidArgument, "");
             }, /*needs_schema=*/false);
         }
+    }
+
+    void add_device_dictionary() {
+        auto* dd = group("device-dictionary", "Device dictionaries (Jinja2) and their rendering");
+        auto o = std::make_shared<RenderRequest>();
+        auto* sub = command(dd, "render",
+                            "Print a device dictionary rendered as Jinja2 renders it");
+        sub->add_option("--dispatcher-config", o->dispatcher_config,
+                        "Directory with devices/ and device-types/ (LAVA's dispatcher-config)")
+            ->required();
+        sub->add_option("--template-dir", o->template_dirs,
+                        "Another device-type template directory, searched after device-types/");
+        sub->add_option("hostname", o->hostname, "The device (devices/HOSTNAME.jinja2)")->required();
+        sub->add_option("--context", o->context,
+                        "A job context variable KEY=VALUE (VALUE read as YAML); repeatable");
+        sub->add_flag("--yaml", o->yaml, "Print the parsed and validated configuration instead");
+        on_run<RenderRequest>(sub, o, [](Context& ctx, RenderRequest& req) -> Result<void> {
+            auto text = render_device_dictionary(req);
+            if (!text) return text.error();
+            ctx.out << *text;
+            return {};
+        }, /*needs_schema=*/false);
     }
 
     CLI::App app_;

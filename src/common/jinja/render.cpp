@@ -1,0 +1,1218 @@
+// Rendering: executes parsed templates with Jinja2's semantics (inheritance,
+// scoping, Undefined, Python operators), plus the loaders and Environment.
+
+#include "common/jinja/ast.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace lava::common::jinja {
+namespace {
+
+using data::Dict;
+using data::Kind;
+using data::List;
+using data::Value;
+
+// A render-time failure at a line; the renderer adds the template name.
+struct Failure {
+    int line;
+    std::string message;
+};
+
+[[noreturn]] void fail(int line, std::string message) { throw Failure{line, std::move(message)}; }
+
+std::string qname(const Value& v) {
+    switch (v.kind()) {
+        case Kind::kDict: return "dict object";
+        case Kind::kList: return "list object";
+        case Kind::kTuple: return "tuple object";
+        case Kind::kStr: return "str object";
+        case Kind::kInt: return "int object";
+        case Kind::kFloat: return "float object";
+        case Kind::kBool: return "bool object";
+        case Kind::kNone: return "None";
+        default: return "object";
+    }
+}
+
+// An Undefined that remembers why it is undefined, for Jinja2's messages.
+Value undefined_attr(const Value& obj, const std::string& attr) {
+    return Value::undefined("'" + qname(obj) + "' has no attribute '" + attr + "'");
+}
+Value undefined_name(const std::string& name) { return Value::undefined("'" + name + "' is undefined"); }
+
+[[noreturn]] void fail_undefined(int line, const Value& v) {
+    fail(line, v.undefined_name().empty() ? "undefined value" : v.undefined_name());
+}
+
+void require_defined(int line, const Value& v) {
+    if (v.is_undefined()) fail_undefined(line, v);
+}
+
+std::string type_of(const Value& v) { return std::string(v.type_name()); }
+
+// ------------------------------------------------------------------ Python operators
+
+Value py_add(int line, const Value& a, const Value& b) {
+    require_defined(line, a);
+    require_defined(line, b);
+    if (a.is_number() && b.is_number()) {
+        if (a.is_float() || b.is_float()) return Value(a.as_number() + b.as_number());
+        return Value(static_cast<long long>(a.as_int() + b.as_int()));
+    }
+    if (a.is_str() && b.is_str()) return Value(a.as_str() + b.as_str());
+    if ((a.is_list() && b.is_list()) || (a.is_tuple() && b.is_tuple())) {
+        List out = a.as_list();
+        out.insert(out.end(), b.as_list().begin(), b.as_list().end());
+        return a.is_tuple() ? Value::tuple(std::move(out)) : Value(std::move(out));
+    }
+    fail(line, "unsupported operand type(s) for +: '" + type_of(a) + "' and '" + type_of(b) + "'");
+}
+
+double floor_mod(double a, double b) {
+    double m = std::fmod(a, b);
+    if (m != 0 && ((m < 0) != (b < 0))) m += b;
+    return m;
+}
+
+Value py_arith(int line, const std::string& op, const Value& a, const Value& b) {
+    require_defined(line, a);
+    require_defined(line, b);
+    if (op == "*" && ((a.is_str() && b.is_int()) || (a.is_int() && b.is_str()))) {
+        const std::string& s = a.is_str() ? a.as_str() : b.as_str();
+        const long long n = a.is_str() ? b.as_int() : a.as_int();
+        std::string out;
+        for (long long i = 0; i < n; ++i) out += s;
+        return Value(out);
+    }
+    if (op == "*" && ((a.is_sequence() && b.is_int()) || (a.is_int() && b.is_sequence()))) {
+        const Value& seq = a.is_sequence() ? a : b;
+        const long long n = a.is_sequence() ? b.as_int() : a.as_int();
+        List out;
+        for (long long i = 0; i < n; ++i) out.insert(out.end(), seq.as_list().begin(), seq.as_list().end());
+        return seq.is_tuple() ? Value::tuple(std::move(out)) : Value(std::move(out));
+    }
+    if (!a.is_number() || !b.is_number()) {
+        fail(line, "unsupported operand type(s) for " + op + ": '" + type_of(a) + "' and '" +
+                       type_of(b) + "'");
+    }
+    const bool ints = !a.is_float() && !b.is_float();
+    const double x = a.as_number(), y = b.as_number();
+    if (op == "-") return ints ? Value(static_cast<long long>(a.as_int() - b.as_int())) : Value(x - y);
+    if (op == "*") return ints ? Value(static_cast<long long>(a.as_int() * b.as_int())) : Value(x * y);
+    if (op == "/") {
+        if (y == 0) fail(line, "division by zero");
+        return Value(x / y);
+    }
+    if (op == "//") {
+        if (y == 0) fail(line, "integer division or modulo by zero");
+        if (ints) {
+            long long q = a.as_int() / b.as_int();
+            if ((a.as_int() % b.as_int() != 0) && ((a.as_int() < 0) != (b.as_int() < 0))) --q;
+            return Value(q);
+        }
+        return Value(std::floor(x / y));
+    }
+    if (op == "%") {
+        if (y == 0) fail(line, "integer division or modulo by zero");
+        if (ints) return Value(static_cast<long long>(floor_mod(x, y)));
+        return Value(floor_mod(x, y));
+    }
+    if (op == "**") {
+        if (ints && b.as_int() >= 0) {
+            long long r = 1;
+            for (long long i = 0; i < b.as_int(); ++i) r *= a.as_int();
+            return Value(r);
+        }
+        return Value(std::pow(x, y));
+    }
+    fail(line, "unknown operator " + op);
+}
+
+// Python's <, with its TypeError for unordered types.
+bool py_less(int line, const Value& a, const Value& b, const char* op) {
+    require_defined(line, a);
+    require_defined(line, b);
+    if (a.is_number() && b.is_number()) return a.as_number() < b.as_number();
+    if (a.is_str() && b.is_str()) return a.as_str() < b.as_str();
+    if ((a.is_list() && b.is_list()) || (a.is_tuple() && b.is_tuple())) {
+        const auto& x = a.as_list();
+        const auto& y = b.as_list();
+        for (std::size_t i = 0; i < std::min(x.size(), y.size()); ++i) {
+            if (!(x[i] == y[i])) return py_less(line, x[i], y[i], op);
+        }
+        return x.size() < y.size();
+    }
+    fail(line, std::string("'") + op + "' not supported between instances of '" + type_of(a) +
+                   "' and '" + type_of(b) + "'");
+}
+
+bool py_in(int line, const Value& needle, const Value& hay) {
+    switch (hay.kind()) {
+        case Kind::kUndefined: return false;  // iterating an Undefined yields nothing
+        case Kind::kStr:
+            if (!needle.is_str()) {
+                fail(line, "'in <string>' requires string as left operand, not " + type_of(needle));
+            }
+            return hay.as_str().find(needle.as_str()) != std::string::npos;
+        case Kind::kList:
+        case Kind::kTuple:
+            return std::find(hay.as_list().begin(), hay.as_list().end(), needle) != hay.as_list().end();
+        case Kind::kDict: return hay.find(needle) != nullptr;
+        default: fail(line, "argument of type '" + type_of(hay) + "' is not iterable");
+    }
+}
+
+// Python iteration: the items of a list/tuple, the keys of a dict, the
+// characters of a string; nothing for an Undefined.
+List iterate(int line, const Value& v) {
+    switch (v.kind()) {
+        case Kind::kUndefined: return {};
+        case Kind::kList:
+        case Kind::kTuple: return v.as_list();
+        case Kind::kDict: {
+            List keys;
+            for (const auto& [k, val] : v.as_dict()) keys.push_back(k);
+            return keys;
+        }
+        case Kind::kStr: {
+            List chars;
+            const std::string& s = v.as_str();
+            for (std::size_t i = 0; i < s.size();) {
+                std::size_t n = 1;
+                const unsigned char c = static_cast<unsigned char>(s[i]);
+                if (c >= 0xF0) n = 4;
+                else if (c >= 0xE0) n = 3;
+                else if (c >= 0xC0) n = 2;
+                chars.emplace_back(s.substr(i, n));
+                i += n;
+            }
+            return chars;
+        }
+        default: fail(line, "'" + type_of(v) + "' object is not iterable");
+    }
+}
+
+std::string py_strip(const std::string& s, const std::string* chars, bool left, bool right) {
+    auto strip_it = [&](unsigned char c) {
+        if (chars) return chars->find(static_cast<char>(c)) != std::string::npos;
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+    };
+    std::size_t b = 0, e = s.size();
+    if (left) {
+        while (b < e && strip_it(static_cast<unsigned char>(s[b]))) ++b;
+    }
+    if (right) {
+        while (e > b && strip_it(static_cast<unsigned char>(s[e - 1]))) --e;
+    }
+    return s.substr(b, e - b);
+}
+
+std::string ascii_case(std::string s, bool upper) {
+    for (char& c : s) c = static_cast<char>(upper ? std::toupper(static_cast<unsigned char>(c))
+                                                  : std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+std::string py_replace(const std::string& s, const std::string& old, const std::string& repl,
+                       long long count) {
+    if (old.empty()) {
+        // Python inserts the replacement around every character.
+        std::string out;
+        long long n = 0;
+        for (const auto& ch : iterate(0, Value(s))) {
+            if (count < 0 || n < count) {
+                out += repl;
+                ++n;
+            }
+            out += ch.as_str();
+        }
+        if (count < 0 || n < count) out += repl;
+        return out;
+    }
+    std::string out;
+    std::size_t pos = 0;
+    long long n = 0;
+    while (count < 0 || n < count) {
+        const std::size_t f = s.find(old, pos);
+        if (f == std::string::npos) break;
+        out += s.substr(pos, f - pos) + repl;
+        pos = f + old.size();
+        ++n;
+    }
+    return out + s.substr(pos);
+}
+
+List py_split(const std::string& s, const std::string* sep, long long maxsplit) {
+    List out;
+    if (sep) {
+        if (sep->empty()) fail(0, "empty separator");
+        std::size_t pos = 0;
+        long long n = 0;
+        while (maxsplit < 0 || n < maxsplit) {
+            const std::size_t f = s.find(*sep, pos);
+            if (f == std::string::npos) break;
+            out.emplace_back(s.substr(pos, f - pos));
+            pos = f + sep->size();
+            ++n;
+        }
+        out.emplace_back(s.substr(pos));
+        return out;
+    }
+    std::size_t i = 0;
+    long long n = 0;
+    auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; };
+    while (i < s.size()) {
+        while (i < s.size() && space(s[i])) ++i;
+        if (i >= s.size()) break;
+        if (maxsplit >= 0 && n >= maxsplit) {
+            std::string rest = s.substr(i);
+            while (!rest.empty() && space(rest.back())) rest.pop_back();
+            out.emplace_back(rest);
+            break;
+        }
+        std::size_t j = i;
+        while (j < s.size() && !space(s[j])) ++j;
+        out.emplace_back(s.substr(i, j - i));
+        ++n;
+        i = j;
+    }
+    return out;
+}
+
+// Lines as Python's str.splitlines() finds them (after Jinja's normalisation).
+std::vector<std::string> splitlines(const std::string& s) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const char c = s[i];
+        if (c == '\n' || c == '\r' || c == '\v' || c == '\f' || c == '\x1c' || c == '\x1d' || c == '\x1e') {
+            out.push_back(s.substr(start, i - start));
+            if (c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') ++i;
+            start = i + 1;
+        }
+    }
+    if (start < s.size()) out.push_back(s.substr(start));
+    return out;
+}
+
+std::string shlex_quote(const std::string& s) {
+    if (s.empty()) return "''";
+    const bool safe = std::all_of(s.begin(), s.end(), [](unsigned char c) {
+        return std::isalnum(c) || std::strchr("@%+=:,./-_", c) != nullptr;
+    });
+    if (safe) return s;
+    std::string out = "'";
+    for (char c : s) {
+        if (c == '\'') out += "'\"'\"'";
+        else out += c;
+    }
+    return out + "'";
+}
+
+std::string yaml_quote(const std::string& s) {
+    std::string out = "\"";
+    for (unsigned char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20 || c == 0x7f) {
+                    char hex[8];
+                    std::snprintf(hex, sizeof hex, "\\x%02x", c);
+                    out += hex;
+                } else {
+                    out += static_cast<char>(c);
+                }
+        }
+    }
+    return out + "\"";
+}
+
+// ------------------------------------------------------------------ call arguments
+
+struct CallArgs {
+    std::vector<Value> pos;
+    std::vector<std::pair<std::string, Value>> kw;
+
+    // The argument at `index` or named `name`, if given.
+    const Value* get(std::size_t index, const char* name) const {
+        if (index < pos.size()) return &pos[index];
+        for (const auto& [k, v] : kw) {
+            if (k == name) return &v;
+        }
+        return nullptr;
+    }
+};
+
+std::int64_t int_arg(int line, const Value* v, std::int64_t fallback) {
+    if (!v) return fallback;
+    if (!v->is_int()) fail(line, "expected an integer argument, got " + type_of(*v));
+    return v->as_int();
+}
+
+// ------------------------------------------------------------------ filters and tests
+
+Value filter(int line, const std::string& name, const Value& v, const CallArgs& a) {
+    if (name == "default" || name == "d") {
+        const Value* fallback = a.get(0, "default_value");
+        const Value* boolean = a.get(1, "boolean");
+        const bool use = v.is_undefined() || (boolean && boolean->truthy() && !v.truthy());
+        if (use) return fallback ? *fallback : Value("");
+        return v;
+    }
+    if (name == "join") {
+        const Value* sep = a.get(0, "d");
+        const Value* attribute = a.get(1, "attribute");
+        std::string out;
+        bool first = true;
+        for (const auto& item : iterate(line, v)) {
+            if (!first) out += sep ? sep->str() : "";
+            first = false;
+            if (attribute) {
+                const Value* field = item.find(attribute->str());
+                out += field ? field->str() : "";
+            } else {
+                out += item.str();
+            }
+        }
+        return Value(out);
+    }
+    if (name == "indent") {
+        const Value* width = a.get(0, "width");
+        const Value* first = a.get(1, "first");
+        const Value* blank = a.get(2, "blank");
+        const std::string indention =
+            width && width->is_str() ? width->as_str() : std::string(static_cast<std::size_t>(int_arg(line, width, 4)), ' ');
+        std::string s = v.str() + "\n";
+        const auto lines = splitlines(s);
+        std::string rv;
+        if (blank && blank->truthy()) {
+            for (std::size_t i = 0; i < lines.size(); ++i) rv += (i ? "\n" + indention : "") + lines[i];
+        } else if (!lines.empty()) {
+            rv = lines.front();
+            for (std::size_t i = 1; i < lines.size(); ++i) {
+                rv += "\n" + (lines[i].empty() ? lines[i] : indention + lines[i]);
+            }
+        }
+        if (first && first->truthy()) rv = indention + rv;
+        return Value(rv);
+    }
+    if (name == "replace") {
+        const Value* old = a.get(0, "old");
+        const Value* repl = a.get(1, "new");
+        const Value* count = a.get(2, "count");
+        if (!old || !repl) fail(line, "replace() needs the old and new strings");
+        require_defined(line, v);
+        return Value(py_replace(v.str(), old->str(), repl->str(),
+                                count && !count->is_none() ? int_arg(line, count, -1) : -1));
+    }
+    if (name == "string") return Value(v.str());
+    if (name == "lower" || name == "upper") return Value(ascii_case(v.str(), name == "upper"));
+    if (name == "capitalize") {
+        std::string s = ascii_case(v.str(), false);
+        if (!s.empty()) s[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
+        return Value(s);
+    }
+    if (name == "title") {
+        std::string s = v.str();
+        bool start = true;
+        for (char& c : s) {
+            const bool alpha = std::isalpha(static_cast<unsigned char>(c));
+            c = static_cast<char>(start ? std::toupper(static_cast<unsigned char>(c)) : std::tolower(static_cast<unsigned char>(c)));
+            start = !alpha;
+        }
+        return Value(s);
+    }
+    if (name == "trim") {
+        const Value* chars = a.get(0, "chars");
+        std::string set = chars && !chars->is_none() ? chars->str() : "";
+        return Value(py_strip(v.str(), chars && !chars->is_none() ? &set : nullptr, true, true));
+    }
+    if (name == "int") {
+        const Value* fallback = a.get(0, "default");
+        const Value* base = a.get(1, "base");
+        const Value dflt = fallback ? *fallback : Value(0);
+        if (v.is_int()) return Value(v.as_int());
+        if (v.is_float()) return Value(static_cast<long long>(v.as_number()));
+        if (v.is_str()) {
+            std::string s = py_strip(v.as_str(), nullptr, true, true);
+            try {
+                std::size_t used = 0;
+                const long long r = std::stoll(s, &used, static_cast<int>(int_arg(line, base, 10)));
+                if (used == s.size()) return Value(r);
+            } catch (...) {
+            }
+            try {
+                std::size_t used = 0;
+                const double d = std::stod(s, &used);
+                if (used == s.size() && std::isfinite(d)) return Value(static_cast<long long>(d));
+            } catch (...) {
+            }
+        }
+        return dflt;
+    }
+    if (name == "float") {
+        const Value* fallback = a.get(0, "default");
+        if (v.is_number()) return Value(v.as_number());
+        if (v.is_str()) {
+            try {
+                std::size_t used = 0;
+                const std::string s = py_strip(v.as_str(), nullptr, true, true);
+                const double d = std::stod(s, &used);
+                if (used == s.size()) return Value(d);
+            } catch (...) {
+            }
+        }
+        return fallback ? *fallback : Value(0.0);
+    }
+    if (name == "length" || name == "count") {
+        if (v.is_str()) return Value(static_cast<long long>(iterate(line, v).size()));
+        if (v.is_sequence()) return Value(static_cast<long long>(v.as_list().size()));
+        if (v.is_dict()) return Value(static_cast<long long>(v.as_dict().size()));
+        if (v.is_undefined()) return Value(0);
+        fail(line, "object of type '" + type_of(v) + "' has no len()");
+    }
+    if (name == "first" || name == "last") {
+        const List items = iterate(line, v);
+        if (items.empty()) return Value::undefined("No first item, sequence was empty.");
+        return name == "first" ? items.front() : items.back();
+    }
+    if (name == "list") return Value(iterate(line, v));
+    if (name == "reverse") {
+        if (v.is_str()) {
+            List chars = iterate(line, v);
+            std::string out;
+            for (auto it = chars.rbegin(); it != chars.rend(); ++it) out += it->as_str();
+            return Value(out);
+        }
+        List items = iterate(line, v);
+        std::reverse(items.begin(), items.end());
+        return Value(items);
+    }
+    if (name == "sort") {
+        List items = iterate(line, v);
+        const Value* reverse = a.get(0, "reverse");
+        std::stable_sort(items.begin(), items.end(),
+                         [&](const Value& x, const Value& y) { return py_less(line, x, y, "<"); });
+        if (reverse && reverse->truthy()) std::reverse(items.begin(), items.end());
+        return Value(items);
+    }
+    if (name == "unique") {
+        List out;
+        for (const auto& item : iterate(line, v)) {
+            if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(item);
+        }
+        return Value(out);
+    }
+    if (name == "abs") {
+        if (!v.is_number()) fail(line, "bad operand type for abs(): '" + type_of(v) + "'");
+        return v.is_float() ? Value(std::fabs(v.as_number())) : Value(static_cast<long long>(std::llabs(v.as_int())));
+    }
+    if (name == "items") {
+        if (v.is_undefined()) return Value(List{});
+        if (!v.is_dict()) fail(line, "items() needs a mapping");
+        List out;
+        for (const auto& [k, val] : v.as_dict()) out.push_back(Value::tuple({k, val}));
+        return Value(out);
+    }
+    if (name == "shlex_quote") return Value(shlex_quote(v.str()));
+    if (name == "yaml_quote") return Value(yaml_quote(v.str()));
+    if (name == "qemu_guest_fs_interface") {
+        const Value* iface = a.get(0, "guestfs_interface");
+        if (iface && iface->truthy()) return *iface;
+        static const char* const kX86[] = {"amd64", "x86_64", "i386", "i686", "x86"};
+        const std::string arch = v.str();
+        for (const char* x : kX86) {
+            if (arch == x) return Value("ide");
+        }
+        return Value("virtio");
+    }
+    fail(line, "no filter named '" + name + "'");
+}
+
+bool test(int line, const std::string& name, const Value& v, const CallArgs& a) {
+    const Value* arg = a.get(0, "value");
+    auto need = [&]() -> const Value& {
+        if (!arg) fail(line, "test '" + name + "' needs an argument");
+        return *arg;
+    };
+    if (name == "defined") return !v.is_undefined();
+    if (name == "undefined") return v.is_undefined();
+    if (name == "none") return v.is_none();
+    if (name == "string") return v.is_str();
+    if (name == "number") return v.is_number();
+    if (name == "integer") return v.kind() == Kind::kInt;
+    if (name == "float") return v.is_float();
+    if (name == "boolean") return v.is_bool();
+    if (name == "true") return v.is_bool() && v.as_bool();
+    if (name == "false") return v.is_bool() && !v.as_bool();
+    if (name == "mapping") return v.is_dict();
+    if (name == "sequence") return v.is_str() || v.is_sequence() || v.is_dict();
+    if (name == "iterable") return v.is_str() || v.is_sequence() || v.is_dict() || v.is_undefined();
+    if (name == "callable") return false;
+    if (name == "lower") return v.is_str() && ascii_case(v.as_str(), false) == v.as_str();
+    if (name == "upper") return v.is_str() && ascii_case(v.as_str(), true) == v.as_str();
+    if (name == "even" || name == "odd") {
+        if (!v.is_int()) fail(line, "test '" + name + "' needs an integer");
+        return (v.as_int() % 2 == 0) == (name == "even");
+    }
+    if (name == "divisibleby") {
+        const Value& n = need();
+        if (!v.is_int() || !n.is_int() || n.as_int() == 0) fail(line, "divisibleby needs non-zero integers");
+        return v.as_int() % n.as_int() == 0;
+    }
+    if (name == "sameas") {
+        // Python identity: meaningful for None, True and False.
+        const Value& other = need();
+        return v.kind() == other.kind() && v == other;
+    }
+    if (name == "eq" || name == "equalto" || name == "==") return v == need();
+    if (name == "ne" || name == "!=") return !(v == need());
+    if (name == "lt" || name == "lessthan" || name == "<") return py_less(line, v, need(), "<");
+    if (name == "gt" || name == "greaterthan" || name == ">") return py_less(line, need(), v, ">");
+    if (name == "le" || name == "<=") return !py_less(line, need(), v, "<=");
+    if (name == "ge" || name == ">=") return !py_less(line, v, need(), ">=");
+    if (name == "in") return py_in(line, v, need());
+    fail(line, "no test named '" + name + "'");
+}
+
+// ------------------------------------------------------------------ scopes
+
+// The variables of one frame. Lookups walk up to the template's context.
+struct Scope {
+    explicit Scope(Scope* up = nullptr) : parent(up) {}
+    std::vector<std::pair<std::string, Value>> vars;
+    Scope* parent;
+
+    const Value* find(const std::string& name) const {
+        for (const Scope* s = this; s; s = s->parent) {
+            for (auto it = s->vars.rbegin(); it != s->vars.rend(); ++it) {
+                if (it->first == name) return &it->second;
+            }
+        }
+        return nullptr;
+    }
+    void set(const std::string& name, Value v) {
+        for (auto& [k, existing] : vars) {
+            if (k == name) {
+                existing = std::move(v);
+                return;
+            }
+        }
+        vars.emplace_back(name, std::move(v));
+    }
+    // Every visible variable, inner ones winning (for includes).
+    Dict flatten() const {
+        Dict out;
+        std::vector<const Scope*> chain;
+        for (const Scope* s = this; s; s = s->parent) chain.push_back(s);
+        for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+            for (const auto& [k, v] : (*it)->vars) {
+                bool replaced = false;
+                for (auto& [ok, ov] : out) {
+                    if (ok.is_str() && ok.as_str() == k) {
+                        ov = v;
+                        replaced = true;
+                    }
+                }
+                if (!replaced) out.emplace_back(Value(k), v);
+            }
+        }
+        return out;
+    }
+};
+
+// ------------------------------------------------------------------ the renderer
+
+class Renderer {
+public:
+    Renderer(const Environment& env, const Dict& vars) : env_(env) {
+        for (const auto& [k, v] : vars) context_.set(k.str(), v);
+    }
+
+    std::string render(std::shared_ptr<const Template> tpl) {
+        std::string out;
+        std::shared_ptr<const Template> current = std::move(tpl);
+        while (current) {
+            keep_.push_back(current);
+            for (const auto& [name, node] : current->blocks) blocks_[name].push_back({node, current.get()});
+            std::shared_ptr<const Template> parent;
+            std::string* sink = &out;
+            run_top(*current, sink, parent);
+            current = parent;
+        }
+        return out;
+    }
+
+    // The template being executed, for error messages.
+    const std::string& current_template() const { return template_stack_.back(); }
+    int error_line = 0;
+
+private:
+    struct BlockRef {
+        const Node* node;
+        const Template* owner;
+    };
+    struct ActiveBlock {
+        std::string name;
+        std::size_t level;
+    };
+
+    struct TemplateGuard {
+        Renderer& r;
+        TemplateGuard(Renderer& renderer, const std::string& name) : r(renderer) {
+            r.template_stack_.push_back(name);
+        }
+        ~TemplateGuard() { r.template_stack_.pop_back(); }
+    };
+
+    void run_top(const Template& tpl, std::string*& sink, std::shared_ptr<const Template>& parent) {
+        TemplateGuard guard(*this, tpl.name);
+        for (const auto& node : tpl.body) {
+            if (node->kind == Node::Kind::kExtends) {
+                if (parent) fail(node->line, "extended multiple times");
+                const Value target = eval(*node->expr, context_);
+                parent = env_.get(target.str());
+                if (!parent) fail(node->line, "template '" + target.str() + "' not found");
+                sink = nullptr;  // a child's own output after {% extends %} is not rendered
+                continue;
+            }
+            exec(*node, context_, sink);
+        }
+    }
+
+    void exec_body(const Body& body, Scope& scope, std::string* out) {
+        for (const auto& node : body) exec(*node, scope, out);
+    }
+
+    void exec(const Node& n, Scope& scope, std::string* out) {
+        switch (n.kind) {
+            case Node::Kind::kText:
+                if (out) *out += n.text;
+                return;
+            case Node::Kind::kPrint:
+                if (out) *out += eval(*n.expr, scope).str();
+                return;
+            case Node::Kind::kIf:
+                for (const auto& [cond, body] : n.branches) {
+                    if (!cond || eval(*cond, scope).truthy()) {
+                        exec_body(body, scope, out);
+                        return;
+                    }
+                }
+                return;
+            case Node::Kind::kFor: return exec_for(n, scope, out);
+            case Node::Kind::kSet: {
+                Value v;
+                if (n.expr) {
+                    v = eval(*n.expr, scope);
+                } else {
+                    std::string captured;
+                    Scope inner(&scope);
+                    exec_body(n.body, inner, &captured);
+                    v = Value(captured);
+                }
+                assign(n.line, n.targets, v, scope);
+                return;
+            }
+            case Node::Kind::kBlock:
+                if (out) render_block(n.text, 0, *out, n.line);
+                return;
+            case Node::Kind::kExtends:
+                fail(n.line, "{% extends %} must be at the top level of a template");
+            case Node::Kind::kInclude: {
+                const Value target = eval(*n.expr, scope);
+                auto tpl = env_.get(target.str());
+                if (!tpl) {
+                    if (n.text == "ignore missing") return;
+                    fail(n.line, "template '" + target.str() + "' not found");
+                }
+                Renderer inner(env_, scope.flatten());
+                const std::string text = inner.render(tpl);
+                if (out) *out += text;
+                return;
+            }
+            case Node::Kind::kFilterBlock: {
+                std::string captured;
+                Scope inner(&scope);
+                exec_body(n.body, inner, &captured);
+                Scope with_body(&scope);
+                with_body.set(filter_body_name(), Value(captured));
+                if (out) *out += eval(*n.expr, with_body).str();
+                return;
+            }
+        }
+    }
+
+    void assign(int line, const std::vector<std::string>& targets, const Value& v, Scope& scope) {
+        if (targets.size() == 1) {
+            scope.set(targets.front(), v);
+            return;
+        }
+        const List items = iterate(line, v);
+        if (items.size() != targets.size()) {
+            fail(line, "cannot unpack " + std::to_string(items.size()) + " values into " +
+                           std::to_string(targets.size()) + " names");
+        }
+        for (std::size_t i = 0; i < targets.size(); ++i) scope.set(targets[i], items[i]);
+    }
+
+    void exec_for(const Node& n, Scope& scope, std::string* out) {
+        List items = iterate(n.line, eval(*n.expr, scope));
+        Scope loop_scope(&scope);
+        if (n.condition) {
+            List kept;
+            for (const auto& item : items) {
+                assign(n.line, n.targets, item, loop_scope);
+                if (eval(*n.condition, loop_scope).truthy()) kept.push_back(item);
+            }
+            items = std::move(kept);
+        }
+        const long long length = static_cast<long long>(items.size());
+        for (long long i = 0; i < length; ++i) {
+            assign(n.line, n.targets, items[static_cast<std::size_t>(i)], loop_scope);
+            Dict loop{{Value("index"), Value(i + 1)},
+                      {Value("index0"), Value(i)},
+                      {Value("revindex"), Value(length - i)},
+                      {Value("revindex0"), Value(length - i - 1)},
+                      {Value("first"), Value(i == 0)},
+                      {Value("last"), Value(i == length - 1)},
+                      {Value("length"), Value(length)},
+                      {Value("depth"), Value(1)},
+                      {Value("depth0"), Value(0)}};
+            if (i > 0) loop.emplace_back(Value("previtem"), items[static_cast<std::size_t>(i - 1)]);
+            if (i + 1 < length) loop.emplace_back(Value("nextitem"), items[static_cast<std::size_t>(i + 1)]);
+            loop_scope.set("loop", Value(std::move(loop)));
+            exec_body(n.body, loop_scope, out);
+        }
+        if (length == 0) exec_body(n.else_body, scope, out);
+    }
+
+    void render_block(const std::string& name, std::size_t level, std::string& out, int line) {
+        auto it = blocks_.find(name);
+        if (it == blocks_.end() || level >= it->second.size()) fail(line, "no block named '" + name + "'");
+        const BlockRef& ref = it->second[level];
+        // A block sees the template's context, not the locals around its placeholder.
+        Scope scope(&context_);
+        active_.push_back({name, level});
+        TemplateGuard guard(*this, ref.owner->name);
+        exec_body(ref.node->body, scope, &out);
+        active_.pop_back();
+    }
+
+    CallArgs eval_args(const Args& args, Scope& scope) {
+        CallArgs out;
+        for (const auto& e : args.positional) out.pos.push_back(eval(*e, scope));
+        for (const auto& [k, e] : args.keyword) out.kw.emplace_back(k, eval(*e, scope));
+        return out;
+    }
+
+    Value getattr(int line, const Value& obj, const std::string& attr) {
+        require_defined(line, obj);
+        if (obj.is_dict()) {
+            if (const Value* v = obj.find(attr)) return *v;
+        }
+        return undefined_attr(obj, attr);
+    }
+
+    Value getitem(int line, const Value& obj, const Value& key) {
+        require_defined(line, obj);
+        if (obj.is_dict()) {
+            if (const Value* v = obj.find(key)) return *v;
+            return Value::undefined("'" + qname(obj) + "' has no attribute " + key.repr());
+        }
+        if ((obj.is_sequence() || obj.is_str()) && key.is_int()) {
+            const List items = obj.is_str() ? iterate(line, obj) : obj.as_list();
+            long long i = key.as_int();
+            if (i < 0) i += static_cast<long long>(items.size());
+            if (i >= 0 && i < static_cast<long long>(items.size())) return items[static_cast<std::size_t>(i)];
+            return Value::undefined(qname(obj) + " has no element " + key.repr());
+        }
+        if (key.is_str()) return getattr(line, obj, key.as_str());
+        return Value::undefined(qname(obj) + " has no element " + key.repr());
+    }
+
+    Value slice(int line, const Value& obj, const Value* start, const Value* stop) {
+        require_defined(line, obj);
+        const List items = obj.is_str() ? iterate(line, obj) : (obj.is_sequence() ? obj.as_list() : List{});
+        if (!obj.is_str() && !obj.is_sequence()) fail(line, "'" + type_of(obj) + "' object is not subscriptable");
+        const long long n = static_cast<long long>(items.size());
+        auto clamp = [&](const Value* v, long long fallback) {
+            if (!v || v->is_none()) return fallback;
+            long long i = v->as_int();
+            if (i < 0) i += n;
+            return std::clamp(i, 0LL, n);
+        };
+        const long long b = clamp(start, 0), e = clamp(stop, n);
+        List out;
+        for (long long i = b; i < e; ++i) out.push_back(items[static_cast<std::size_t>(i)]);
+        if (obj.is_str()) {
+            std::string s;
+            for (const auto& c : out) s += c.as_str();
+            return Value(s);
+        }
+        return obj.is_tuple() ? Value::tuple(std::move(out)) : Value(std::move(out));
+    }
+
+    // obj.name(args): the methods of Python's dict, str and list that templates use.
+    Value call_method(int line, const Value& obj, const std::string& name, const CallArgs& a) {
+        require_defined(line, obj);
+        const Value* a0 = a.get(0, "");
+        const Value* a1 = a.get(1, "");
+        if (obj.is_dict()) {
+            if (name == "get") {
+                if (!a0) fail(line, "get expected at least 1 argument");
+                if (const Value* v = obj.find(*a0)) return *v;
+                return a1 ? *a1 : Value::none();
+            }
+            if (name == "items" || name == "keys" || name == "values") {
+                List out;
+                for (const auto& [k, v] : obj.as_dict()) {
+                    out.push_back(name == "items" ? Value::tuple({k, v}) : name == "keys" ? k : v);
+                }
+                return Value(out);
+            }
+        }
+        if (obj.is_str()) {
+            const std::string& s = obj.as_str();
+            if (name == "startswith" || name == "endswith") {
+                if (!a0) fail(line, name + " expected 1 argument");
+                List prefixes = a0->is_tuple() ? a0->as_list() : List{*a0};
+                for (const auto& p : prefixes) {
+                    const std::string& x = p.str();
+                    const bool hit = name == "startswith" ? s.rfind(x, 0) == 0
+                                                          : s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
+                    if (hit) return Value(true);
+                }
+                return Value(false);
+            }
+            if (name == "lower" || name == "upper") return Value(ascii_case(s, name == "upper"));
+            if (name == "strip" || name == "lstrip" || name == "rstrip") {
+                std::string chars = a0 && !a0->is_none() ? a0->str() : "";
+                return Value(py_strip(s, a0 && !a0->is_none() ? &chars : nullptr, name != "rstrip", name != "lstrip"));
+            }
+            if (name == "replace") {
+                if (!a0 || !a1) fail(line, "replace expected at least 2 arguments");
+                const Value* count = a.get(2, "");
+                return Value(py_replace(s, a0->str(), a1->str(), count ? int_arg(line, count, -1) : -1));
+            }
+            if (name == "split") {
+                std::string sep = a0 && !a0->is_none() ? a0->str() : "";
+                const Value* maxsplit = a.get(1, "maxsplit");
+                return Value(py_split(s, a0 && !a0->is_none() ? &sep : nullptr, maxsplit ? int_arg(line, maxsplit, -1) : -1));
+            }
+            if (name == "join") {
+                if (!a0) fail(line, "join expected 1 argument");
+                std::string out;
+                bool first = true;
+                for (const auto& item : iterate(line, *a0)) {
+                    if (!item.is_str()) fail(line, "sequence item: expected str instance, " + type_of(item) + " found");
+                    if (!first) out += s;
+                    first = false;
+                    out += item.as_str();
+                }
+                return Value(out);
+            }
+            if (name == "format") {
+                std::string out;
+                std::size_t next = 0;
+                for (std::size_t i = 0; i < s.size(); ++i) {
+                    if (s[i] == '{' && i + 1 < s.size() && s[i + 1] == '}') {
+                        if (next >= a.pos.size()) fail(line, "not enough arguments for format()");
+                        out += a.pos[next++].str();
+                        ++i;
+                    } else {
+                        out += s[i];
+                    }
+                }
+                return Value(out);
+            }
+            if (name == "count") {
+                if (!a0) fail(line, "count expected 1 argument");
+                const std::string needle = a0->str();
+                long long c = 0;
+                for (std::size_t p = 0; !needle.empty() && (p = s.find(needle, p)) != std::string::npos; p += needle.size()) ++c;
+                return Value(c);
+            }
+        }
+        if (obj.is_sequence()) {
+            if (name == "index" && a0) {
+                const auto& items = obj.as_list();
+                auto it = std::find(items.begin(), items.end(), *a0);
+                if (it == items.end()) fail(line, a0->repr() + " is not in list");
+                return Value(static_cast<long long>(it - items.begin()));
+            }
+            if (name == "count" && a0) {
+                const auto& items = obj.as_list();
+                return Value(static_cast<long long>(std::count(items.begin(), items.end(), *a0)));
+            }
+        }
+        const Value attr = getattr(line, obj, name);
+        if (attr.is_undefined()) fail(line, attr.undefined_name());
+        fail(line, "'" + type_of(attr) + "' object is not callable");
+    }
+
+    Value call(const Expr& e, Scope& scope) {
+        const Expr& callee = *e.a;
+        if (callee.kind == Expr::Kind::kName && callee.name == "super") {
+            if (active_.empty()) fail(e.line, "super() outside of a block");
+            const ActiveBlock cur = active_.back();
+            std::string out;
+            render_block(cur.name, cur.level + 1, out, e.line);
+            return Value(out);
+        }
+        if (callee.kind == Expr::Kind::kGetattr && callee.a->kind == Expr::Kind::kName &&
+            callee.a->name == "self" && !scope.find("self")) {
+            std::string out;
+            render_block(callee.name, 0, out, e.line);
+            return Value(out);
+        }
+        const CallArgs args = eval_args(e.args, scope);
+        if (callee.kind == Expr::Kind::kGetattr) {
+            return call_method(e.line, eval(*callee.a, scope), callee.name, args);
+        }
+        if (callee.kind == Expr::Kind::kName && !scope.find(callee.name)) {
+            if (callee.name == "range") {
+                long long start = 0, stop = 0, step = 1;
+                if (args.pos.size() == 1) {
+                    stop = int_arg(e.line, &args.pos[0], 0);
+                } else if (args.pos.size() >= 2) {
+                    start = int_arg(e.line, &args.pos[0], 0);
+                    stop = int_arg(e.line, &args.pos[1], 0);
+                    if (args.pos.size() > 2) step = int_arg(e.line, &args.pos[2], 1);
+                }
+                if (step == 0) fail(e.line, "range() arg 3 must not be zero");
+                List out;
+                for (long long i = start; step > 0 ? i < stop : i > stop; i += step) out.emplace_back(i);
+                return Value(out);
+            }
+            if (callee.name == "dict") {
+                Dict out;
+                for (const auto& [k, v] : args.kw) out.emplace_back(Value(k), v);
+                return Value(out);
+            }
+        }
+        const Value f = eval(callee, scope);
+        if (f.is_undefined()) fail_undefined(e.line, f);
+        fail(e.line, "'" + type_of(f) + "' object is not callable");
+    }
+
+    Value eval(const Expr& e, Scope& scope) {
+        switch (e.kind) {
+            case Expr::Kind::kLiteral: return e.value;
+            case Expr::Kind::kName: {
+                if (const Value* v = scope.find(e.name)) return *v;
+                return undefined_name(e.name);
+            }
+            case Expr::Kind::kGetattr: return getattr(e.line, eval(*e.a, scope), e.name);
+            case Expr::Kind::kGetitem: return getitem(e.line, eval(*e.a, scope), eval(*e.b, scope));
+            case Expr::Kind::kSlice: {
+                const Value obj = eval(*e.a, scope);
+                Value start, stop;
+                if (e.b) start = eval(*e.b, scope);
+                if (e.c) stop = eval(*e.c, scope);
+                return slice(e.line, obj, e.b ? &start : nullptr, e.c ? &stop : nullptr);
+            }
+            case Expr::Kind::kCall: return call(e, scope);
+            case Expr::Kind::kFilter: {
+                const Value v = eval(*e.a, scope);
+                return filter(e.line, e.name, v, eval_args(e.args, scope));
+            }
+            case Expr::Kind::kTest: {
+                const Value v = eval(*e.a, scope);
+                return Value(test(e.line, e.name, v, eval_args(e.args, scope)) != e.negate);
+            }
+            case Expr::Kind::kUnary: {
+                const Value v = eval(*e.a, scope);
+                if (e.name == "not") return Value(!v.truthy());
+                require_defined(e.line, v);
+                if (!v.is_number()) fail(e.line, "bad operand type for unary " + e.name + ": '" + type_of(v) + "'");
+                if (e.name == "+") return v.is_float() ? Value(v.as_number()) : Value(v.as_int());
+                return v.is_float() ? Value(-v.as_number()) : Value(static_cast<long long>(-v.as_int()));
+            }
+            case Expr::Kind::kBinary: {
+                if (e.name == "and") {
+                    const Value l = eval(*e.a, scope);
+                    return l.truthy() ? eval(*e.b, scope) : l;
+                }
+                if (e.name == "or") {
+                    const Value l = eval(*e.a, scope);
+                    return l.truthy() ? l : eval(*e.b, scope);
+                }
+                const Value l = eval(*e.a, scope);
+                const Value r = eval(*e.b, scope);
+                if (e.name == "~") return Value(l.str() + r.str());
+                if (e.name == "+") return py_add(e.line, l, r);
+                return py_arith(e.line, e.name, l, r);
+            }
+            case Expr::Kind::kCompare: {
+                Value left = eval(*e.a, scope);
+                for (const auto& [op, operand] : e.ops) {
+                    const Value right = eval(*operand, scope);
+                    bool ok;
+                    if (op == "==") ok = left == right;
+                    else if (op == "!=") ok = !(left == right);
+                    else if (op == "<") ok = py_less(e.line, left, right, "<");
+                    else if (op == ">") ok = py_less(e.line, right, left, ">");
+                    else if (op == "<=") ok = !py_less(e.line, right, left, "<=");
+                    else if (op == ">=") ok = !py_less(e.line, left, right, ">=");
+                    else if (op == "in") ok = py_in(e.line, left, right);
+                    else ok = !py_in(e.line, left, right);
+                    if (!ok) return Value(false);
+                    left = right;
+                }
+                return Value(true);
+            }
+            case Expr::Kind::kCond: {
+                if (eval(*e.b, scope).truthy()) return eval(*e.a, scope);
+                if (e.c) return eval(*e.c, scope);
+                return Value::undefined("the inline if expression on line " + std::to_string(e.line) +
+                                        " evaluated to false and no else section was defined.");
+            }
+            case Expr::Kind::kList:
+            case Expr::Kind::kTuple: {
+                List items;
+                for (const auto& item : e.items) items.push_back(eval(*item, scope));
+                return e.kind == Expr::Kind::kTuple ? Value::tuple(std::move(items)) : Value(std::move(items));
+            }
+            case Expr::Kind::kDict: {
+                Dict d;
+                for (std::size_t i = 0; i + 1 < e.items.size(); i += 2) {
+                    Value k = eval(*e.items[i], scope);
+                    Value v = eval(*e.items[i + 1], scope);
+                    bool replaced = false;
+                    for (auto& [ek, ev] : d) {
+                        if (ek == k) {
+                            ev = v;
+                            replaced = true;
+                        }
+                    }
+                    if (!replaced) d.emplace_back(std::move(k), std::move(v));
+                }
+                return Value(std::move(d));
+            }
+        }
+        fail(e.line, "unknown expression");
+    }
+
+    const Environment& env_;
+    Scope context_;
+    std::map<std::string, std::vector<BlockRef>> blocks_;
+    std::vector<ActiveBlock> active_;
+    std::vector<std::string> template_stack_;
+    std::vector<std::shared_ptr<const Template>> keep_;
+};
+
+Result<std::string> run(const Environment& env, std::shared_ptr<const Template> tpl, const Dict& vars) {
+    Renderer r(env, vars);
+    try {
+        return r.render(std::move(tpl));
+    } catch (const Failure& f) {
+        return make_error(errc::kInvalidArgument,
+                          TemplateError{r.current_template(), f.line, f.message}.to_string());
+    } catch (const TemplateError& e) {
+        return make_error(errc::kInvalidArgument, e.to_string());
+    }
+}
+
+}  // namespace
+
+std::string TemplateError::to_string() const {
+    return template_name + ", line " + std::to_string(line) + ": " + message;
+}
+
+FileSystemLoader::FileSystemLoader(std::vector<std::string> search_path)
+    : search_path_(std::move(search_path)) {}
+
+namespace {
+// The file a template name resolves to: the first match on the search path.
+// Names are relative paths that may not leave the search path.
+std::optional<std::filesystem::path> resolve(const std::vector<std::string>& search_path,
+                                             const std::string& name) {
+    if (name.empty() || name.front() == '/' || name.find("..") != std::string::npos) return std::nullopt;
+    for (const auto& dir : search_path) {
+        std::filesystem::path p = std::filesystem::path(dir) / name;
+        std::error_code ec;
+        if (std::filesystem::is_regular_file(p, ec)) return p;
+    }
+    return std::nullopt;
+}
+}  // namespace
+
+std::optional<Loader::Source> FileSystemLoader::load(const std::string& name) const {
+    const auto p = resolve(search_path_, name);
+    if (!p) return std::nullopt;
+    std::ifstream in(*p, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    return Source{buf.str(), p->string()};
+}
+
+std::optional<long long> FileSystemLoader::version(const std::string& name) const {
+    const auto p = resolve(search_path_, name);
+    if (!p) return -1;
+    std::error_code ec;
+    const auto t = std::filesystem::last_write_time(*p, ec);
+    if (ec) return -1;
+    // The path is part of the version: a template that starts shadowing
+    // another one on the search path must be picked up too.
+    return static_cast<long long>(t.time_since_epoch().count()) ^
+           static_cast<long long>(std::hash<std::string>{}(p->string()));
+}
+
+std::optional<Loader::Source> MapLoader::load(const std::string& name) const {
+    auto it = templates_.find(name);
+    if (it == templates_.end()) return std::nullopt;
+    return Source{it->second, name};
+}
+
+Environment::Environment(std::shared_ptr<const Loader> loader) : loader_(std::move(loader)) {}
+Environment::~Environment() = default;
+
+std::shared_ptr<const Template> Environment::get(const std::string& name) const {
+    if (!loader_) return nullptr;
+    const auto version = loader_->version(name);
+    {
+        std::lock_guard lock(mutex_);
+        if (auto it = cache_.find(name); it != cache_.end() && it->second.version == version) {
+            return it->second.tpl;
+        }
+    }
+    auto source = loader_->load(name);
+    if (!source) return nullptr;
+    std::shared_ptr<const Template> tpl = parse_template(source->text, name);  // throws TemplateError
+    std::lock_guard lock(mutex_);
+    cache_[name] = Cached{tpl, version};
+    return tpl;
+}
+
+Result<std::string> Environment::render(const std::string& name, const Dict& vars) const {
+    try {
+        auto tpl = get(name);
+        if (!tpl) return make_error(errc::kNotFound, "template '" + name + "' not found");
+        return run(*this, std::move(tpl), vars);
+    } catch (const TemplateError& e) {
+        return make_error(errc::kInvalidArgument, e.to_string());
+    }
+}
+
+Result<std::string> Environment::render_source(const std::string& source, const Dict& vars,
+                                               const std::string& name) const {
+    try {
+        return run(*this, parse_template(source, name), vars);
+    } catch (const TemplateError& e) {
+        return make_error(errc::kInvalidArgument, e.to_string());
+    }
+}
+
+}  // namespace lava::common::jinja
