@@ -796,17 +796,19 @@ private:
         }
         return l;
     }
-    ExprPtr unary() {
+    // Unary minus binds tighter than filters: -3|abs is abs(-3).
+    ExprPtr unary(bool with_filter = true) {
+        ExprPtr e;
         if (is_op("-") || is_op("+")) {
             const Token op = next();
             auto u = make(Expr::Kind::kUnary, op.line);
             u->name = op.text;
-            u->a = unary();
-            return u;
+            u->a = unary(false);
+            e = std::move(u);
+        } else {
+            e = postfix(primary());
         }
-        ExprPtr e = primary();
-        e = postfix(std::move(e));
-        return filter_chain(std::move(e), false);
+        return with_filter ? filter_chain(std::move(e), false) : std::move(e);
     }
 
     ExprPtr primary() {

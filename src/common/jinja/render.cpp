@@ -392,7 +392,10 @@ Value filter(int line, const std::string& name, const Value& v, const CallArgs& 
         const Value* blank = a.get(2, "blank");
         const std::string indention =
             width && width->is_str() ? width->as_str() : std::string(static_cast<std::size_t>(int_arg(line, width, 4)), ' ');
-        std::string s = v.str() + "\n";
+        // Jinja2's indent works on strings only (it appends "\n" and splits lines).
+        require_defined(line, v);
+        if (!v.is_str()) fail(line, "'" + type_of(v) + "' object has no attribute 'splitlines'");
+        std::string s = v.as_str() + "\n";
         const auto lines = splitlines(s);
         std::string rv;
         if (blank && blank->truthy()) {
@@ -441,6 +444,7 @@ Value filter(int line, const std::string& name, const Value& v, const CallArgs& 
         const Value* fallback = a.get(0, "default");
         const Value* base = a.get(1, "base");
         const Value dflt = fallback ? *fallback : Value(0);
+        require_defined(line, v);  // int(Undefined) raises in Jinja2
         if (v.is_int()) return Value(v.as_int());
         if (v.is_float()) return Value(static_cast<long long>(v.as_number()));
         if (v.is_str()) {
@@ -462,6 +466,7 @@ Value filter(int line, const std::string& name, const Value& v, const CallArgs& 
     }
     if (name == "float") {
         const Value* fallback = a.get(0, "default");
+        require_defined(line, v);
         if (v.is_number()) return Value(v.as_number());
         if (v.is_str()) {
             try {
@@ -768,17 +773,20 @@ private:
 
     void exec_for(const Node& n, Scope& scope, std::string* out) {
         List items = iterate(n.line, eval(*n.expr, scope));
-        Scope loop_scope(&scope);
         if (n.condition) {
             List kept;
             for (const auto& item : items) {
-                assign(n.line, n.targets, item, loop_scope);
-                if (eval(*n.condition, loop_scope).truthy()) kept.push_back(item);
+                Scope test_scope(&scope);
+                assign(n.line, n.targets, item, test_scope);
+                if (eval(*n.condition, test_scope).truthy()) kept.push_back(item);
             }
             items = std::move(kept);
         }
         const long long length = static_cast<long long>(items.size());
         for (long long i = 0; i < length; ++i) {
+            // Each iteration starts afresh: a {% set %} in the body does not
+            // carry over to the next iteration, nor out of the loop.
+            Scope loop_scope(&scope);
             assign(n.line, n.targets, items[static_cast<std::size_t>(i)], loop_scope);
             Dict loop{{Value("index"), Value(i + 1)},
                       {Value("index0"), Value(i)},
