@@ -10,6 +10,8 @@ find_package(OpenSSL REQUIRED)
 find_package(PkgConfig REQUIRED)
 # libpqxx 6.4 ships no CMake config file.
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
+# libyaml: the parser PyYAML's CSafeLoader uses (job definitions, device configurations).
+pkg_check_modules(LIBYAML REQUIRED IMPORTED_TARGET yaml-0.1)
 # Python-compatible regular expressions (test-definition parse patterns).
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 if(LAVA_BUILD_TESTS)

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -658,9 +659,11 @@ public:
         return out;
     }
 
-    // The template being executed, for error messages.
-    const std::string& current_template() const { return template_stack_.back(); }
-    int error_line = 0;
+    // The template that was executing when a failure was thrown.
+    std::string failed_template() const {
+        if (!failed_template_.empty()) return failed_template_;
+        return template_stack_.empty() ? std::string("<template>") : template_stack_.back();
+    }
 
 private:
     struct BlockRef {
@@ -677,7 +680,13 @@ private:
         TemplateGuard(Renderer& renderer, const std::string& name) : r(renderer) {
             r.template_stack_.push_back(name);
         }
-        ~TemplateGuard() { r.template_stack_.pop_back(); }
+        ~TemplateGuard() {
+            // The innermost template of a failure is remembered as the stack unwinds.
+            if (std::uncaught_exceptions() > 0 && r.failed_template_.empty()) {
+                r.failed_template_ = r.template_stack_.back();
+            }
+            r.template_stack_.pop_back();
+        }
     };
 
     void run_top(const Template& tpl, std::string*& sink, std::shared_ptr<const Template>& parent) {
@@ -1117,6 +1126,7 @@ private:
     std::map<std::string, std::vector<BlockRef>> blocks_;
     std::vector<ActiveBlock> active_;
     std::vector<std::string> template_stack_;
+    std::string failed_template_;
     std::vector<std::shared_ptr<const Template>> keep_;
 };
 
@@ -1126,7 +1136,7 @@ Result<std::string> run(const Environment& env, std::shared_ptr<const Template> 
         return r.render(std::move(tpl));
     } catch (const Failure& f) {
         return make_error(errc::kInvalidArgument,
-                          TemplateError{r.current_template(), f.line, f.message}.to_string());
+                          TemplateError{r.failed_template(), f.line, f.message}.to_string());
     } catch (const TemplateError& e) {
         return make_error(errc::kInvalidArgument, e.to_string());
     }

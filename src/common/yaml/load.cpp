@@ -1,8 +1,10 @@
 #include "common/yaml/load.hpp"
 
-#include <yaml-cpp/yaml.h>
+#include <yaml.h>
 
 #include <cmath>
+#include <cstring>
+#include <map>
 #include <limits>
 #include <regex>
 
@@ -128,12 +130,6 @@ Value make_float(std::string_view text) {
     return Value(sign * std::stod(s));
 }
 
-Mark mark_of(const YAML::Node& n, Mark fallback) {
-    const auto m = n.Mark();
-    if (m.line < 0) return fallback;
-    return Mark{m.line + 1, m.column + 1};
-}
-
 struct Failure {
     std::string problem;
     Mark mark;
@@ -141,113 +137,190 @@ struct Failure {
 
 const std::string kTagPrefix = "tag:yaml.org,2002:";
 
-Value convert(const YAML::Node& node, Mark fallback);
-
-Value scalar(const YAML::Node& node, Mark mark) {
-    const std::string& tag = node.Tag();
-    const std::string& text = node.Scalar();
-    if (tag == "?" || tag.empty()) {
-        auto r = resolve_plain(text);
-        if (!r) throw Failure{r.error(), mark};
-        return *r;
-    }
-    if (tag == "!" || tag == kTagPrefix + "str") return Value(text);
-    const std::string_view kind =
-        tag.rfind(kTagPrefix, 0) == 0 ? std::string_view(tag).substr(kTagPrefix.size()) : "";
-    auto typed = resolve_plain(text);
-    if (kind == "int" && typed && typed->kind() == data::Kind::kInt) return *typed;
-    if (kind == "float" && typed && typed->is_number()) return Value(typed->as_number());
-    if (kind == "bool" && typed && typed->is_bool()) return *typed;
-    if (kind == "null" && typed && typed->is_none()) return *typed;
-    if (kind == "timestamp" && typed && typed->kind() == data::Kind::kDate) return *typed;
-    if (kind == "int" || kind == "float" || kind == "bool" || kind == "null" ||
-        kind == "timestamp") {
-        throw Failure{"'" + text + "' is not a valid !!" + std::string(kind), mark};
-    }
-    throw Failure{"could not determine a constructor for the tag '" + tag + "'", mark};
+Mark mark_of(const yaml_mark_t& m) {
+    return Mark{static_cast<int>(m.line) + 1, static_cast<int>(m.column) + 1};
 }
 
-Value mapping(const YAML::Node& node, Mark mark) {
-    const std::string& tag = node.Tag();
-    if (!(tag == "?" || tag.empty() || tag == "!" || tag == kTagPrefix + "map")) {
+// Builds values from libyaml's events, as PyYAML's composer and SafeConstructor do.
+class Builder {
+public:
+    explicit Builder(std::string_view text) {
+        if (!yaml_parser_initialize(&parser_)) throw Failure{"cannot initialise the YAML parser", {}};
+        yaml_parser_set_input_string(&parser_, reinterpret_cast<const unsigned char*>(text.data()),
+                                     text.size());
+        yaml_parser_set_encoding(&parser_, YAML_UTF8_ENCODING);
+    }
+    ~Builder() {
+        if (have_event_) yaml_event_delete(&event_);
+        yaml_parser_delete(&parser_);
+    }
+    Builder(const Builder&) = delete;
+    Builder& operator=(const Builder&) = delete;
+
+    Value document() {
+        next();  // STREAM-START
+        next();
+        if (event_.type == YAML_STREAM_END_EVENT) return Value::none();
+        // DOCUMENT-START
+        next();
+        Value root = node();
+        next();  // DOCUMENT-END
+        next();
+        if (event_.type != YAML_STREAM_END_EVENT) {
+            throw Failure{"expected a single document in the stream", mark_of(event_.start_mark)};
+        }
+        return root;
+    }
+
+private:
+    void next() {
+        if (have_event_) {
+            yaml_event_delete(&event_);
+            have_event_ = false;
+        }
+        if (!yaml_parser_parse(&parser_, &event_)) {
+            std::string problem = parser_.problem ? parser_.problem : "invalid YAML";
+            if (parser_.context) problem = std::string(parser_.context) + ", " + problem;
+            throw Failure{problem, mark_of(parser_.problem_mark)};
+        }
+        have_event_ = true;
+    }
+
+    static std::string text_of(const yaml_char_t* p) { return p ? reinterpret_cast<const char*>(p) : ""; }
+
+    void remember(const yaml_char_t* anchor, const Value& v) {
+        if (anchor) anchors_[text_of(anchor)] = v;
+    }
+
+    // The node starting at the current event; leaves the cursor on its last event.
+    Value node() {
+        const Mark mark = mark_of(event_.start_mark);
+        switch (event_.type) {
+            case YAML_ALIAS_EVENT: {
+                const std::string name = text_of(event_.data.alias.anchor);
+                auto it = anchors_.find(name);
+                if (it == anchors_.end()) throw Failure{"found undefined alias '" + name + "'", mark};
+                return it->second;
+            }
+            case YAML_SCALAR_EVENT: {
+                Value v = scalar(mark);
+                v.mark = mark;
+                remember(event_.data.scalar.anchor, v);
+                return v;
+            }
+            case YAML_SEQUENCE_START_EVENT: {
+                check_collection_tag(event_.data.sequence_start.tag, "seq", mark);
+                const std::string anchor = text_of(event_.data.sequence_start.anchor);
+                data::List items;
+                for (next(); event_.type != YAML_SEQUENCE_END_EVENT; next()) items.push_back(node());
+                Value v(std::move(items));
+                v.mark = mark;
+                if (!anchor.empty()) anchors_[anchor] = v;
+                return v;
+            }
+            case YAML_MAPPING_START_EVENT: {
+                check_collection_tag(event_.data.mapping_start.tag, "map", mark);
+                const std::string anchor = text_of(event_.data.mapping_start.anchor);
+                Value v = mapping(mark);
+                if (!anchor.empty()) anchors_[anchor] = v;
+                return v;
+            }
+            default:
+                throw Failure{"unexpected YAML event", mark};
+        }
+    }
+
+    static void check_collection_tag(const yaml_char_t* tag, const char* kind, Mark mark) {
+        const std::string t = text_of(tag);
+        if (t.empty() || t == "!" || t == kTagPrefix + kind) return;
+        throw Failure{"could not determine a constructor for the tag '" + t + "'", mark};
+    }
+
+    Value scalar(Mark mark) {
+        const auto& s = event_.data.scalar;
+        const std::string text(reinterpret_cast<const char*>(s.value), s.length);
+        const std::string tag = text_of(s.tag);
+        // libyaml marks plain scalars, and scalars tagged "!", as plain_implicit:
+        // PyYAML resolves those by the plain-scalar rules ("! \"14\"" is 14).
+        if (tag.empty() || tag == "!") {
+            if (s.plain_implicit) {
+                auto r = resolve_plain(text);
+                if (!r) throw Failure{r.error(), mark};
+                return *r;
+            }
+            return Value(text);
+        }
+        if (tag == kTagPrefix + "str") return Value(text);
+        const std::string_view kind =
+            tag.rfind(kTagPrefix, 0) == 0 ? std::string_view(tag).substr(kTagPrefix.size()) : "";
+        auto typed = resolve_plain(text);
+        if (kind == "int" && typed && typed->kind() == data::Kind::kInt) return *typed;
+        if (kind == "float" && typed && typed->is_number()) return Value(typed->as_number());
+        if (kind == "bool" && typed && typed->is_bool()) return *typed;
+        if (kind == "null" && typed && typed->is_none()) return *typed;
+        if (kind == "timestamp" && typed && typed->kind() == data::Kind::kDate) return *typed;
+        if (kind == "int" || kind == "float" || kind == "bool" || kind == "null" || kind == "timestamp") {
+            throw Failure{"'" + text + "' is not a valid !!" + std::string(kind), mark};
+        }
         throw Failure{"could not determine a constructor for the tag '" + tag + "'", mark};
     }
-    data::Dict own;
-    data::Dict merged;  // from "<<", lower precedence than own keys
-    auto put = [](data::Dict& d, Value k, Value v) {
+
+    static void put(data::Dict& d, Value k, Value v) {
         for (auto& [ek, ev] : d) {
             if (ek == k) {
-                ev = std::move(v);  // a repeated key keeps its last value
+                ev = std::move(v);  // a repeated key keeps its last value, in its first place
                 return;
             }
         }
         d.emplace_back(std::move(k), std::move(v));
-    };
-    for (auto it = node.begin(); it != node.end(); ++it) {
-        const Mark key_mark = mark_of(it->first, mark);
-        if (it->first.IsScalar() && it->first.Scalar() == "<<" &&
-            (it->first.Tag() == "?" || it->first.Tag() == kTagPrefix + "merge")) {
-            Value src = convert(it->second, key_mark);
-            std::vector<Value> sources;
-            if (src.is_dict()) {
-                sources.push_back(src);
-            } else if (src.is_list()) {
-                sources = src.as_list();
-            }
-            if (sources.empty() && !src.is_dict()) {
-                throw Failure{"expected a mapping or list of mappings for merging", key_mark};
-            }
-            // Earlier sources win over later ones.
-            for (auto s = sources.rbegin(); s != sources.rend(); ++s) {
-                if (!s->is_dict()) {
-                    throw Failure{"expected a mapping for merging", key_mark};
-                }
-                for (const auto& [k, v] : s->as_dict()) put(merged, k, v);
-            }
-            continue;
-        }
-        Value key = convert(it->first, key_mark);
-        if (key.is_list() || key.is_dict()) {
-            throw Failure{"found unhashable key", key_mark};
-        }
-        Value value = convert(it->second, key_mark);
-        put(own, std::move(key), std::move(value));
     }
-    if (!merged.empty()) {
-        for (auto& [k, v] : own) put(merged, k, v);
-        own = std::move(merged);
-    }
-    Value out(std::move(own));
-    out.mark = mark;
-    return out;
-}
 
-Value convert(const YAML::Node& node, Mark fallback) {
-    const Mark mark = mark_of(node, fallback);
-    Value out;
-    switch (node.Type()) {
-        case YAML::NodeType::Undefined:
-        case YAML::NodeType::Null:
-            // yaml-cpp places an empty value at the next token; the key is clearer.
-            out = Value::none();
-            out.mark = fallback;
-            return out;
-        case YAML::NodeType::Scalar:
-            out = scalar(node, mark);
-            break;
-        case YAML::NodeType::Sequence: {
-            data::List items;
-            items.reserve(node.size());
-            for (const auto& child : node) items.push_back(convert(child, mark));
-            out = Value(std::move(items));
-            break;
+    Value mapping(Mark mark) {
+        data::Dict own;
+        data::Dict merged;  // from "<<": lower precedence than the mapping's own keys
+        for (next(); event_.type != YAML_MAPPING_END_EVENT; next()) {
+            const Mark key_mark = mark_of(event_.start_mark);
+            const bool merge_key = event_.type == YAML_SCALAR_EVENT &&
+                                   event_.data.scalar.plain_implicit && event_.data.scalar.tag == nullptr &&
+                                   event_.data.scalar.length == 2 &&
+                                   std::memcmp(event_.data.scalar.value, "<<", 2) == 0;
+            Value key = node();
+            next();
+            Value value = node();
+            if (merge_key) {
+                std::vector<Value> sources;
+                if (value.is_dict()) {
+                    sources.push_back(value);
+                } else if (value.is_list()) {
+                    sources = value.as_list();
+                } else {
+                    throw Failure{"expected a mapping or list of mappings for merging", key_mark};
+                }
+                for (auto src = sources.rbegin(); src != sources.rend(); ++src) {
+                    if (!src->is_dict()) throw Failure{"expected a mapping for merging", key_mark};
+                    for (const auto& [k, v] : src->as_dict()) put(merged, k, v);
+                }
+                continue;
+            }
+            if (key.is_list() || key.is_dict()) throw Failure{"found unhashable key", key_mark};
+            // An empty value has no position of its own: use its key's.
+            if (value.is_none() && value.mark.line == 0) value.mark = key_mark;
+            put(own, std::move(key), std::move(value));
         }
-        case YAML::NodeType::Map:
-            return mapping(node, mark);
+        if (!merged.empty()) {
+            for (auto& [k, v] : own) put(merged, k, v);
+            own = std::move(merged);
+        }
+        Value out(std::move(own));
+        out.mark = mark;
+        return out;
     }
-    out.mark = mark;
-    return out;
-}
+
+    yaml_parser_t parser_{};
+    yaml_event_t event_{};
+    bool have_event_ = false;
+    std::map<std::string, Value> anchors_;
+};
 
 }  // namespace
 
@@ -274,12 +347,12 @@ boost::system::result<data::Value, std::string> resolve_plain(std::string_view t
 
 boost::system::result<data::Value, LoadFailure> load_with_mark(std::string_view text) {
     try {
-        const YAML::Node root = YAML::Load(std::string(text));
-        return convert(root, Mark{1, 1});
+        Builder builder(text);
+        Value root = builder.document();
+        if (root.mark.line == 0) root.mark = Mark{1, 1};
+        return root;
     } catch (const Failure& f) {
         return LoadFailure{f.problem, f.mark};
-    } catch (const YAML::Exception& e) {
-        return LoadFailure{e.msg, Mark{e.mark.line + 1, e.mark.column + 1}};
     }
 }
 
