@@ -709,22 +709,23 @@ private:
         return b;
     }
 
-    ExprPtr or_expr() {
-        ExprPtr l = and_expr();
-        while (is_name("or")) {
+    // One left-associative precedence level: operand (op operand)*, where the
+    // operators are keywords ("or", "and") or symbols ("+", "-", ...).
+    template <class Operand>
+    ExprPtr left_assoc(Operand operand, std::initializer_list<const char*> ops, bool keywords) {
+        ExprPtr l = (this->*operand)();
+        while (true) {
+            const char* matched = nullptr;
+            for (const char* op : ops) {
+                if (keywords ? is_name(op) : is_op(op)) matched = op;
+            }
+            if (!matched) return l;
             const int line = next().line;
-            l = binary("or", std::move(l), and_expr(), line);
+            l = binary(matched, std::move(l), (this->*operand)(), line);
         }
-        return l;
     }
-    ExprPtr and_expr() {
-        ExprPtr l = not_expr();
-        while (is_name("and")) {
-            const int line = next().line;
-            l = binary("and", std::move(l), not_expr(), line);
-        }
-        return l;
-    }
+    ExprPtr or_expr() { return left_assoc(&Parser::and_expr, {"or"}, true); }
+    ExprPtr and_expr() { return left_assoc(&Parser::not_expr, {"and"}, true); }
     ExprPtr not_expr() {
         if (is_name("not")) {
             const int line = next().line;
@@ -763,39 +764,11 @@ private:
         c->ops = std::move(ops);
         return c;
     }
-    ExprPtr math1() {
-        ExprPtr l = concat();
-        while (is_op("+") || is_op("-")) {
-            const Token op = next();
-            l = binary(op.text == "+" ? "+" : "-", std::move(l), concat(), op.line);
-        }
-        return l;
-    }
-    ExprPtr concat() {
-        ExprPtr l = math2();
-        while (is_op("~")) {
-            const int line = next().line;
-            l = binary("~", std::move(l), math2(), line);
-        }
-        return l;
-    }
-    ExprPtr math2() {
-        ExprPtr l = pow();
-        while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
-            const Token op = next();
-            const char* name = op.text == "*" ? "*" : op.text == "/" ? "/" : op.text == "//" ? "//" : "%";
-            l = binary(name, std::move(l), pow(), op.line);
-        }
-        return l;
-    }
-    ExprPtr pow() {
-        ExprPtr l = unary();
-        while (is_op("**")) {
-            const int line = next().line;
-            l = binary("**", std::move(l), unary(), line);
-        }
-        return l;
-    }
+    ExprPtr math1() { return left_assoc(&Parser::concat, {"+", "-"}, false); }
+    ExprPtr concat() { return left_assoc(&Parser::math2, {"~"}, false); }
+    ExprPtr math2() { return left_assoc(&Parser::pow, {"*", "/", "//", "%"}, false); }
+    ExprPtr pow() { return left_assoc(&Parser::unary_with_filters, {"**"}, false); }
+    ExprPtr unary_with_filters() { return unary(true); }
     // Unary minus binds tighter than filters: -3|abs is abs(-3).
     ExprPtr unary(bool with_filter = true) {
         ExprPtr e;

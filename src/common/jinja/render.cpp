@@ -3,6 +3,8 @@
 
 #include "common/jinja/ast.hpp"
 
+#include "common/base/text.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -316,28 +318,6 @@ std::string shlex_quote(const std::string& s) {
     return out + "'";
 }
 
-std::string yaml_quote(const std::string& s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20 || c == 0x7f) {
-                    char hex[8];
-                    std::snprintf(hex, sizeof hex, "\\x%02x", c);
-                    out += hex;
-                } else {
-                    out += static_cast<char>(c);
-                }
-        }
-    }
-    return out + "\"";
-}
-
 // ------------------------------------------------------------------ call arguments
 
 struct CallArgs {
@@ -531,7 +511,7 @@ Value filter(int line, const std::string& name, const Value& v, const CallArgs& 
         return Value(out);
     }
     if (name == "shlex_quote") return Value(shlex_quote(v.str()));
-    if (name == "yaml_quote") return Value(yaml_quote(v.str()));
+    if (name == "yaml_quote") return Value(json_quote(v.str()));
     if (name == "qemu_guest_fs_interface") {
         const Value* iface = a.get(0, "guestfs_interface");
         if (iface && iface->truthy()) return *iface;

@@ -1,5 +1,6 @@
 #include "common/log/log.hpp"
 
+#include "common/base/text.hpp"
 #include "common/config/settings.hpp"
 
 #include <fmt/chrono.h>
@@ -12,26 +13,6 @@
 
 namespace lava::common::log {
 namespace {
-
-void append_json_string(std::string& out, std::string_view s) {
-    out += '"';
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20) {
-                    out += fmt::format("\\u{:04x}", c);
-                } else {
-                    out += static_cast<char>(c);
-                }
-        }
-    }
-    out += '"';
-}
 
 // spdlog formatter producing one JSON object per line.
 class JsonFormatter final : public spdlog::formatter {
@@ -70,16 +51,8 @@ State& state() {
 
 std::string format_json(std::string_view ts, std::string_view level, std::string_view logger,
                         std::string_view msg) {
-    std::string out = "{\"ts\":";
-    append_json_string(out, ts);
-    out += ",\"level\":";
-    append_json_string(out, level);
-    out += ",\"logger\":";
-    append_json_string(out, logger);
-    out += ",\"msg\":";
-    append_json_string(out, msg);
-    out += '}';
-    return out;
+    return "{\"ts\":" + json_quote(ts) + ",\"level\":" + json_quote(level) +
+           ",\"logger\":" + json_quote(logger) + ",\"msg\":" + json_quote(msg) + "}";
 }
 
 void register_settings(config::SettingsLoader& loader, LogSettings& settings) {

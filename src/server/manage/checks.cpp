@@ -33,6 +33,21 @@ bool report(const std::string& path, const common::schema::Issues& issues, std::
     return false;
 }
 
+// Checks each file with `check` and reports it; true when all are valid.
+template <class Check>
+bool check_files(const std::vector<std::string>& files, std::ostream& out, Check check) {
+    bool all_ok = true;
+    for (const auto& path : files) {
+        std::string text;
+        if (!read_file(path, text, out)) {
+            all_ok = false;
+            continue;
+        }
+        all_ok &= report(path, check(text), out);
+    }
+    return all_ok;
+}
+
 }  // namespace
 
 bool validate_job_files(const std::vector<std::string>& files, bool strict,
@@ -40,29 +55,15 @@ bool validate_job_files(const std::vector<std::string>& files, bool strict,
     const common::job::JobValidator validator(
         strict ? common::job::Strictness::kStrict : common::job::Strictness::kLenient,
         extra_context_variables);
-    bool all_ok = true;
-    for (const auto& path : files) {
-        std::string text;
-        if (!read_file(path, text, out)) {
-            all_ok = false;
-            continue;
-        }
-        all_ok &= report(path, validator.check_yaml(text).issues, out);
-    }
-    return all_ok;
+    return check_files(files, out, [&](const std::string& text) {
+        return validator.check_yaml(text).issues;
+    });
 }
 
 bool validate_testdef_files(const std::vector<std::string>& files, std::ostream& out) {
-    bool all_ok = true;
-    for (const auto& path : files) {
-        std::string text;
-        if (!read_file(path, text, out)) {
-            all_ok = false;
-            continue;
-        }
-        all_ok &= report(path, common::job::check_testdef_yaml(text).issues, out);
-    }
-    return all_ok;
+    return check_files(files, out, [](const std::string& text) {
+        return common::job::check_testdef_yaml(text).issues;
+    });
 }
 
 Result<std::string> render_device_dictionary(const RenderRequest& request) {
