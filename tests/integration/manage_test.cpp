@@ -4,7 +4,7 @@
 
 #include "common/crypto/password.hpp"
 #include "integration/pg_fixture.hpp"
-#include "server/manage/manage.hpp"
+#include "server/web/cli.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -355,11 +355,11 @@ TEST_F(ManageTest, SettingsFileAndErrors) {
     std::ofstream(path) << "database: \"" << conninfo() << "\"\nlog_level: debug\n";
     std::ostringstream out, err;
     // The database comes from the file alone.
-    int code = server::manage::run({"lava-server", "--settings", path, "manage", "workers", "list"},
+    int code = server::web::run_cli({"lava-server", "--settings", path, "manage", "workers", "list"},
                                    out, err);
     EXPECT_EQ(code, 0) << err.str();
     std::ofstream(path) << "database: x\nlog_levle: debug\n";
-    code = server::manage::run({"lava-server", "--settings", path, "manage", "status"}, out, err);
+    code = server::web::run_cli({"lava-server", "--settings", path, "manage", "status"}, out, err);
     EXPECT_EQ(code, 2);
     EXPECT_NE(err.str().find(path + ":2: unknown setting 'log_levle'"), std::string::npos)
         << err.str();
@@ -376,7 +376,7 @@ TEST_F(ManageTest, SettingsFileAndErrors) {
 
 TEST_F(ManageTest, UnreachableDatabaseIsOneLine) {
     std::ostringstream out, err;
-    const int code = server::manage::run(
+    const int code = server::web::run_cli(
         {"lava-server", "--database", "host=/nonexistent-dir dbname=x", "manage", "status"}, out,
         err);
     EXPECT_EQ(code, 1);

@@ -1,7 +1,7 @@
 #include "integration/pg_fixture.hpp"
 
 #include "common/db/migrate.hpp"
-#include "server/manage/manage.hpp"
+#include "server/web/cli.hpp"
 #include "server/store/schema.hpp"
 
 #include <unistd.h>
@@ -85,7 +85,7 @@ std::string PgTest::snapshot() {
 PgTest::CliResult PgTest::cli(std::vector<std::string> args) {
     args.insert(args.begin(), {"lava-server", "--database", conninfo_});
     std::ostringstream out, err;
-    const int code = server::manage::run(args, out, err);
+    const int code = server::web::run_cli(args, out, err);
     return {code, out.str(), err.str()};
 }
 

@@ -77,6 +77,9 @@ struct BlockingInitiation {
 }  // namespace detail
 
 // Runs f() on `pool` and resumes the calling coroutine on its own executor.
+// Pass a named callable, not a temporary built in the co_await expression,
+// and let it capture non-trivial state through pointers: GCC 12 may relocate
+// such temporaries bitwise (seen with a captured std::string).
 template <class F, class R = std::invoke_result_t<F&>>
 boost::asio::awaitable<R> run_blocking(BlockingPool& pool, F f) {
     if constexpr (std::is_void_v<R>) {

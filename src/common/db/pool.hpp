@@ -142,30 +142,38 @@ struct IsResult : std::false_type {};
 template <class T>
 struct IsResult<boost::system::result<T, Error>> : std::true_type {};
 
-// Runs f(Tx&) in one transaction on a pooled connection and commits when f
-// returns, unless f returns a Result holding an error: then nothing of what f
-// wrote is kept. Exceptions roll back and propagate.
-template <class F>
-auto transact(Pool& pool, F&& f) -> std::invoke_result_t<F&, Tx&> {
-    using R = std::invoke_result_t<F&, Tx&>;
+// Runs f(Tx&) in one transaction on a pooled connection; commits when
+// commit_if(f's result) is true, otherwise rolls back. Exceptions roll back
+// and propagate. f must return a value.
+template <class F, class CommitIf>
+auto transact_when(Pool& pool, F&& f, CommitIf&& commit_if) -> std::invoke_result_t<F&, Tx&> {
     auto lease = pool.acquire();
     try {
         Tx tx(*lease);
-        if constexpr (std::is_void_v<R>) {
-            f(tx);
-            tx.commit();
-        } else {
-            R r = f(tx);
-            if constexpr (IsResult<R>::value) {
-                if (r.has_value()) tx.commit();
-            } else {
-                tx.commit();
-            }
-            return r;
-        }
+        auto r = f(tx);
+        if (commit_if(r)) tx.commit();
+        return r;
     } catch (const pqxx::broken_connection&) {
         lease.discard();
         throw;
+    }
+}
+
+// Runs f(Tx&) in one transaction and commits when f returns, unless f
+// returns a Result holding an error: then nothing of what f wrote is kept.
+template <class F>
+auto transact(Pool& pool, F&& f) -> std::invoke_result_t<F&, Tx&> {
+    using R = std::invoke_result_t<F&, Tx&>;
+    if constexpr (std::is_void_v<R>) {
+        transact_when(pool, [&](Tx& tx) { f(tx); return true; }, [](bool) { return true; });
+    } else {
+        return transact_when(pool, f, [](const R& r) {
+            if constexpr (IsResult<R>::value) {
+                return r.has_value();
+            } else {
+                return true;
+            }
+        });
     }
 }
 

@@ -30,13 +30,6 @@ namespace proto = lava::proto;
 using store::Change;
 
 constexpr const char* kProgram = "lava-server";
-constexpr const char* kDefaultSettingsFile = "/etc/lava-server/settings.yaml";
-
-struct ServerSettings {
-    common::log::LogSettings log;
-    db::DbSettings db;
-};
-
 // What a command needs to run.
 struct Context {
     db::Pool& pool;
@@ -168,18 +161,13 @@ Table project(const std::vector<Record>& records, const std::vector<std::string>
     return t;
 }
 
+}  // namespace
+
 // ------------------------------------------------------------------ the command line
 
-class CommandLine {
+class Commands::Impl {
 public:
-    CommandLine() : app_("lava-server: the lava-cpp server", kProgram), loader_(kDefaultSettingsFile) {
-        common::log::register_settings(loader_, settings_.log);
-        db::register_settings(loader_, settings_.db);
-        loader_.attach(app_);
-        app_.require_subcommand(1);
-        app_.set_version_flag("--version", std::string("lava-cpp ") + LAVA_CPP_VERSION +
-                                               " (LAVA protocol " + LAVA_PROTOCOL_VERSION + ")");
-        manage_ = app_.add_subcommand("manage", "Administer the lab's database");
+    explicit Impl(CLI::App* manage) : manage_(manage) {
         manage_->require_subcommand(1);
         manage_->fallthrough();
         add_migrate();
@@ -197,28 +185,12 @@ public:
         add_device_dictionary();
     }
 
-    int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-        std::vector<const char*> argv;
-        for (const auto& a : args) argv.push_back(a.c_str());
-        try {
-            app_.parse(static_cast<int>(argv.size()), argv.data());
-        } catch (const CLI::ParseError& e) {
-            // --help and --version arrive as "errors" with exit code 0.
-            if (e.get_exit_code() == 0) return app_.exit(e, out, err);
-            err << kProgram << ": " << e.what() << "\n";
-            err << "Run with --help for more information.\n";
-            return 2;
-        }
-        try {
-            loader_.load();
-        } catch (const common::config::ConfigError& e) {
-            err << kProgram << ": error: " << e.what() << "\n";
-            return 2;
-        }
-        common::log::init(settings_.log);
+    bool selected() const { return static_cast<bool>(action_); }
+
+    int run(const db::DbSettings& settings, std::ostream& out, std::ostream& err) {
         if (!action_) return 0;
         try {
-            db::Pool pool(settings_.db.database, 1);
+            db::Pool pool(settings.database, 1);
             if (needs_schema_) {
                 auto lease = pool.acquire();
                 if (auto ok = store::require_schema(lease->raw(), kProgram); !ok) {
@@ -1126,20 +1098,17 @@ private:
         }, /*needs_schema=*/false);
     }
 
-    CLI::App app_;
     CLI::App* manage_ = nullptr;
-    ServerSettings settings_;
-    common::config::SettingsLoader loader_;
     Action action_;
     bool needs_schema_ = true;
     std::string reason_;
 };
 
-}  // namespace
-
-int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-    CommandLine cli;
-    return cli.run(args, out, err);
+Commands::Commands(CLI::App& manage) : impl_(std::make_unique<Impl>(&manage)) {}
+Commands::~Commands() = default;
+bool Commands::selected() const { return impl_->selected(); }
+int Commands::run(const common::db::DbSettings& db, std::ostream& out, std::ostream& err) {
+    return impl_->run(db, out, err);
 }
 
 }  // namespace lava::server::manage

@@ -1,18 +1,38 @@
 #pragma once
-// The lava-server command line: `lava-server [settings] manage <command> ...`,
-// mirroring LAVA's `lava-server manage` names and flags (migrate, users,
+// `lava-server manage <command> ...`, mirroring LAVA's `lava-server manage` names and flags (migrate, users,
 // tokens, groups, device-types, workers, devices, tags, device-tags, aliases,
 // status). Every command runs in one transaction: it either does all it says
 // or changes nothing. Runs on the calling thread.
 
+#include "common/db/pool.hpp"
+
+#include <memory>
 #include <ostream>
-#include <string>
-#include <vector>
+
+namespace CLI {
+class App;
+}
 
 namespace lava::server::manage {
 
-// Runs the command line `args` (args[0] is the program name). Returns the
-// exit code: 0 done, 1 the command failed (one line on `err`), 2 bad usage.
-int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+// The `manage` subcommands, registered on the CLI11 subcommand `manage` of
+// lava-server's command line (server/web/cli.cpp). After parsing, run()
+// executes the one the user chose.
+class Commands {
+public:
+    explicit Commands(CLI::App& manage);
+    ~Commands();
+    Commands(const Commands&) = delete;
+    Commands& operator=(const Commands&) = delete;
+
+    // Whether a manage command was given on the command line.
+    bool selected() const;
+    // Runs it. Returns the exit code: 0 done, 1 the command failed (one line on `err`).
+    int run(const common::db::DbSettings& db, std::ostream& out, std::ostream& err);
+
+private:
+    class Impl;
+    std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace lava::server::manage

@@ -54,6 +54,27 @@ const Statement kInsertToken{
 const Statement kGetToken{"tokens.get", TOKEN_SELECT "WHERE t.id = $1"};
 const Statement kListTokens{"tokens.list", TOKEN_SELECT "WHERE u.username = $1 ORDER BY t.id"};
 const Statement kDeleteToken{"tokens.delete", "DELETE FROM auth_tokens WHERE secret = $1"};
+#define PRINCIPAL_SELECT                                                                    \
+    "SELECT u.id, u.username, u.is_active, u.is_staff, u.is_superuser, "                    \
+    "ARRAY(SELECT ug.group_id::text FROM user_groups ug WHERE ug.user_id = u.id) FROM users u "
+const Statement kOwner{"tokens.owner",
+                       PRINCIPAL_SELECT "JOIN auth_tokens t ON t.user_id = u.id WHERE t.secret = $1"};
+const Statement kOwnerNamed{
+    "tokens.owner_named",
+    PRINCIPAL_SELECT "JOIN auth_tokens t ON t.user_id = u.id WHERE t.secret = $1 AND u.username = $2"};
+const Statement kPrincipal{"users.principal", PRINCIPAL_SELECT "WHERE u.username = $1"};
+const Statement kFirstToken{"tokens.first", TOKEN_SELECT "WHERE u.username = $1 ORDER BY t.id LIMIT 1"};
+
+Principal to_principal(const pqxx::row& r) {
+    Principal p;
+    p.id = r[0].as<std::int64_t>();
+    p.username = r[1].as<std::string>();
+    p.is_active = r[2].as<bool>();
+    p.is_staff = r[3].as<bool>();
+    p.is_superuser = r[4].as<bool>();
+    for (const auto& g : text_array(r[5])) p.group_ids.push_back(std::stoll(g));
+    return p;
+}
 
 User to_user(const pqxx::row& r) {
     User u;
@@ -141,6 +162,17 @@ Result<std::string> UserRepository::password_hash(const std::string& username) {
     return (*row)[0].as<std::string>();
 }
 
+std::optional<Principal> UserRepository::authenticate(const std::string& username,
+                                                     const std::string& password) {
+    auto hash = password_hash(username);
+    if (!hash || !common::crypto::check_password(password, *hash)) return std::nullopt;
+    auto row = tx_.exec01(kPrincipal, username);
+    if (!row) return std::nullopt;
+    auto p = to_principal(*row);
+    if (!p.is_active) return std::nullopt;
+    return p;
+}
+
 Result<Group> GroupRepository::create(const std::string& name) {
     if (name.empty() || name.size() > 150) {
         return make_error(errc::kInvalidArgument,
@@ -180,6 +212,23 @@ Result<Token> TokenRepository::create(const std::string& username, const std::st
         return make_error(errc::kAlreadyExists, "this token secret is already in use");
     }
     return to_token(tx_.exec1(kGetToken, r[0][0].as<std::int64_t>()));
+}
+
+std::optional<Principal> TokenRepository::owner(const std::string& secret) {
+    auto row = tx_.exec01(kOwner, secret);
+    if (!row) return std::nullopt;
+    return to_principal(*row);
+}
+
+std::optional<Principal> TokenRepository::owner(const std::string& username, const std::string& secret) {
+    auto row = tx_.exec01(kOwnerNamed, secret, username);
+    if (!row) return std::nullopt;
+    return to_principal(*row);
+}
+
+Result<Token> TokenRepository::first_or_create(const std::string& username) {
+    if (auto row = tx_.exec01(kFirstToken, username)) return to_token(*row);
+    return create(username, "", std::nullopt);
 }
 
 Result<std::vector<Token>> TokenRepository::list(const std::string& username) {

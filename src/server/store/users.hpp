@@ -25,6 +25,16 @@ struct User {
     std::vector<std::string> groups;
 };
 
+// Who is making a request (an authenticated user).
+struct Principal {
+    std::int64_t id = 0;
+    std::string username;
+    bool is_active = true;
+    bool is_staff = false;
+    bool is_superuser = false;
+    std::vector<std::int64_t> group_ids;
+};
+
 struct NewUser {
     std::string username;
     std::string email;
@@ -51,6 +61,8 @@ public:
     Result<User> update(const std::string& username, const UserUpdate& update);
     // The stored password hash, for authentication.
     Result<std::string> password_hash(const std::string& username);
+    // The principal for `username` when `password` is right and the user active.
+    std::optional<Principal> authenticate(const std::string& username, const std::string& password);
 
 private:
     common::db::Tx& tx_;
@@ -85,6 +97,12 @@ struct Token {
 
 class TokenRepository {
 public:
+    // The owner of the token `secret` (any state; the caller checks is_active).
+    std::optional<Principal> owner(const std::string& secret);
+    // As owner(), for XML-RPC's username:token pairs.
+    std::optional<Principal> owner(const std::string& username, const std::string& secret);
+    // The user's first token, created when there is none (REST's token/ endpoint).
+    Result<Token> first_or_create(const std::string& username);
     explicit TokenRepository(common::db::Tx& tx) : tx_(tx) {}
     // A new token for `username`; `secret` imports an existing one, otherwise
     // 128 random characters from [0-9a-z] as LAVA makes them.

@@ -1,7 +1,6 @@
-// lava-server: the lava-cpp server. Today it carries `lava-server manage`;
-// `lava-server serve` (HTTP: REST, XML-RPC, worker API) joins it later.
+// lava-server: `lava-server manage ...` and `lava-server serve`.
 
-#include "server/manage/manage.hpp"
+#include "server/web/cli.hpp"
 
 #include <iostream>
 #include <string>
@@ -9,5 +8,5 @@
 
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv, argv + argc);
-    return lava::server::manage::run(args, std::cout, std::cerr);
+    return lava::server::web::run_cli(args, std::cout, std::cerr);
 }

@@ -1,0 +1,88 @@
+#pragma once
+// An HTTP/1.1 server for lava-cpp's daemons, behind an interface that does
+// not expose Boost.Beast (one Beast translation unit: http_server.cpp).
+// Keep-alive, a request body limit (413 past it), read and idle timeouts, N
+// I/O threads on one io_context, graceful shutdown (stop accepting, finish
+// in-flight requests). The handler is a coroutine; it runs on the
+// connection's strand and must not block: blocking work goes through
+// common/async/run_blocking.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace lava::common::net {
+
+struct HttpRequest {
+    std::string method;  // "GET", "POST", ...
+    std::string target;  // as sent: /api/v0.2/jobs/?limit=5
+    std::string path;    // the target before '?', percent-decoded
+    std::string query;   // the target after '?', raw
+    std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
+    std::string body;
+    std::string remote_address;
+    std::uint64_t id = 0;  // per-process request number, for logs
+
+    // The first header named `name` (lower-case), or "".
+    std::string_view header(std::string_view name) const;
+};
+
+struct HttpResponse {
+    int status = 200;
+    std::string content_type = "application/json";
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+};
+
+using HttpHandler = std::function<boost::asio::awaitable<HttpResponse>(HttpRequest)>;
+
+struct HttpServerOptions {
+    std::string address = "127.0.0.1";
+    std::uint16_t port = 8000;  // 0: any free port (see HttpServer::port)
+    std::size_t threads = 0;    // 0: one per core
+    std::size_t body_limit = 64 * 1024 * 1024;
+    std::chrono::milliseconds read_timeout{std::chrono::seconds(30)};
+    std::chrono::milliseconds idle_timeout{std::chrono::seconds(75)};
+    std::string server_name = "lava-cpp";
+};
+
+// Owns its io_context and threads. Construct, then run() (blocks) or
+// start() (returns); stop() from any thread or a signal handler thread.
+class HttpServer {
+public:
+    HttpServer(HttpServerOptions options, HttpHandler handler);
+    ~HttpServer();
+    HttpServer(const HttpServer&) = delete;
+    HttpServer& operator=(const HttpServer&) = delete;
+
+    // The bound port (useful with port 0). Valid after construction.
+    std::uint16_t port() const;
+    // The executor handlers and timers may use.
+    boost::asio::any_io_executor executor() const;
+    // Serves until stop() and every in-flight request finished.
+    void run();
+    // Stops accepting, lets in-flight requests finish, closes idle connections.
+    void stop();
+    // Also stops on SIGTERM and SIGINT (for daemons).
+    void stop_on_signals();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Percent-decoding of URL paths and form/query components ('+' is a space
+// in form data only). Invalid escapes are kept as written.
+std::string url_decode(std::string_view s, bool plus_is_space);
+// application/x-www-form-urlencoded or a query string -> ordered pairs.
+std::vector<std::pair<std::string, std::string>> parse_form(std::string_view s);
+
+}  // namespace lava::common::net

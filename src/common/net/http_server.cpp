@@ -1,0 +1,274 @@
+// The only translation unit of the HTTP server that includes Boost.Beast.
+
+#include "common/async/spawn.hpp"
+#include "common/log/log.hpp"
+#include "common/net/http.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <list>
+#include <mutex>
+#include <thread>
+
+namespace lava::common::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+http::response<http::string_body> to_beast(const HttpResponse& r, unsigned version, bool keep_alive,
+                                           const std::string& server_name) {
+    http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+    res.set(http::field::server, server_name);
+    if (!r.content_type.empty()) res.set(http::field::content_type, r.content_type);
+    for (const auto& [k, v] : r.headers) res.insert(k, v);
+    res.body() = r.body;
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    return res;
+}
+
+HttpResponse plain_error(int status, std::string text) {
+    HttpResponse r;
+    r.status = status;
+    r.body = "{\"error\": \"" + text + "\"}";
+    return r;
+}
+
+}  // namespace
+
+std::string_view HttpRequest::header(std::string_view name) const {
+    for (const auto& [k, v] : headers) {
+        if (k == name) return v;
+    }
+    return {};
+}
+
+std::string url_decode(std::string_view s, bool plus_is_space) {
+    std::string out;
+    out.reserve(s.size());
+    auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+            out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+            i += 2;
+        } else if (s[i] == '+' && plus_is_space) {
+            out += ' ';
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+std::vector<std::pair<std::string, std::string>> parse_form(std::string_view s) {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::size_t start = 0;
+    while (start <= s.size()) {
+        std::size_t end = s.find('&', start);
+        if (end == std::string_view::npos) end = s.size();
+        const std::string_view pair = s.substr(start, end - start);
+        if (!pair.empty()) {
+            const auto eq = pair.find('=');
+            out.emplace_back(url_decode(pair.substr(0, eq), true),
+                             eq == std::string_view::npos ? std::string() : url_decode(pair.substr(eq + 1), true));
+        }
+        start = end + 1;
+    }
+    return out;
+}
+
+struct HttpServer::Impl {
+    HttpServerOptions options;
+    HttpHandler handler;
+    asio::io_context ioc;
+    tcp::acceptor acceptor{ioc};
+    std::atomic<bool> stopping{false};
+    std::atomic<std::uint64_t> next_id{1};
+    std::shared_ptr<spdlog::logger> log = log::get("http");
+
+    // Open connections, so stop() can close the idle ones.
+    std::mutex mutex;
+    std::list<std::shared_ptr<beast::tcp_stream>> streams;
+    std::unique_ptr<asio::signal_set> signals;
+
+    asio::awaitable<void> accept_loop() {
+        while (!stopping) {
+            auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), asio::as_tuple(asio::use_awaitable));
+            if (ec) {
+                if (stopping || ec == asio::error::operation_aborted) break;
+                log->warn("accept failed: {}", ec.message());
+                continue;
+            }
+            auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
+            asio::co_spawn(stream->get_executor(), session(stream), async::log_completion("http session"));
+        }
+    }
+
+    asio::awaitable<void> session(std::shared_ptr<beast::tcp_stream> stream) {
+        std::list<std::shared_ptr<beast::tcp_stream>>::iterator self;
+        {
+            std::lock_guard lock(mutex);
+            self = streams.insert(streams.end(), stream);
+        }
+        struct Forget {
+            Impl& impl;
+            std::list<std::shared_ptr<beast::tcp_stream>>::iterator it;
+            ~Forget() {
+                std::lock_guard lock(impl.mutex);
+                impl.streams.erase(it);
+            }
+        } forget{*this, self};
+
+        beast::error_code ec;
+        const auto remote = stream->socket().remote_endpoint(ec);
+        const std::string remote_address = ec ? std::string() : remote.address().to_string();
+        beast::flat_buffer buffer;
+        bool first = true;
+        while (!stopping) {
+            http::request_parser<http::string_body> parser;
+            parser.body_limit(options.body_limit);
+            parser.header_limit(64 * 1024);
+            // A fresh connection gets the read timeout; a kept-alive one may
+            // idle longer before its next request begins.
+            stream->expires_after(first ? options.read_timeout : options.idle_timeout);
+            auto [read_ec, n] = co_await http::async_read(*stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+            (void)n;
+            first = false;
+            if (read_ec) {
+                if (read_ec == http::error::body_limit) {
+                    co_await respond(*stream, plain_error(413, "Request body too large"), 11, false);
+                } else if (read_ec != http::error::end_of_stream && read_ec != beast::error::timeout &&
+                           read_ec != asio::error::operation_aborted && read_ec != asio::error::eof &&
+                           read_ec != asio::error::connection_reset) {
+                    co_await respond(*stream, plain_error(400, "Bad request"), 11, false);
+                }
+                break;
+            }
+            auto& req = parser.get();
+            HttpRequest r;
+            r.method = std::string(req.method_string());
+            r.target = std::string(req.target());
+            const auto q = r.target.find('?');
+            r.path = url_decode(std::string_view(r.target).substr(0, q), false);
+            if (q != std::string::npos) r.query = r.target.substr(q + 1);
+            for (const auto& field : req) {
+                r.headers.emplace_back(lower(std::string(field.name_string())), std::string(field.value()));
+            }
+            r.body = std::move(req.body());
+            r.remote_address = remote_address;
+            r.id = next_id++;
+            const bool keep_alive = req.keep_alive();
+            const unsigned version = req.version();
+            const auto start = std::chrono::steady_clock::now();
+            HttpResponse response;
+            try {
+                response = co_await handler(std::move(r));
+            } catch (const std::exception& e) {
+                log->error("request {} {} {}: unhandled exception: {}", r.id, r.method, r.target, e.what());
+                response = plain_error(500, "Internal server error");
+            }
+            const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+            log->debug("request {} {} {} {} -> {} in {:.2f} ms", r.id, remote_address, req.method_string(),
+                       req.target(), response.status, ms);
+            stream->expires_after(options.read_timeout);
+            const bool again = keep_alive && !stopping;
+            if (!co_await respond(*stream, response, version, again) || !again) break;
+        }
+        stream->socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
+
+    asio::awaitable<bool> respond(beast::tcp_stream& stream, const HttpResponse& response, unsigned version,
+                                  bool keep_alive) {
+        auto res = to_beast(response, version, keep_alive, options.server_name);
+        auto [ec, n] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+        (void)n;
+        co_return !ec;
+    }
+
+    void stop() {
+        if (stopping.exchange(true)) return;
+        asio::post(ioc, [this] {
+            beast::error_code ec;
+            acceptor.close(ec);
+            if (signals) signals->cancel(ec);
+            // Connections waiting for a next request are closed; one in the
+            // middle of a request finishes it (its handler is running), then
+            // closes. Each socket is touched only on its own strand.
+            std::lock_guard lock(mutex);
+            for (auto& s : streams) {
+                asio::post(s->get_executor(), [s] {
+                    beast::error_code ignored;
+                    s->socket().cancel(ignored);
+                });
+            }
+        });
+    }
+};
+
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler) : impl_(std::make_unique<Impl>()) {
+    impl_->options = std::move(options);
+    impl_->handler = std::move(handler);
+    const auto address = asio::ip::make_address(impl_->options.address);
+    const tcp::endpoint endpoint(address, impl_->options.port);
+    impl_->acceptor.open(endpoint.protocol());
+    impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
+    impl_->acceptor.bind(endpoint);
+    impl_->acceptor.listen(asio::socket_base::max_listen_connections);
+    asio::co_spawn(impl_->ioc, impl_->accept_loop(), async::log_completion("http accept loop"));
+}
+
+HttpServer::~HttpServer() = default;
+
+std::uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+asio::any_io_executor HttpServer::executor() const { return impl_->ioc.get_executor(); }
+
+void HttpServer::run() {
+    std::size_t n = impl_->options.threads ? impl_->options.threads : std::max(1u, std::thread::hardware_concurrency());
+    std::vector<std::thread> threads;
+    for (std::size_t i = 1; i < n; ++i) threads.emplace_back([this] { impl_->ioc.run(); });
+    impl_->ioc.run();
+    for (auto& t : threads) t.join();
+}
+
+void HttpServer::stop() { impl_->stop(); }
+
+void HttpServer::stop_on_signals() {
+    impl_->signals = std::make_unique<asio::signal_set>(impl_->ioc, SIGTERM, SIGINT);
+    impl_->signals->async_wait([this](const boost::system::error_code& ec, int signo) {
+        if (ec) return;
+        impl_->log->info("signal {}: finishing in-flight requests and stopping", signo);
+        impl_->stop();
+    });
+}
+
+}  // namespace lava::common::net

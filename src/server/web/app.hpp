@@ -1,0 +1,104 @@
+#pragma once
+// lava-server's request handling: the routing table, authentication, one
+// database transaction per request (committed only when the response is a
+// success; events are published after the commit), and the error shapes of
+// each API family. Handlers are plain functions run on the blocking pool; the
+// I/O threads only read and write HTTP. An App is shared by all threads.
+
+#include "common/async/blocking.hpp"
+#include "common/db/pool.hpp"
+#include "common/device/device.hpp"
+#include "common/job/validate.hpp"
+#include "common/net/http.hpp"
+#include "server/store/users.hpp"
+#include "server/web/router.hpp"
+#include "server/web/settings.hpp"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lava::server::web {
+
+using common::net::HttpRequest;
+using common::net::HttpResponse;
+
+// Who is calling: anonymous, or a user.
+struct Identity {
+    std::optional<store::Principal> user;
+    bool authenticated() const { return user.has_value(); }
+    bool superuser() const { return user && user->is_superuser; }
+};
+
+// An event to publish once the request's transaction committed (§5.2 frames).
+struct PendingEvent {
+    std::string topic_suffix;  // ".testjob", ".device", ".worker"
+    std::string username;
+    std::string payload;  // JSON text
+};
+
+class App;
+
+// One request, as a handler sees it.
+struct Call {
+    const HttpRequest& request;
+    const Params& params;
+    common::db::Tx& tx;
+    Identity who;
+    App& app;
+    std::vector<PendingEvent> events;  // published after commit
+
+    // A query-string parameter (decoded), or nullopt.
+    std::optional<std::string> query(const std::string& name) const;
+    // Every query-string parameter, in order.
+    std::vector<std::pair<std::string, std::string>> query_params() const;
+    // A field of a form-encoded or JSON body, or nullopt.
+    std::optional<std::string> field(const std::string& name) const;
+};
+
+using Handler = std::function<HttpResponse(Call&)>;
+
+// Response helpers for each API family.
+HttpResponse json_response(int status, const nlohmann::json& body);
+HttpResponse rest_detail(int status, const std::string& detail);    // {"detail": ...} (DRF)
+HttpResponse rest_message(int status, const std::string& message);  // {"message": ...}
+HttpResponse internal_error(int status, const std::string& error);  // {"error": ...} (worker API)
+
+class App {
+public:
+    App(ServerSettings settings, common::db::Pool& pool, common::async::BlockingPool& blocking);
+    ~App();
+
+    boost::asio::awaitable<HttpResponse> handle(HttpRequest request);
+    // The same, synchronously (tests and the blocking pool).
+    HttpResponse handle_sync(const HttpRequest& request);
+
+    const ServerSettings& settings() const { return settings_; }
+    const common::device::DeviceConfig& devices() const { return *devices_; }
+    const common::job::JobValidator& validator() const { return *validator_; }
+
+    // Routes of one API family; each family's file adds its own.
+    void route(std::string method, std::string pattern, Handler handler);
+
+private:
+    HttpResponse dispatch(const HttpRequest& request);
+    void publish(const std::vector<PendingEvent>& events);
+
+    ServerSettings settings_;
+    common::db::Pool& pool_;
+    common::async::BlockingPool& blocking_;
+    std::unique_ptr<common::device::DeviceConfig> devices_;
+    std::unique_ptr<common::job::JobValidator> validator_;
+    Router<Handler> router_;
+    struct EventSink;
+    std::unique_ptr<EventSink> events_;
+};
+
+// The route families (each in its own file).
+void add_system_routes(App& app);
+
+}  // namespace lava::server::web

@@ -1,0 +1,48 @@
+#include "server/web/serve.hpp"
+
+#include "common/async/blocking.hpp"
+#include "common/db/pool.hpp"
+#include "common/log/log.hpp"
+#include "common/net/http.hpp"
+#include "server/store/schema.hpp"
+#include "server/web/app.hpp"
+
+namespace lava::server::web {
+
+int serve(const ServerSettings& settings, std::ostream& err) {
+    auto log = common::log::get("lava-server");
+    const auto& web = settings.web;
+    try {
+        common::db::Pool pool(settings.db.database, static_cast<std::size_t>(settings.db.pool_size));
+        {
+            auto lease = pool.acquire();
+            if (auto ok = store::require_schema(lease->raw(), "lava-server"); !ok) {
+                err << "lava-server: error: " << ok.error().message << "\n";
+                return 1;
+            }
+        }
+        common::async::BlockingPool blocking(static_cast<std::size_t>(web.blocking_threads));
+        App app(settings, pool, blocking);
+        common::net::HttpServerOptions options;
+        options.address = web.bind;
+        options.port = static_cast<std::uint16_t>(web.port);
+        options.threads = static_cast<std::size_t>(web.http_threads);
+        options.body_limit = static_cast<std::size_t>(web.body_limit_mb) * 1024 * 1024;
+        common::net::HttpServer server(options, [&app](common::net::HttpRequest r) { return app.handle(std::move(r)); });
+        server.stop_on_signals();
+        // The bound port on stdout, so a supervisor (or tools/lab) can use port 0.
+        log->info("lava-server {} (LAVA protocol {}) listening on http://{}:{}/", LAVA_CPP_VERSION,
+                  LAVA_PROTOCOL_VERSION, web.bind, server.port());
+        server.run();
+        blocking.join();
+        log->info("lava-server stopped");
+        return 0;
+    } catch (const pqxx::broken_connection& e) {
+        err << "lava-server: error: cannot connect to PostgreSQL: " << common::db::first_line(e.what()) << "\n";
+    } catch (const std::exception& e) {
+        err << "lava-server: error: " << e.what() << "\n";
+    }
+    return 1;
+}
+
+}  // namespace lava::server::web

@@ -1,0 +1,43 @@
+#pragma once
+// lava-server's settings for `serve` (plus the shared log and db ones).
+
+#include "common/db/pool.hpp"
+#include "common/log/log.hpp"
+
+#include <string>
+
+namespace lava::common::config {
+class SettingsLoader;
+}
+
+namespace lava::server::web {
+
+struct WebSettings {
+    std::string bind = "127.0.0.1";
+    int port = 8000;
+    int http_threads = 0;  // 0: one per core
+    int blocking_threads = 4;
+    int body_limit_mb = 64;
+    std::string dispatcher_config = "/etc/lava-server/dispatcher-config";
+    // Colon-separated device-type template directories searched after
+    // <dispatcher_config>/device-types (lava-cpp's shipped templates, LAVA's).
+    std::string device_template_dirs = "/usr/share/lava-cpp/device-types:/usr/share/lava-server/device-types";
+    std::string job_output = "/var/lib/lava-server/default/media/job-output";
+    std::string event_socket = "ipc:///tmp/lava.events";  // LAVA's INTERNAL_EVENT_SOCKET
+    std::string event_topic = "org.lavasoftware";
+    bool strict_submission = true;  // docs/adr/0005-job-validation.md
+    std::string extra_context_variables;  // comma-separated
+    bool worker_auto_register = true;
+    std::string worker_auto_register_netmask = "127.0.0.0/8,::1";
+    bool allow_version_mismatch = false;
+};
+
+struct ServerSettings {
+    common::log::LogSettings log;
+    common::db::DbSettings db;
+    WebSettings web;
+};
+
+void register_settings(common::config::SettingsLoader& loader, WebSettings& settings);
+
+}  // namespace lava::server::web
