@@ -73,9 +73,13 @@ def test_demo_brings_up_a_migrated_store(scratch):
                            env=env, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stdout + r.stderr
         assert "schema_version : 1" in r.stdout
+        assert 'lava-server answers: {"version":"2023.01"}' in r.stdout
         lab = read_env_file(os.path.join(demo_dir, "lab.env"))
-        assert lava_server(lab, "manage", "status").code == 0
+        pg_env = {k: v for k, v in lab.items() if k.startswith("PG")}
+        assert lava_server(pg_env, "manage", "status").code == 0
     finally:
         subprocess.run([os.path.join(SOURCE_DIR, "tools", "demo"), "down", "--dir", str(demo_dir)],
                        capture_output=True, timeout=120)
     assert pg("status", os.path.join(demo_dir, "pg")).returncode != 0
+    # tools/lab down stopped lava-server too.
+    assert subprocess.run(["pgrep", "-f", demo_dir], capture_output=True).returncode == 1
