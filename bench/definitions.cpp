@@ -32,7 +32,7 @@ double percentile(std::vector<double> v, double p) {
 void bench_validation(const char* label, const std::string& text, int iterations) {
     const lava::common::job::JobValidator validator;
     if (!validator.check_yaml(text).ok()) {
-        std::printf("%s: INVALID fixture: %s\n", label, validator.check_yaml(text).summary().c_str());
+        std::printf("%s: INVALID fixture: %s\n", label, lava::common::schema::join(validator.check_yaml(text).issues).c_str());
         return;
     }
     for (int i = 0; i < iterations / 10; ++i) (void)validator.check_yaml(text);  // warm up

@@ -71,3 +71,61 @@ def lava_server(env, *args, extra_env=None):
     p = subprocess.run([program("lava-server")] + list(args), env=e, capture_output=True,
                        text=True, timeout=120)
     return Result(p)
+
+
+def wait_for(predicate, timeout=30.0, interval=0.05, what="condition"):
+    """Polls `predicate` until it returns a true value or the deadline passes."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+class Server:
+    """`lava-server serve` on a free loopback port, against the database in `env`."""
+
+    def __init__(self, env, workdir, *extra_args):
+        import re
+        self.log_path = os.path.join(workdir, "lava-server.log")
+        dc = os.path.join(workdir, "dispatcher-config")
+        os.makedirs(os.path.join(dc, "devices"), exist_ok=True)
+        self.dispatcher_config = dc
+        self.job_output = os.path.join(workdir, "job-output")
+        e = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "LAVA_"))}
+        e.update(env)
+        args = [program("lava-server"), "--port", "0", "--dispatcher-config", dc,
+                "--device-template-dirs", os.path.join(SOURCE_DIR, "etc", "dispatcher-config", "device-types"),
+                "--job-output", self.job_output] + list(extra_args) + ["serve"]
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(args, env=e, stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+
+        def listening():
+            if self.proc.poll() is not None:
+                pytest.fail("lava-server exited with %s:\n%s" % (self.proc.returncode, self.output()))
+            m = re.search(r"listening on (http://[0-9.]+:[0-9]+)/", self.output())
+            return m.group(1) if m else None
+
+        self.url = wait_for(listening, what="lava-server to listen")
+        self.api = self.url + "/api/v0.2/"
+
+    def output(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM; returns the exit code."""
+        import signal
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=30)
+        self.log.close()
+        return code

@@ -666,12 +666,6 @@ const std::vector<std::string>& boot_methods() {
     return kBoot;
 }
 
-std::string JobCheck::summary() const {
-    std::string out;
-    for (const auto& i : issues) out += i.to_string() + "\n";
-    return out;
-}
-
 JobValidator::JobValidator(Strictness strictness, std::vector<std::string> extra_context_variables)
     : strict_(strictness == Strictness::kStrict) {
     auto variables = kContextVariables;

@@ -25,8 +25,6 @@ struct JobCheck {
     data::Value document;   // the parsed job (None when the YAML did not parse)
     schema::Issues issues;  // empty when valid
     bool ok() const { return issues.empty(); }
-    // One line per issue.
-    std::string summary() const;
 };
 
 // LAVA's two modes of lava_common.schemas.validate(): strict (unknown keys

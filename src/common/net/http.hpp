@@ -7,6 +7,8 @@
 // connection's strand and must not block: blocking work goes through
 // common/async/run_blocking.
 
+#include "common/net/url.hpp"
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
@@ -78,11 +80,5 @@ private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
-
-// Percent-decoding of URL paths and form/query components ('+' is a space
-// in form data only). Invalid escapes are kept as written.
-std::string url_decode(std::string_view s, bool plus_is_space);
-// application/x-www-form-urlencoded or a query string -> ordered pairs.
-std::vector<std::pair<std::string, std::string>> parse_form(std::string_view s);
 
 }  // namespace lava::common::net

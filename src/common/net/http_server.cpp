@@ -67,45 +67,6 @@ std::string_view HttpRequest::header(std::string_view name) const {
     return {};
 }
 
-std::string url_decode(std::string_view s, bool plus_is_space) {
-    std::string out;
-    out.reserve(s.size());
-    auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-    };
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-            out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-            i += 2;
-        } else if (s[i] == '+' && plus_is_space) {
-            out += ' ';
-        } else {
-            out += s[i];
-        }
-    }
-    return out;
-}
-
-std::vector<std::pair<std::string, std::string>> parse_form(std::string_view s) {
-    std::vector<std::pair<std::string, std::string>> out;
-    std::size_t start = 0;
-    while (start <= s.size()) {
-        std::size_t end = s.find('&', start);
-        if (end == std::string_view::npos) end = s.size();
-        const std::string_view pair = s.substr(start, end - start);
-        if (!pair.empty()) {
-            const auto eq = pair.find('=');
-            out.emplace_back(url_decode(pair.substr(0, eq), true),
-                             eq == std::string_view::npos ? std::string() : url_decode(pair.substr(eq + 1), true));
-        }
-        start = end + 1;
-    }
-    return out;
-}
-
 struct HttpServer::Impl {
     HttpServerOptions options;
     HttpHandler handler;

@@ -380,6 +380,15 @@ std::string Issue::to_string() const {
     return out;
 }
 
+std::string join(const Issues& issues, std::string_view separator) {
+    std::string out;
+    for (const auto& issue : issues) {
+        if (!out.empty()) out += separator;
+        out += issue.to_string();
+    }
+    return out;
+}
+
 std::string Path::str() const {
     std::string out;
     for (const auto& s : segments_) {

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lava::common::schema {
@@ -31,6 +32,9 @@ struct Issue {
     std::string to_string() const;
 };
 using Issues = std::vector<Issue>;
+
+// Every issue's to_string(), separated by `separator`.
+std::string join(const Issues& issues, std::string_view separator = "; ");
 
 // A path into a document, built while descending.
 class Path {

@@ -29,6 +29,17 @@ const Statement kUpdateDeviceType{
     "disable_health_check = coalesce($5, disable_health_check), "
     "display = coalesce($6, display) WHERE name = $1 RETURNING name"};
 
+const Statement kResolveType{
+    "device_types.resolve",
+    "SELECT coalesce((SELECT a.device_type FROM aliases a WHERE a.name = $1), "
+    "(SELECT dt.name FROM device_types dt WHERE dt.name = $1))"};
+const Statement kTypeVisible{
+    "device_types.visible",
+    "SELECT NOT EXISTS (SELECT 1 FROM group_device_type_permissions p WHERE p.device_type = $1 AND "
+    "p.permission = 'view_devicetype') OR EXISTS (SELECT 1 FROM group_device_type_permissions p WHERE "
+    "p.device_type = $1 AND p.permission IN ('view_devicetype', 'submit_to_devicetype', 'change_devicetype') "
+    "AND p.group_id = ANY($2::bigint[]))"};
+
 const Statement kInsertAlias{
     "aliases.insert",
     "INSERT INTO aliases (name, device_type) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING "
@@ -108,6 +119,18 @@ Result<DeviceType> DeviceTypeRepository::update(const std::string& name,
     return get(name);
 }
 
+std::optional<std::string> DeviceTypeRepository::resolve(const std::string& name_or_alias) {
+    const auto r = tx_.exec1(kResolveType, name_or_alias);
+    if (r[0].is_null()) return std::nullopt;
+    return r[0].as<std::string>();
+}
+
+bool DeviceTypeRepository::visible_to(const std::string& name, const std::optional<Principal>& viewer) {
+    if (viewer && viewer->is_superuser) return true;
+    return tx_.exec1(kTypeVisible, name, int_array_literal(viewer ? viewer->group_ids : std::vector<std::int64_t>{}))[0]
+        .as<bool>();
+}
+
 Result<Alias> AliasRepository::create(const std::string& name, const std::string& device_type) {
     if (name.empty() || name.size() > 200) {
         return make_error(errc::kInvalidArgument,
@@ -154,6 +177,18 @@ Result<Tag> TagRepository::get_or_create(const std::string& name) {
     auto created = create(name, "");
     if (created || created.error().code != errc::kAlreadyExists) return created;
     return get(name);
+}
+
+Result<std::vector<std::int64_t>> TagRepository::ids(const std::vector<std::string>& names) {
+    std::vector<std::int64_t> out;
+    for (const auto& name : names) {
+        auto row = tx_.exec01(kGetTag, name);
+        if (!row) {
+            return make_error(errc::kNotFound, "Device tag '" + name + "' does not exist in the database.");
+        }
+        out.push_back((*row)[0].as<std::int64_t>());
+    }
+    return out;
 }
 
 std::vector<Tag> TagRepository::list() {

@@ -5,6 +5,7 @@
 #include "common/base/error.hpp"
 #include "common/db/pool.hpp"
 #include "common/proto/states.hpp"
+#include "server/store/users.hpp"
 
 #include <optional>
 #include <string>
@@ -47,6 +48,10 @@ public:
     Result<DeviceType> get(const std::string& name);
     std::vector<DeviceType> list();
     Result<DeviceType> update(const std::string& name, const DeviceTypeUpdate& update);
+    // The device type a job names: an alias's type, else the type itself.
+    std::optional<std::string> resolve(const std::string& name_or_alias);
+    // LAVA's DeviceType.can_view: unrestricted, or a view permission for one of the groups.
+    bool visible_to(const std::string& name, const std::optional<Principal>& viewer);
 
 private:
     common::db::Tx& tx_;
@@ -83,6 +88,8 @@ public:
     // The tag, created with an empty description if it does not exist yet.
     Result<Tag> get_or_create(const std::string& name);
     std::vector<Tag> list();
+    // The ids of tags by name; an unknown name is an error naming it.
+    Result<std::vector<std::int64_t>> ids(const std::vector<std::string>& names);
 
 private:
     common::db::Tx& tx_;

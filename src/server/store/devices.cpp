@@ -61,6 +61,22 @@ const Statement kAddTag{"devices.add_tag",
 const Statement kRemoveTag{"devices.remove_tag",
                            "DELETE FROM device_tags WHERE device = $1 AND tag_id = $2"};
 const Statement kClearTags{"devices.clear_tags", "DELETE FROM device_tags WHERE device = $1"};
+// LAVA's Device.can_submit, counted. A group permission implies the lower
+// ones (change > submit > view).
+const Statement kCountSubmittable{
+    "devices.count_submittable",
+    "SELECT count(*) FROM devices d WHERE d.device_type = $1 AND d.health <> 5 AND ($2 "
+    "  OR EXISTS (SELECT 1 FROM group_device_permissions p WHERE p.device = d.hostname "
+    "     AND p.permission IN ('submit_to_device', 'change_device') AND p.group_id = ANY($3::bigint[])) "
+    "  OR (NOT EXISTS (SELECT 1 FROM group_device_permissions p WHERE p.device = d.hostname "
+    "         AND p.permission = 'submit_to_device') "
+    "      AND (NOT EXISTS (SELECT 1 FROM group_device_type_permissions p WHERE p.device_type = d.device_type "
+    "              AND p.permission = 'submit_to_devicetype') "
+    "           OR EXISTS (SELECT 1 FROM group_device_type_permissions p WHERE p.device_type = d.device_type "
+    "              AND p.permission IN ('submit_to_devicetype', 'change_devicetype') "
+    "              AND p.group_id = ANY($3::bigint[]))))) "
+    "AND NOT EXISTS (SELECT 1 FROM unnest($4::bigint[]) want(tag) WHERE NOT EXISTS "
+    "  (SELECT 1 FROM device_tags dt WHERE dt.device = d.hostname AND dt.tag_id = want.tag))"};
 const Statement kSetPhysical{
     "devices.set_physical",
     "UPDATE devices SET physical_owner_id = $2, physical_group_id = $3 WHERE hostname = $1"};
@@ -217,6 +233,13 @@ std::vector<DeviceHistoryEntry> DeviceRepository::history(const std::string& hos
         out.push_back(std::move(e));
     }
     return out;
+}
+
+long DeviceRepository::count_submittable(const std::string& device_type, const Principal& user,
+                                         const std::vector<std::int64_t>& tag_ids) {
+    const bool everything = user.is_superuser || user.username == "lava-health";
+    return tx_.exec1(kCountSubmittable, device_type, everything, int_array_literal(user.group_ids), int_array_literal(tag_ids))[0]
+        .as<long>();
 }
 
 Result<void> DeviceRepository::add_tags(const std::string& hostname,

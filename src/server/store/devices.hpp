@@ -7,6 +7,7 @@
 #include "common/db/pool.hpp"
 #include "common/proto/states.hpp"
 #include "server/store/change.hpp"
+#include "server/store/users.hpp"
 
 #include <optional>
 #include <string>
@@ -88,6 +89,10 @@ public:
                     proto::DeviceHealth old_health, proto::DeviceHealth new_health,
                     const Change& change);
     std::vector<DeviceHistoryEntry> history(const std::string& hostname);
+    // Non-retired devices of `device_type` the user may submit to (LAVA's
+    // submit permissions on the device, else on its type) that carry every tag.
+    long count_submittable(const std::string& device_type, const Principal& user,
+                           const std::vector<std::int64_t>& tag_ids);
     Result<void> add_tags(const std::string& hostname, const std::vector<std::string>& tags);
     Result<void> remove_tags(const std::string& hostname, const std::vector<std::string>& tags);
 

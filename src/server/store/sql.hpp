@@ -7,10 +7,18 @@
 
 #include <pqxx/pqxx>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 namespace lava::server::store {
+
+// A bigint[] parameter as PostgreSQL array text: {1,2,3}.
+inline std::string int_array_literal(const std::vector<std::int64_t>& v) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < v.size(); ++i) out += (i ? "," : "") + std::to_string(v[i]);
+    return out + "}";
+}
 
 // A text[] column as strings (NULL elements are skipped).
 inline std::vector<std::string> text_array(const pqxx::field& f) {

@@ -183,6 +183,12 @@ Result<Group> GroupRepository::create(const std::string& name) {
     return Group{r[0][0].as<std::int64_t>(), name, {}};
 }
 
+std::int64_t GroupRepository::id_or_create(const std::string& name) {
+    auto r = tx_.exec(kInsertGroup, name);
+    if (!r.empty()) return r[0][0].as<std::int64_t>();
+    return tx_.exec1(kGroupId, name)[0].as<std::int64_t>();
+}
+
 std::vector<Group> GroupRepository::list() {
     std::vector<Group> out;
     for (const auto& row : tx_.exec(kListGroups)) {

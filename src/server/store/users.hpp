@@ -81,6 +81,8 @@ public:
     std::vector<Group> list();
     // Resolves a group name to its id.
     Result<std::int64_t> id_of(const std::string& name);
+    // The group's id, creating it when missing (LAVA's personal visibility group).
+    std::int64_t id_or_create(const std::string& name);
 
 private:
     common::db::Tx& tx_;

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 namespace lava::server::web {
 namespace {
 
@@ -21,7 +23,8 @@ std::vector<std::string> split(const std::string& s, char sep) {
     return out;
 }
 
-// Authorization: Token <secret> (REST). DRF's messages on failure.
+// Authorization: Token <secret> (REST). DRF's messages on failure; 403, as
+// LAVA lists session authentication first (no WWW-Authenticate challenge).
 std::optional<HttpResponse> authenticate(Call& call) {
     const auto header = call.request.header("authorization");
     if (header.empty()) return std::nullopt;
@@ -30,16 +33,94 @@ std::optional<HttpResponse> authenticate(Call& call) {
     if (scheme != "Token" && scheme != "token") return std::nullopt;  // other schemes: anonymous here
     const std::string secret = space == std::string_view::npos ? "" : std::string(header.substr(space + 1));
     if (secret.empty() || secret.find(' ') != std::string::npos) {
-        return rest_detail(401, "Invalid token header. No credentials provided.");
+        return rest_detail(403, "Invalid token header. No credentials provided.");
     }
     auto owner = store::TokenRepository(call.tx).owner(secret);
-    if (!owner) return rest_detail(401, "Invalid token.");
-    if (!owner->is_active) return rest_detail(401, "User inactive or deleted.");
+    if (!owner) return rest_detail(403, "Invalid token.");
+    if (!owner->is_active) return rest_detail(403, "User inactive or deleted.");
     call.who.user = std::move(*owner);
     return std::nullopt;
 }
 
+std::optional<HttpResponse> authorize(const Call& call, Access access) {
+    static const std::string kNotAuthenticated = "Authentication credentials were not provided.";
+    const bool read = call.request.method == "GET" || call.request.method == "HEAD" ||
+                      call.request.method == "OPTIONS";
+    switch (access) {
+        case Access::kAnyone: return std::nullopt;
+        case Access::kReadAnonymous:
+            if (read || call.who.authenticated()) return std::nullopt;
+            return rest_detail(403, kNotAuthenticated);
+        case Access::kUser:
+            if (call.who.authenticated()) return std::nullopt;
+            return rest_detail(403, kNotAuthenticated);
+        case Access::kSuperuser:
+            if (!call.who.authenticated()) return rest_detail(403, kNotAuthenticated);
+            if (call.who.superuser()) return std::nullopt;
+            return rest_detail(403, "You do not have permission to perform this action.");
+    }
+    return std::nullopt;
+}
+
+// DRF's replace_query_param / remove_query_param: the request's URL with one
+// parameter set (or removed), parameters sorted by name.
+std::string link(const Call& call, const std::vector<std::pair<std::string, std::string>>& set,
+                 const std::string& remove) {
+    auto params = call.query_params();
+    std::stable_sort(params.begin(), params.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    common::net::FormPairs out;
+    for (const auto& kv : params) {
+        if (kv.first == remove) continue;
+        const bool replaced = std::any_of(set.begin(), set.end(), [&](const auto& s) { return s.first == kv.first; });
+        if (!replaced) out.push_back(kv);
+    }
+    for (const auto& kv : set) out.push_back(kv);
+    std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    const std::string target = call.request.target;
+    const std::string path = target.substr(0, target.find('?'));
+    std::string host(call.request.header("host"));
+    if (host.empty()) host = "localhost";
+    const std::string query = common::net::encode_form(out);
+    return "http://" + host + path + (query.empty() ? "" : "?" + query);
+}
+
+long positive_param(const Call& call, const std::string& name, long fallback, bool strict) {
+    const auto v = call.query(name);
+    if (!v) return fallback;
+    try {
+        std::size_t used = 0;
+        const long n = std::stol(*v, &used);
+        if (used != v->size() || n < 0 || (strict && n == 0)) return fallback;
+        return n;
+    } catch (const std::exception&) {
+        return fallback;
+    }
+}
+
 }  // namespace
+
+Page limit_offset(const Call& call) {
+    return Page{positive_param(call, "limit", 50, true), positive_param(call, "offset", 0, false)};
+}
+
+nlohmann::json paginated(const Call& call, const Page& page, long count, nlohmann::json results) {
+    nlohmann::json next = nullptr;
+    nlohmann::json previous = nullptr;
+    if (page.offset + page.limit < count) {
+        next = link(call, {{"limit", std::to_string(page.limit)}, {"offset", std::to_string(page.offset + page.limit)}},
+                    "");
+    }
+    if (page.offset > 0) {
+        if (page.offset - page.limit <= 0) {
+            previous = link(call, {{"limit", std::to_string(page.limit)}}, "offset");
+        } else {
+            previous = link(call, {{"limit", std::to_string(page.limit)},
+                                   {"offset", std::to_string(page.offset - page.limit)}},
+                            "");
+        }
+    }
+    return {{"count", count}, {"next", next}, {"previous", previous}, {"results", std::move(results)}};
+}
 
 // Pushes events to lava-publisher's input socket (added with the events step).
 struct App::EventSink {
@@ -94,17 +175,18 @@ App::App(ServerSettings settings, db::Pool& pool, common::async::BlockingPool& b
     : settings_(std::move(settings)), pool_(pool), blocking_(blocking), events_(std::make_unique<EventSink>()) {
     devices_ = std::make_unique<common::device::DeviceConfig>(common::device::Paths{
         settings_.web.dispatcher_config, split(settings_.web.device_template_dirs, ':')});
-    validator_ = std::make_unique<common::job::JobValidator>(
-        settings_.web.strict_submission ? common::job::Strictness::kStrict
-                                        : common::job::Strictness::kLenient,
-        split(settings_.web.extra_context_variables, ','));
+    const auto extra = split(settings_.web.extra_context_variables, ',');
+    strict_ = std::make_unique<common::job::JobValidator>(common::job::Strictness::kStrict, extra);
+    lenient_ = std::make_unique<common::job::JobValidator>(common::job::Strictness::kLenient, extra);
+    validator_ = settings_.web.strict_submission ? strict_.get() : lenient_.get();
     add_system_routes(*this);
+    add_job_routes(*this);
 }
 
 App::~App() = default;
 
-void App::route(std::string method, std::string pattern, Handler handler) {
-    router_.add(std::move(method), std::move(pattern), std::move(handler));
+void App::route(std::string method, std::string pattern, Handler handler, Access access) {
+    router_.add(std::move(method), std::move(pattern), Route{std::move(handler), access});
 }
 
 boost::asio::awaitable<HttpResponse> App::handle(HttpRequest request) {
@@ -129,6 +211,11 @@ HttpResponse App::handle_sync(const HttpRequest& request) {
         common::log::get("http")->error("request {}: database unavailable: {}", request.id,
                                         db::first_line(e.what()));
         return internal_error(503, "Database unavailable");
+    } catch (const pqxx::sql_error& e) {
+        // The statement text, never its parameters (they may hold secrets).
+        common::log::get("http")->error("request {} {} {}: {} in: {}", request.id, request.method, request.target,
+                                        db::first_line(e.what()), e.query());
+        return internal_error(500, "Internal server error");
     } catch (const std::exception& e) {
         common::log::get("http")->error("request {} {} {}: {}", request.id, request.method,
                                         request.target, e.what());
@@ -151,7 +238,8 @@ HttpResponse App::dispatch(const HttpRequest& request) {
         [&](db::Tx& tx) {
             Call call{request, match.params, tx, Identity{}, *this, {}};
             if (auto denied = authenticate(call)) return *denied;
-            HttpResponse r = (*match.handler)(call);
+            if (auto denied = authorize(call, match.handler->access)) return *denied;
+            HttpResponse r = match.handler->handler(call);
             events = std::move(call.events);
             return r;
         },

@@ -62,6 +62,14 @@ struct Call {
 
 using Handler = std::function<HttpResponse(Call&)>;
 
+// Who may call a route (DRF's permission classes, as LAVA sets them).
+enum class Access {
+    kReadAnonymous,  // IsAuthenticatedOrReadOnly: GET for all, other methods for users
+    kAnyone,         // AllowAny (validate APIs, token/, the worker API's own auth)
+    kUser,           // login required even to read
+    kSuperuser,
+};
+
 // Response helpers for each API family.
 HttpResponse json_response(int status, const nlohmann::json& body);
 HttpResponse rest_detail(int status, const std::string& detail);    // {"detail": ...} (DRF)
@@ -79,10 +87,16 @@ public:
 
     const ServerSettings& settings() const { return settings_; }
     const common::device::DeviceConfig& devices() const { return *devices_; }
+    // The validator submissions use (settings: strict_submission).
     const common::job::JobValidator& validator() const { return *validator_; }
+    // LAVA's validate APIs choose the mode per call.
+    const common::job::JobValidator& validator(common::job::Strictness s) const {
+        return s == common::job::Strictness::kStrict ? *strict_ : *lenient_;
+    }
 
     // Routes of one API family; each family's file adds its own.
-    void route(std::string method, std::string pattern, Handler handler);
+    void route(std::string method, std::string pattern, Handler handler,
+               Access access = Access::kReadAnonymous);
 
 private:
     HttpResponse dispatch(const HttpRequest& request);
@@ -92,13 +106,29 @@ private:
     common::db::Pool& pool_;
     common::async::BlockingPool& blocking_;
     std::unique_ptr<common::device::DeviceConfig> devices_;
-    std::unique_ptr<common::job::JobValidator> validator_;
-    Router<Handler> router_;
+    std::unique_ptr<common::job::JobValidator> strict_;
+    std::unique_ptr<common::job::JobValidator> lenient_;
+    const common::job::JobValidator* validator_ = nullptr;
+    struct Route {
+        Handler handler;
+        Access access;
+    };
+    Router<Route> router_;
     struct EventSink;
     std::unique_ptr<EventSink> events_;
 };
 
+// LimitOffset pagination (?limit=&offset=, default 50) and its envelope
+// {"count", "next", "previous", "results"} with DRF's links.
+struct Page {
+    long limit = 50;
+    long offset = 0;
+};
+Page limit_offset(const Call& call);
+nlohmann::json paginated(const Call& call, const Page& page, long count, nlohmann::json results);
+
 // The route families (each in its own file).
 void add_system_routes(App& app);
+void add_job_routes(App& app);
 
 }  // namespace lava::server::web

@@ -35,7 +35,7 @@ void add_system_routes(App& app) {
         auto token = store::TokenRepository(call.tx).first_or_create(*username);
         if (!token) return rest_detail(500, token.error().message);
         return json_response(200, {{"token", token->secret}});
-    });
+    }, Access::kAnyone);
 }
 
 }  // namespace lava::server::web

@@ -1,0 +1,417 @@
+#include "server/store/jobs.hpp"
+
+#include "common/crypto/password.hpp"
+#include "server/store/sql.hpp"
+
+#include <algorithm>
+#include <map>
+#include <regex>
+
+namespace lava::server::store {
+namespace {
+
+using common::db::Statement;
+
+#define JOB_COLUMNS                                                                              \
+    "j.id, j.sub_id, j.is_public, j.target_group, j.submitter_id, u.username, j.description, "   \
+    "j.health_check, j.requested_device_type, j.actual_device, d.worker_host, "                   \
+    LAVA_SQL_ISO("j.submit_time") ", " LAVA_SQL_ISO("j.start_time") ", " LAVA_SQL_ISO("j.end_time") \
+    ", j.state, j.health, j.priority, j.definition, j.original_definition, "                       \
+    "j.multinode_definition, j.queue_timeout, j.failure_comment, j.token, j.metadata::text, "       \
+    "ARRAY(SELECT g.group_id::text FROM test_job_viewing_groups g WHERE g.job_id = j.id ORDER BY 1), " \
+    "ARRAY(SELECT t.tag_id::text FROM test_job_tags t WHERE t.job_id = j.id ORDER BY 1), "           \
+    "ARRAY(SELECT f.failure_tag_id::text FROM test_job_failure_tags f WHERE f.job_id = j.id ORDER BY 1)"
+#define JOB_FROM                                                 \
+    " FROM test_jobs j JOIN users u ON u.id = j.submitter_id "   \
+    "LEFT JOIN devices d ON d.hostname = j.actual_device "
+
+const Statement kInsert{
+    "jobs.insert",
+    "INSERT INTO test_jobs (submitter_id, description, health_check, requested_device_type, "
+    "priority, is_public, definition, original_definition, multinode_definition, target_group, "
+    "queue_timeout, token, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+    "$13::jsonb) RETURNING id"};
+const Statement kAddTag{"jobs.add_tag", "INSERT INTO test_job_tags (job_id, tag_id) VALUES ($1, $2)"};
+const Statement kAddGroup{"jobs.add_group",
+                          "INSERT INTO test_job_viewing_groups (job_id, group_id) VALUES ($1, $2)"};
+const Statement kSetSubId{"jobs.set_sub_id", "UPDATE test_jobs SET sub_id = $2 WHERE id = $1"};
+const Statement kGet{"jobs.get", "SELECT " JOB_COLUMNS JOB_FROM "WHERE j.id = $1"};
+const Statement kGroup{"jobs.group",
+                       "SELECT " JOB_COLUMNS JOB_FROM "WHERE j.target_group = $1 ORDER BY j.id"};
+const Statement kLock{"jobs.lock", "SELECT state, target_group FROM test_jobs WHERE id = $1 FOR UPDATE"};
+const Statement kLockGroup{"jobs.lock_group",
+                           "SELECT id, state FROM test_jobs WHERE target_group = $1 ORDER BY id FOR UPDATE"};
+const Statement kFinishCanceled{
+    "jobs.finish_canceled",
+    "UPDATE test_jobs SET state = 5, health = 3, end_time = now() WHERE id = $1"};
+const Statement kSetCanceling{"jobs.set_canceling", "UPDATE test_jobs SET state = 4 WHERE id = $1"};
+
+std::vector<std::int64_t> ids(const pqxx::field& f) {
+    std::vector<std::int64_t> out;
+    for (const auto& s : text_array(f)) out.push_back(std::stoll(s));
+    return out;
+}
+
+std::optional<std::string> opt(const pqxx::field& f) {
+    if (f.is_null()) return std::nullopt;
+    return f.as<std::string>();
+}
+
+Job to_job(const pqxx::row& r) {
+    Job j;
+    j.id = r[0].as<std::int64_t>();
+    j.sub_id = r[1].as<std::string>();
+    j.is_public = r[2].as<bool>();
+    j.target_group = opt(r[3]);
+    j.submitter_id = r[4].as<std::int64_t>();
+    j.submitter = r[5].as<std::string>();
+    j.description = r[6].as<std::string>();
+    j.health_check = r[7].as<bool>();
+    j.requested_device_type = opt(r[8]);
+    j.actual_device = opt(r[9]);
+    j.worker = opt(r[10]);
+    j.submit_time = r[11].as<std::string>();
+    j.start_time = opt(r[12]);
+    j.end_time = opt(r[13]);
+    j.state = static_cast<proto::JobState>(r[14].as<int>());
+    j.health = static_cast<proto::JobHealth>(r[15].as<int>());
+    j.priority = r[16].as<int>();
+    j.definition = r[17].as<std::string>();
+    j.original_definition = r[18].as<std::string>();
+    j.multinode_definition = r[19].as<std::string>();
+    if (!r[20].is_null()) j.queue_timeout = r[20].as<std::int64_t>();
+    j.failure_comment = opt(r[21]);
+    j.token = r[22].as<std::string>();
+    j.metadata = r[23].as<std::string>();
+    j.viewing_groups = ids(r[24]);
+    j.tags = ids(r[25]);
+    j.failure_tags = ids(r[26]);
+    return j;
+}
+
+// ---- filters (REST v0.2's TestJobFilter: fields, lookups, related paths)
+
+enum class Type { kInt, kText, kTime, kBool, kState, kHealth };
+
+struct Field {
+    std::string sql;                    // an expression on j (and the joined u, d)
+    Type type;
+    std::vector<std::string> lookups;   // besides "exact"
+    std::string m2m;                    // for many-to-many paths: the EXISTS table join
+};
+
+const std::vector<std::string> kText = {"iexact", "in", "contains", "icontains", "startswith", "endswith"};
+
+const std::map<std::string, Field>& job_fields() {
+    static const std::map<std::string, Field> fields = {
+        {"id", {"j.id", Type::kInt, {"lt", "gt", "in"}, {}}},
+        {"submit_time", {"j.submit_time", Type::kTime, {"lt", "gt", "isnull"}, {}}},
+        {"start_time", {"j.start_time", Type::kTime, {"lt", "gt", "isnull"}, {}}},
+        {"end_time", {"j.end_time", Type::kTime, {"lt", "gt", "isnull"}, {}}},
+        {"health_check", {"j.health_check", Type::kBool, {}, {}}},
+        {"target_group", {"j.target_group", Type::kText, {"iexact", "in", "contains", "icontains", "startswith"}, {}}},
+        {"state", {"j.state", Type::kState, {"iexact", "in"}, {}}},
+        {"health", {"j.health", Type::kHealth, {"iexact", "in"}, {}}},
+        {"priority", {"j.priority", Type::kInt, {"in", "lt", "lte", "gt", "gte"}, {}}},
+        {"description", {"j.description", Type::kText, kText, {}}},
+        {"definition", {"j.definition", Type::kText, kText, {}}},
+        {"original_definition", {"j.original_definition", Type::kText, kText, {}}},
+        {"multinode_definition", {"j.multinode_definition", Type::kText, kText, {}}},
+        {"failure_comment", {"j.failure_comment", Type::kText, kText, {}}},
+        {"sub_id", {"j.sub_id", Type::kText, kText, {}}},
+        // Related filters: the key of the related object, and its fields.
+        {"requested_device_type", {"j.requested_device_type", Type::kText, kText, {}}},
+        {"requested_device_type__name", {"j.requested_device_type", Type::kText, kText, {}}},
+        {"actual_device", {"j.actual_device", Type::kText, kText, {}}},
+        {"actual_device__hostname", {"j.actual_device", Type::kText, kText, {}}},
+        {"actual_device__worker_host", {"d.worker_host", Type::kText, kText, {}}},
+        {"actual_device__worker_host__hostname", {"d.worker_host", Type::kText, kText, {}}},
+        {"actual_device__device_type", {"d.device_type", Type::kText, kText, {}}},
+        {"actual_device__device_type__name", {"d.device_type", Type::kText, kText, {}}},
+        {"submitter", {"j.submitter_id", Type::kInt, {"in"}, {}}},
+        {"submitter__username", {"u.username", Type::kText, kText, {}}},
+        {"submitter__email", {"u.email", Type::kText, kText, {}}},
+        {"tags", {"x.tag_id", Type::kInt, {"in"}, "test_job_tags x WHERE x.job_id = j.id"}},
+        {"tags__name", {"t.name", Type::kText, kText,
+                        "test_job_tags x JOIN tags t ON t.id = x.tag_id WHERE x.job_id = j.id"}},
+        {"viewing_groups", {"x.group_id", Type::kInt, {"in"}, "test_job_viewing_groups x WHERE x.job_id = j.id"}},
+        {"viewing_groups__name", {"g.name", Type::kText, kText,
+                                  "test_job_viewing_groups x JOIN groups g ON g.id = x.group_id WHERE x.job_id = j.id"}},
+        {"failure_tags__name", {"f.name", Type::kText, kText,
+                                "test_job_failure_tags x JOIN job_failure_tags f ON f.id = x.failure_tag_id "
+                                "WHERE x.job_id = j.id"}},
+    };
+    return fields;
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start <= s.size()) {
+        auto end = s.find(',', start);
+        if (end == std::string::npos) end = s.size();
+        out.push_back(s.substr(start, end - start));
+        start = end + 1;
+    }
+    return out;
+}
+
+bool is_integer(const std::string& s) {
+    static const std::regex re(R"(^\s*[-+]?\d+\s*$)");
+    return std::regex_match(s, re);
+}
+
+bool is_time(const std::string& s) {
+    static const std::regex re(
+        R"(^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$)");
+    return std::regex_match(s, re);
+}
+
+std::optional<bool> as_bool(const std::string& s) {
+    if (s == "true" || s == "True" || s == "1") return true;
+    if (s == "false" || s == "False" || s == "0") return false;
+    return std::nullopt;
+}
+
+Error invalid(const std::string& param, const std::string& message) {
+    // The message is the JSON-ish DRF body {"param": ["message"]}, kept as text.
+    return make_error(errc::kInvalidArgument, param + "\n" + message);
+}
+
+template <class Enum>
+Result<std::vector<int>> enum_values(const std::string& param, const std::string& value, bool many,
+                                     bool case_insensitive) {
+    std::vector<int> out;
+    for (const auto& part : many ? split_commas(value) : std::vector<std::string>{value}) {
+        std::optional<int> found;
+        const auto& names = proto::EnumNames<Enum>::names;
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            const std::string name(names[i]);
+            bool same = name == part;
+            if (!same && case_insensitive && name.size() == part.size()) {
+                same = std::equal(name.begin(), name.end(), part.begin(), [](char a, char b) {
+                    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+                });
+            }
+            if (same) found = static_cast<int>(i);
+        }
+        if (!found) {
+            std::string choices;
+            for (auto n : names) choices += (choices.empty() ? "'" : ", '") + std::string(n) + "'";
+            return invalid(param, "Select a valid choice. " + part +
+                                      " is not one of the available choices: (" + choices + ")");
+        }
+        out.push_back(*found);
+    }
+    return out;
+}
+
+// One filter as an SQL condition with its parameters appended to `params`.
+Result<std::optional<std::string>> condition(const std::string& param, const std::string& value,
+                                             std::vector<std::string>& params) {
+    const auto& fields = job_fields();
+    std::string name = param;
+    std::string lookup = "exact";
+    auto it = fields.find(name);
+    if (it == fields.end()) {
+        const auto sep = param.rfind("__");
+        if (sep == std::string::npos) return std::optional<std::string>{};
+        name = param.substr(0, sep);
+        lookup = param.substr(sep + 2);
+        it = fields.find(name);
+        if (it == fields.end()) return std::optional<std::string>{};  // unknown parameters are ignored
+        if (lookup != "exact" &&
+            std::find(it->second.lookups.begin(), it->second.lookups.end(), lookup) == it->second.lookups.end()) {
+            return std::optional<std::string>{};
+        }
+    }
+    const Field& f = it->second;
+    auto p = [&](std::string v) {
+        params.push_back(std::move(v));
+        return "$" + std::to_string(params.size());
+    };
+    std::string sql;
+    if (lookup == "isnull") {
+        auto b = as_bool(value);
+        if (!b) return invalid(param, "Enter a valid boolean.");
+        sql = f.sql + (*b ? " IS NULL" : " IS NOT NULL");
+    } else if (f.type == Type::kState || f.type == Type::kHealth) {
+        auto values = f.type == Type::kState
+                          ? enum_values<proto::JobState>(param, value, lookup == "in", lookup == "iexact")
+                          : enum_values<proto::JobHealth>(param, value, lookup == "in", lookup == "iexact");
+        if (!values) return values.error();
+        std::string list;
+        for (int v : *values) list += (list.empty() ? "" : ",") + std::to_string(v);
+        sql = f.sql + " = ANY(string_to_array(" + p(list) + ", ',')::smallint[])";
+    } else if (f.type == Type::kInt) {
+        const auto parts = lookup == "in" ? split_commas(value) : std::vector<std::string>{value};
+        for (const auto& part : parts) {
+            if (!is_integer(part)) return invalid(param, "Enter a number.");
+        }
+        static const std::map<std::string, std::string> ops = {
+            {"exact", "="}, {"lt", "<"}, {"lte", "<="}, {"gt", ">"}, {"gte", ">="}};
+        if (lookup == "in") {
+            sql = f.sql + " = ANY(string_to_array(" + p(value) + ", ',')::bigint[])";
+        } else {
+            sql = f.sql + " " + ops.at(lookup) + " " + p(value) + "::bigint";
+        }
+    } else if (f.type == Type::kTime) {
+        if (!is_time(value)) return invalid(param, "Enter a valid date/time.");
+        static const std::map<std::string, std::string> ops = {{"exact", "="}, {"lt", "<"}, {"gt", ">"}};
+        sql = f.sql + " " + ops.at(lookup) + " " + p(value) + "::timestamptz";
+    } else if (f.type == Type::kBool) {
+        auto b = as_bool(value);
+        if (!b) return invalid(param, "Enter a valid boolean.");
+        sql = f.sql + " = " + p(*b ? "true" : "false") + "::boolean";
+    } else {
+        const std::string e = f.sql;
+        const std::string v = p(value);  // one placeholder, named before it is used
+        if (lookup == "exact") sql = e + " = " + v;
+        else if (lookup == "iexact") sql = "lower(" + e + ") = lower(" + v + ")";
+        else if (lookup == "in") sql = e + " = ANY(string_to_array(" + v + ", ','))";
+        else if (lookup == "contains") sql = "strpos(" + e + ", " + v + ") > 0";
+        else if (lookup == "icontains") sql = "strpos(lower(" + e + "), lower(" + v + ")) > 0";
+        else if (lookup == "startswith") sql = "left(" + e + ", length(" + v + ")) = " + v;
+        else if (lookup == "endswith") sql = "right(" + e + ", length(" + v + ")) = " + v;
+    }
+    if (!f.m2m.empty()) sql = "EXISTS (SELECT 1 FROM " + f.m2m + " AND " + sql + ")";
+    return std::optional<std::string>(sql);
+}
+
+}  // namespace
+
+std::string job_visible_sql(const Viewer& viewer, std::vector<std::string>& params) {
+    if (viewer && viewer->is_superuser) return "TRUE";
+    params.push_back(viewer ? int_array_literal(viewer->group_ids) : "{}");
+    const std::string groups = "$" + std::to_string(params.size()) + "::bigint[]";
+    // A device type or device restricted by a view permission is visible to
+    // members of the permitted groups only (LAVA's can_view of each).
+    const std::string type_ok =
+        "(NOT EXISTS (SELECT 1 FROM group_device_type_permissions p WHERE p.device_type = %T "
+        "AND p.permission = 'view_devicetype') OR EXISTS (SELECT 1 FROM group_device_type_permissions p "
+        "WHERE p.device_type = %T AND p.permission IN ('view_devicetype', 'submit_to_devicetype', "
+        "'change_devicetype') AND p.group_id = ANY(" + groups + ")))";
+    auto type_visible = [&](const std::string& expr) {
+        std::string s = type_ok;
+        for (std::size_t pos; (pos = s.find("%T")) != std::string::npos;) s.replace(pos, 2, expr);
+        return s;
+    };
+    const std::string device_ok =
+        "(EXISTS (SELECT 1 FROM group_device_permissions p WHERE p.device = j.actual_device AND "
+        "p.permission IN ('view_device', 'submit_to_device', 'change_device') AND p.group_id = ANY(" + groups +
+        ")) OR (NOT EXISTS (SELECT 1 "
+        "FROM group_device_permissions p WHERE p.device = j.actual_device AND p.permission = 'view_device') "
+        "AND " + type_visible("d.device_type") + "))";
+    const std::string no_groups = "NOT EXISTS (SELECT 1 FROM test_job_viewing_groups vg WHERE vg.job_id = j.id)";
+    std::string sql = "((j.is_public AND " + no_groups + " AND ((j.actual_device IS NOT NULL AND " + device_ok +
+                      ") OR (j.actual_device IS NULL AND (j.requested_device_type IS NULL OR " +
+                      type_visible("j.requested_device_type") + "))))";
+    if (viewer) {
+        params.push_back(std::to_string(viewer->id));
+        const std::string user = "$" + std::to_string(params.size()) + "::bigint";
+        sql += " OR j.submitter_id = " + user +
+               " OR (NOT " + no_groups + " AND NOT EXISTS (SELECT 1 FROM test_job_viewing_groups vg WHERE "
+               "vg.job_id = j.id AND NOT (vg.group_id = ANY(" + groups + "))))";
+    }
+    return sql + ")";
+}
+
+std::int64_t JobRepository::insert(const NewJob& n) {
+    const auto r = tx_.exec1(kInsert, n.submitter_id, n.description, n.health_check, n.requested_device_type,
+                             n.priority, n.is_public, n.definition, n.original_definition,
+                             n.multinode_definition, n.target_group, n.queue_timeout,
+                             common::crypto::random_string(32), n.metadata);
+    const auto id = r[0].as<std::int64_t>();
+    for (auto t : n.tags) tx_.exec(kAddTag, id, t);
+    for (auto g : n.viewing_groups) tx_.exec(kAddGroup, id, g);
+    return id;
+}
+
+void JobRepository::set_sub_id(std::int64_t id, const std::string& sub_id) { tx_.exec(kSetSubId, id, sub_id); }
+
+std::optional<Job> JobRepository::get(std::int64_t id) {
+    auto row = tx_.exec01(kGet, id);
+    if (!row) return std::nullopt;
+    return to_job(*row);
+}
+
+std::optional<Job> JobRepository::get_visible(std::int64_t id, const Viewer& viewer) {
+    std::vector<std::string> params{std::to_string(id)};
+    const std::string visible = job_visible_sql(viewer, params);
+    const auto r = tx_.work().exec_params("SELECT " JOB_COLUMNS JOB_FROM "WHERE j.id = $1::bigint AND " + visible,
+                                          pqxx::prepare::make_dynamic_params(params));
+    if (r.empty()) return std::nullopt;
+    return to_job(r[0]);
+}
+
+std::vector<Job> JobRepository::group(const std::string& target_group) {
+    std::vector<Job> out;
+    for (const auto& row : tx_.exec(kGroup, target_group)) out.push_back(to_job(row));
+    return out;
+}
+
+Result<JobPage> JobRepository::list(const JobQuery& q, const Viewer& viewer) {
+    std::vector<std::string> params;
+    std::string where = job_visible_sql(viewer, params);
+    for (const auto& [param, value] : q.filters) {
+        auto c = condition(param, value, params);
+        if (!c) return c.error();
+        if (*c) where += " AND " + **c;
+    }
+    static const std::map<std::string, std::string> orderings = {
+        {"id", "j.id"}, {"submit_time", "j.submit_time"}, {"start_time", "j.start_time"},
+        {"end_time", "j.end_time"}, {"priority", "j.priority"}, {"state", "j.state"}, {"health", "j.health"}};
+    std::string order;
+    for (const auto& part : split_commas(q.ordering)) {
+        const bool desc = !part.empty() && part[0] == '-';
+        auto it = orderings.find(desc ? part.substr(1) : part);
+        if (it == orderings.end()) continue;  // DRF ignores invalid ordering fields
+        order += (order.empty() ? "" : ", ") + it->second + (desc ? " DESC" : " ASC");
+    }
+    if (order.empty()) order = "j.id DESC";
+    JobPage page;
+    page.count = tx_.work()
+                     .exec_params("SELECT count(*)" JOB_FROM "WHERE " + where,
+                                  pqxx::prepare::make_dynamic_params(params))[0][0]
+                     .as<long>();
+    auto paged = params;
+    paged.push_back(std::to_string(q.limit));
+    paged.push_back(std::to_string(q.offset));
+    const std::string sql = "SELECT " JOB_COLUMNS JOB_FROM "WHERE " + where + " ORDER BY " + order + ", j.id DESC LIMIT $" +
+                            std::to_string(paged.size() - 1) + "::bigint OFFSET $" +
+                            std::to_string(paged.size()) + "::bigint";
+    for (const auto& row : tx_.work().exec_params(sql, pqxx::prepare::make_dynamic_params(paged))) {
+        page.jobs.push_back(to_job(row));
+    }
+    return page;
+}
+
+std::vector<std::int64_t> JobRepository::cancel(std::int64_t id) {
+    std::vector<std::int64_t> changed;
+    auto locked = tx_.exec01(kLock, id);
+    if (!locked) return changed;
+    std::vector<std::pair<std::int64_t, int>> jobs;
+    if (!(*locked)[1].is_null()) {
+        // A MultiNode job is canceled as a group.
+        for (const auto& row : tx_.exec(kLockGroup, (*locked)[1].as<std::string>())) {
+            jobs.emplace_back(row[0].as<std::int64_t>(), row[1].as<int>());
+        }
+    } else {
+        jobs.emplace_back(id, (*locked)[0].as<int>());
+    }
+    for (const auto& [job, state] : jobs) {
+        const auto s = static_cast<proto::JobState>(state);
+        if (s == proto::JobState::kSubmitted) {
+            tx_.exec(kFinishCanceled, job);
+        } else if (s == proto::JobState::kScheduling || s == proto::JobState::kScheduled ||
+                   s == proto::JobState::kRunning) {
+            tx_.exec(kSetCanceling, job);
+        } else {
+            continue;
+        }
+        changed.push_back(job);
+    }
+    return changed;
+}
+
+}  // namespace lava::server::store

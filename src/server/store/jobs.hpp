@@ -1,0 +1,109 @@
+#pragma once
+// Test jobs: creation, lookup, the visibility rule, listing with LAVA's REST
+// filters (`field`, `field__lookup`, related `a__b`), ordering and paging,
+// and cancellation. Repository over the caller's transaction.
+
+#include "common/base/error.hpp"
+#include "common/db/pool.hpp"
+#include "common/proto/states.hpp"
+#include "server/store/users.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace lava::server::store {
+
+struct Job {
+    std::int64_t id = 0;
+    std::string sub_id;
+    bool is_public = false;
+    std::optional<std::string> target_group;
+    std::int64_t submitter_id = 0;
+    std::string submitter;
+    std::string description;
+    bool health_check = false;
+    std::optional<std::string> requested_device_type;
+    std::optional<std::string> actual_device;
+    std::optional<std::string> worker;  // the actual device's worker
+    std::string submit_time;  // ISO 8601 UTC with microseconds, no zone
+    std::optional<std::string> start_time;
+    std::optional<std::string> end_time;
+    proto::JobState state = proto::JobState::kSubmitted;
+    proto::JobHealth health = proto::JobHealth::kUnknown;
+    int priority = 50;
+    std::string definition;
+    std::string original_definition;
+    std::string multinode_definition;
+    std::optional<std::int64_t> queue_timeout;
+    std::optional<std::string> failure_comment;
+    std::string token;
+    std::string metadata;  // JSON text
+    std::vector<std::int64_t> viewing_groups;
+    std::vector<std::int64_t> tags;
+    std::vector<std::int64_t> failure_tags;
+};
+
+struct NewJob {
+    std::int64_t submitter_id = 0;
+    std::string description;
+    bool health_check = false;
+    std::optional<std::string> requested_device_type;
+    int priority = 50;
+    bool is_public = false;
+    std::vector<std::int64_t> viewing_groups;
+    std::vector<std::int64_t> tags;
+    std::string definition;
+    std::string original_definition;
+    std::string multinode_definition;
+    std::optional<std::string> target_group;
+    std::optional<std::int64_t> queue_timeout;
+    std::string metadata = "{}";
+};
+
+// The caller, for visibility: nullopt is anonymous.
+using Viewer = std::optional<Principal>;
+
+// A listing request: filters as REST query parameters, ordering, paging.
+struct JobQuery {
+    std::vector<std::pair<std::string, std::string>> filters;  // (field[__lookup], value)
+    std::string ordering = "-id";
+    long limit = 50;
+    long offset = 0;
+};
+
+struct JobPage {
+    long count = 0;
+    std::vector<Job> jobs;
+};
+
+class JobRepository {
+public:
+    explicit JobRepository(common::db::Tx& tx) : tx_(tx) {}
+
+    // Inserts the job with a fresh 32-character token; returns its id.
+    std::int64_t insert(const NewJob& job);
+    void set_sub_id(std::int64_t id, const std::string& sub_id);
+    std::optional<Job> get(std::int64_t id);
+    // `get`, if the viewer may see the job.
+    std::optional<Job> get_visible(std::int64_t id, const Viewer& viewer);
+    // The jobs of a MultiNode group, by sub_id.
+    std::vector<Job> group(const std::string& target_group);
+    // Bad filter values and unknown orderings are errors naming the parameter.
+    Result<JobPage> list(const JobQuery& query, const Viewer& viewer);
+
+    // LAVA's cancel: Submitted jobs end at once (Finished, Canceled); running
+    // ones go Canceling. Returns the jobs whose state changed.
+    std::vector<std::int64_t> cancel(std::int64_t id);
+
+private:
+    common::db::Tx& tx_;
+};
+
+// The job's visibility to `viewer` (LAVA's TestJob.can_view) as an SQL
+// condition on the alias `j`, appending its parameters to `params`.
+std::string job_visible_sql(const Viewer& viewer, std::vector<std::string>& params);
+
+}  // namespace lava::server::store
