@@ -12,6 +12,10 @@ BUILD_DIR = os.environ.get("LAVA_BUILD_DIR", "")
 SOURCE_DIR = os.environ.get("LAVA_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
+# The schema version this tree's programs know: its newest migration.
+SCHEMA_VERSION = len([f for f in os.listdir(os.path.join(SOURCE_DIR, "sql", "migrations")) if f.endswith(".sql")])
+
+
 def program(name):
     path = os.path.join(BUILD_DIR, "src", name)
     if not os.access(path, os.X_OK):

@@ -9,7 +9,7 @@ import tempfile
 
 import pytest
 
-from conftest import BUILD_DIR, SOURCE_DIR, lava_server, psql, read_env_file
+from conftest import BUILD_DIR, SCHEMA_VERSION, SOURCE_DIR, lava_server, psql, read_env_file
 
 PG = os.path.join(SOURCE_DIR, "tools", "pg")
 
@@ -72,7 +72,7 @@ def test_demo_brings_up_a_migrated_store(scratch):
                             "--detach", "--no-install"],
                            env=env, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stdout + r.stderr
-        assert "schema_version : 1" in r.stdout
+        assert "schema_version : %d" % SCHEMA_VERSION in r.stdout
         assert 'lava-server answers: {"version":"2023.01"}' in r.stdout
         lab = read_env_file(os.path.join(demo_dir, "lab.env"))
         pg_env = {k: v for k, v in lab.items() if k.startswith("PG")}

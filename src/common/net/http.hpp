@@ -42,6 +42,11 @@ struct HttpResponse {
     std::string content_type = "application/json";
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
+    // Instead of `body`: bytes [file_offset, file_offset + file_length) of a
+    // file, streamed in blocks (logs of any size cost the same memory).
+    std::string file_path;
+    std::uint64_t file_offset = 0;
+    std::uint64_t file_length = 0;
 };
 
 using HttpHandler = std::function<boost::asio::awaitable<HttpResponse>(HttpRequest)>;

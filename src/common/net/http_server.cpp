@@ -12,18 +12,26 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <atomic>
 #include <list>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace lava::common::net {
 namespace {
@@ -169,10 +177,52 @@ struct HttpServer::Impl {
 
     asio::awaitable<bool> respond(beast::tcp_stream& stream, const HttpResponse& response, unsigned version,
                                   bool keep_alive) {
+        if (!response.file_path.empty()) co_return co_await respond_file(stream, response, version, keep_alive);
         auto res = to_beast(response, version, keep_alive, options.server_name);
         auto [ec, n] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
         (void)n;
         co_return !ec;
+    }
+
+    // The header, then the file range in blocks. A file that ends early (cut
+    // while being sent) aborts the connection: the client sees a short body.
+    asio::awaitable<bool> respond_file(beast::tcp_stream& stream, const HttpResponse& response, unsigned version,
+                                       bool keep_alive) {
+        const int fd = ::open(response.file_path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            log->error("cannot open {}: {}", response.file_path, std::strerror(errno));
+            co_return co_await respond(stream, plain_error(500, "Internal server error"), version, false);
+        }
+        struct Close {
+            int fd;
+            ~Close() { ::close(fd); }
+        } closer{fd};
+        http::response<http::empty_body> res{static_cast<http::status>(response.status), version};
+        res.set(http::field::server, options.server_name);
+        if (!response.content_type.empty()) res.set(http::field::content_type, response.content_type);
+        for (const auto& [k, v] : response.headers) res.insert(k, v);
+        res.content_length(response.file_length);
+        res.keep_alive(keep_alive);
+        http::response_serializer<http::empty_body> sr{res};
+        auto [hec, hn] = co_await http::async_write_header(stream, sr, asio::as_tuple(asio::use_awaitable));
+        (void)hn;
+        if (hec) co_return false;
+        std::vector<char> block(256 * 1024);
+        std::uint64_t sent = 0;
+        while (sent < response.file_length) {
+            const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(block.size(), response.file_length - sent));
+            const auto got = ::pread(fd, block.data(), want, static_cast<off_t>(response.file_offset + sent));
+            if (got <= 0) {
+                log->error("{} ended {} bytes early", response.file_path, response.file_length - sent);
+                co_return false;
+            }
+            stream.expires_after(options.read_timeout);
+            auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(block.data(), static_cast<std::size_t>(got)),
+                                                         asio::as_tuple(asio::use_awaitable));
+            if (wec) co_return false;
+            sent += wn;
+        }
+        co_return true;
     }
 
     void stop() {

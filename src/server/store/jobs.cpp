@@ -38,13 +38,21 @@ const Statement kSetSubId{"jobs.set_sub_id", "UPDATE test_jobs SET sub_id = $2 W
 const Statement kGet{"jobs.get", "SELECT " JOB_COLUMNS JOB_FROM "WHERE j.id = $1"};
 const Statement kGroup{"jobs.group",
                        "SELECT " JOB_COLUMNS JOB_FROM "WHERE j.target_group = $1 ORDER BY j.id"};
-const Statement kLock{"jobs.lock", "SELECT state, target_group FROM test_jobs WHERE id = $1 FOR UPDATE"};
-const Statement kLockGroup{"jobs.lock_group",
-                           "SELECT id, state FROM test_jobs WHERE target_group = $1 ORDER BY id FOR UPDATE"};
-const Statement kFinishCanceled{
-    "jobs.finish_canceled",
-    "UPDATE test_jobs SET state = 5, health = 3, end_time = now() WHERE id = $1"};
-const Statement kSetCanceling{"jobs.set_canceling", "UPDATE test_jobs SET state = 4 WHERE id = $1"};
+const Statement kLockLog{"jobs.lock_log",
+                         "SELECT token, " LAVA_SQL_ISO("submit_time") ", log_lines, log_bytes FROM test_jobs "
+                         "WHERE id = $1 FOR UPDATE"};
+const Statement kSetLogExtent{"jobs.set_log_extent",
+                              "UPDATE test_jobs SET log_lines = $2, log_bytes = $3 WHERE id = $1"};
+const Statement kLogExtent{"jobs.log_extent", "SELECT log_lines, log_bytes FROM test_jobs WHERE id = $1"};
+const Statement kAppendFailureComment{
+    "jobs.append_failure_comment",
+    "UPDATE test_jobs SET failure_comment = coalesce(failure_comment, '') || $2 WHERE id = $1"};
+const Statement kSetFailureComment{"jobs.set_failure_comment",
+                                   "UPDATE test_jobs SET failure_comment = $2 WHERE id = $1"};
+const Statement kWorkerJobs{
+    "jobs.worker_jobs",
+    "SELECT j.id, j.token, j.state FROM test_jobs j JOIN devices d ON d.hostname = j.actual_device "
+    "WHERE d.worker_host = $1 AND j.state IN (2, 3, 4) ORDER BY j.id"};
 
 std::vector<std::int64_t> ids(const pqxx::field& f) {
     std::vector<std::int64_t> out;
@@ -386,32 +394,39 @@ Result<JobPage> JobRepository::list(const JobQuery& q, const Viewer& viewer) {
     return page;
 }
 
-std::vector<std::int64_t> JobRepository::cancel(std::int64_t id) {
-    std::vector<std::int64_t> changed;
-    auto locked = tx_.exec01(kLock, id);
-    if (!locked) return changed;
-    std::vector<std::pair<std::int64_t, int>> jobs;
-    if (!(*locked)[1].is_null()) {
-        // A MultiNode job is canceled as a group.
-        for (const auto& row : tx_.exec(kLockGroup, (*locked)[1].as<std::string>())) {
-            jobs.emplace_back(row[0].as<std::int64_t>(), row[1].as<int>());
-        }
-    } else {
-        jobs.emplace_back(id, (*locked)[0].as<int>());
+std::optional<LogState> JobRepository::lock_log(std::int64_t id) {
+    auto row = tx_.exec01(kLockLog, id);
+    if (!row) return std::nullopt;
+    const auto& r = *row;
+    return LogState{r[0].as<std::string>(), r[1].as<std::string>(),
+                    LogExtentRow{r[2].as<std::uint64_t>(), r[3].as<std::uint64_t>()}};
+}
+
+void JobRepository::set_log_extent(std::int64_t id, std::uint64_t lines, std::uint64_t bytes) {
+    tx_.exec(kSetLogExtent, id, static_cast<std::int64_t>(lines), static_cast<std::int64_t>(bytes));
+}
+
+LogExtentRow JobRepository::log_extent(std::int64_t id) {
+    auto row = tx_.exec01(kLogExtent, id);
+    if (!row) return {};
+    return LogExtentRow{(*row)[0].as<std::uint64_t>(), (*row)[1].as<std::uint64_t>()};
+}
+
+void JobRepository::append_failure_comment(std::int64_t id, const std::string& note) {
+    tx_.exec(kAppendFailureComment, id, note.substr(0, 256));
+}
+
+void JobRepository::set_failure_comment(std::int64_t id, const std::string& comment) {
+    tx_.exec(kSetFailureComment, id, comment);
+}
+
+std::vector<JobRepository::WorkerJob> JobRepository::worker_jobs(const std::string& worker) {
+    std::vector<WorkerJob> out;
+    for (const auto& r : tx_.exec(kWorkerJobs, worker)) {
+        out.push_back(WorkerJob{r[0].as<std::int64_t>(), r[1].as<std::string>(),
+                                static_cast<proto::JobState>(r[2].as<int>())});
     }
-    for (const auto& [job, state] : jobs) {
-        const auto s = static_cast<proto::JobState>(state);
-        if (s == proto::JobState::kSubmitted) {
-            tx_.exec(kFinishCanceled, job);
-        } else if (s == proto::JobState::kScheduling || s == proto::JobState::kScheduled ||
-                   s == proto::JobState::kRunning) {
-            tx_.exec(kSetCanceling, job);
-        } else {
-            continue;
-        }
-        changed.push_back(job);
-    }
-    return changed;
+    return out;
 }
 
 }  // namespace lava::server::store

@@ -66,6 +66,17 @@ struct NewJob {
 // The caller, for visibility: nullopt is anonymous.
 using Viewer = std::optional<Principal>;
 
+struct LogExtentRow {
+    std::uint64_t lines = 0;
+    std::uint64_t bytes = 0;
+};
+
+struct LogState {
+    std::string token;
+    std::string submit_time;
+    LogExtentRow extent;
+};
+
 // A listing request: filters as REST query parameters, ordering, paging.
 struct JobQuery {
     std::vector<std::pair<std::string, std::string>> filters;  // (field[__lookup], value)
@@ -94,9 +105,24 @@ public:
     // Bad filter values and unknown orderings are errors naming the parameter.
     Result<JobPage> list(const JobQuery& query, const Viewer& viewer);
 
-    // LAVA's cancel: Submitted jobs end at once (Finished, Canceled); running
-    // ones go Canceling. Returns the jobs whose state changed.
-    std::vector<std::int64_t> cancel(std::int64_t id);
+    // The log's committed extent and what an upload needs, row locked
+    // (uploads of one job are serialized); nullopt for an unknown job.
+    std::optional<LogState> lock_log(std::int64_t id);
+    void set_log_extent(std::int64_t id, std::uint64_t lines, std::uint64_t bytes);
+    // The committed extent, unlocked (readers).
+    LogExtentRow log_extent(std::int64_t id);
+    // Appends to failure_comment (LAVA keeps up to 256 characters per note).
+    void append_failure_comment(std::int64_t id, const std::string& note);
+    void set_failure_comment(std::int64_t id, const std::string& comment);
+
+    // The jobs a worker must start, cancel, or keeps running (worker API
+    // ping): Scheduled, Canceling and Running jobs on its devices.
+    struct WorkerJob {
+        std::int64_t id = 0;
+        std::string token;
+        proto::JobState state = proto::JobState::kSubmitted;
+    };
+    std::vector<WorkerJob> worker_jobs(const std::string& worker);
 
 private:
     common::db::Tx& tx_;

@@ -119,6 +119,9 @@ Result<void> check_username(const std::string& name) {
     return {};
 }
 
+const Statement kRemoteArtifactTokens{
+    "tokens.remote_artifacts", "SELECT name, token FROM remote_artifact_tokens WHERE user_id = $1"};
+
 }  // namespace
 
 Result<User> UserRepository::create(const NewUser& user) {
@@ -249,6 +252,12 @@ Result<void> TokenRepository::remove(const std::string& secret) {
         return make_error(errc::kNotFound, "no token has this secret");
     }
     return {};
+}
+
+std::map<std::string, std::string> TokenRepository::remote_artifact_tokens(std::int64_t user_id) {
+    std::map<std::string, std::string> out;
+    for (const auto& r : tx_.exec(kRemoteArtifactTokens, user_id)) out[r[0].as<std::string>()] = r[1].as<std::string>();
+    return out;
 }
 
 }  // namespace lava::server::store

@@ -7,6 +7,7 @@
 #include "common/db/pool.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -112,6 +113,9 @@ public:
                          const std::optional<std::string>& secret);
     Result<std::vector<Token>> list(const std::string& username);
     Result<void> remove(const std::string& secret);
+    // The user's remote-artifact tokens, name -> value (the worker API
+    // substitutes them into job definitions).
+    std::map<std::string, std::string> remote_artifact_tokens(std::int64_t user_id);
 
 private:
     common::db::Tx& tx_;

@@ -39,6 +39,10 @@ const Statement kLockWorkerDevices{
     "workers.lock_devices",
     "SELECT hostname, state, health FROM devices WHERE worker_host = $1 ORDER BY hostname "
     "FOR UPDATE"};
+const Statement kPing{"workers.ping",
+                     "UPDATE workers SET version = $2, last_ping = CASE WHEN $3 THEN now() ELSE last_ping END, "
+                     "state = CASE WHEN $3 THEN 0 ELSE 1 END WHERE hostname = $1"};
+
 Worker to_worker(const pqxx::row& r) {
     Worker w;
     w.hostname = r[0].as<std::string>();
@@ -127,6 +131,22 @@ Result<Worker> WorkerRepository::update(const std::string& hostname, const Worke
     if (u.health) health = static_cast<int>(*u.health);
     tx_.exec(kUpdateWorker, hostname, u.description, health, u.job_limit);
     return get(hostname);
+}
+
+bool WorkerRepository::record_ping(const std::string& hostname, const std::string& version, bool online,
+                                   const Change& change) {
+    const auto row = tx_.exec01(kLockWorker, hostname);
+    if (!row) return false;
+    const auto old_state = static_cast<proto::WorkerState>((*row)[0].as<int>());
+    const auto health = (*row)[1].as<int>();
+    const auto new_state = online ? proto::WorkerState::kOnline : proto::WorkerState::kOffline;
+    tx_.exec(kPing, hostname, version, online);
+    if (old_state == new_state) return false;
+    tx_.exec(kWorkerHistory, hostname, change.actor, static_cast<int>(old_state), static_cast<int>(new_state), health,
+             health,
+             with_reason(std::string(proto::display(old_state)) + " → " + std::string(proto::display(new_state)),
+                         change.reason));
+    return true;
 }
 
 }  // namespace lava::server::store

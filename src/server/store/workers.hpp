@@ -52,6 +52,12 @@ public:
     Result<Worker> update(const std::string& hostname, const WorkerUpdate& update,
                           const Change& change);
 
+    // A ping (worker API): stores the version; `online` sets last_ping and
+    // brings an Offline worker Online, otherwise the worker goes Offline.
+    // Returns whether the state changed. The worker must exist.
+    bool record_ping(const std::string& hostname, const std::string& version, bool online,
+                     const Change& change);
+
 private:
     common::db::Tx& tx_;
 };

@@ -122,6 +122,34 @@ nlohmann::json paginated(const Call& call, const Page& page, long count, nlohman
     return {{"count", count}, {"next", next}, {"previous", previous}, {"results", std::move(results)}};
 }
 
+std::optional<long> page_number(const Call& call, long count, long page_size) {
+    const auto text = call.query("page");
+    long page = 1;
+    if (text && *text != "last") {
+        try {
+            std::size_t used = 0;
+            page = std::stol(*text, &used);
+            if (used != text->size()) return std::nullopt;
+        } catch (const std::exception&) {
+            return std::nullopt;
+        }
+    }
+    const long pages = std::max(1L, (count + page_size - 1) / page_size);
+    if (text && *text == "last") page = pages;
+    if (page < 1 || page > pages) return std::nullopt;
+    return page;
+}
+
+nlohmann::json paginated_pages(const Call& call, long page, long page_size, long count, nlohmann::json results) {
+    nlohmann::json next = nullptr;
+    nlohmann::json previous = nullptr;
+    if (page * page_size < count) next = link(call, {{"page", std::to_string(page + 1)}}, "");
+    if (page > 1) {
+        previous = page == 2 ? link(call, {}, "page") : link(call, {{"page", std::to_string(page - 1)}}, "");
+    }
+    return {{"count", count}, {"next", next}, {"previous", previous}, {"results", std::move(results)}};
+}
+
 // Pushes events to lava-publisher's input socket (added with the events step).
 struct App::EventSink {
     void publish(const std::vector<PendingEvent>&) {}
@@ -181,6 +209,8 @@ App::App(ServerSettings settings, db::Pool& pool, common::async::BlockingPool& b
     validator_ = settings_.web.strict_submission ? strict_.get() : lenient_.get();
     add_system_routes(*this);
     add_job_routes(*this);
+    add_worker_routes(*this);
+    add_result_routes(*this);
 }
 
 App::~App() = default;
@@ -232,7 +262,8 @@ HttpResponse App::dispatch(const HttpRequest& request) {
         return rest_detail(404, "Not found.");
     }
     std::vector<PendingEvent> events;
-    // Nothing an unsuccessful request wrote is kept.
+    bool keep = false;
+    // Nothing an unsuccessful request wrote is kept (unless it says so).
     HttpResponse response = db::transact_when(
         pool_,
         [&](db::Tx& tx) {
@@ -241,10 +272,11 @@ HttpResponse App::dispatch(const HttpRequest& request) {
             if (auto denied = authorize(call, match.handler->access)) return *denied;
             HttpResponse r = match.handler->handler(call);
             events = std::move(call.events);
+            keep = call.keep_changes;
             return r;
         },
-        [](const HttpResponse& r) { return r.status < 400; });
-    if (response.status < 400) publish(events);
+        [&](const HttpResponse& r) { return r.status < 400 || keep; });
+    if (response.status < 400 || keep) publish(events);
     return response;
 }
 

@@ -51,6 +51,8 @@ struct Call {
     Identity who;
     App& app;
     std::vector<PendingEvent> events;  // published after commit
+    // Commit (and publish) even though the response is an error.
+    bool keep_changes = false;
 
     // A query-string parameter (decoded), or nullopt.
     std::optional<std::string> query(const std::string& name) const;
@@ -127,8 +129,15 @@ struct Page {
 Page limit_offset(const Call& call);
 nlohmann::json paginated(const Call& call, const Page& page, long count, nlohmann::json results);
 
+// PageNumber pagination (?page=N, 50 a page) for jobs/<id>/suites/ and
+// tests/: the page, or nullopt for an invalid one (DRF: 404 "Invalid page.").
+std::optional<long> page_number(const Call& call, long count, long page_size = 50);
+nlohmann::json paginated_pages(const Call& call, long page, long page_size, long count, nlohmann::json results);
+
 // The route families (each in its own file).
 void add_system_routes(App& app);
 void add_job_routes(App& app);
+void add_worker_routes(App& app);
+void add_result_routes(App& app);
 
 }  // namespace lava::server::web

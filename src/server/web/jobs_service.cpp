@@ -7,6 +7,7 @@
 #include "server/store/catalogue.hpp"
 #include "server/store/devices.hpp"
 #include "server/store/jobs.hpp"
+#include "server/store/workers.hpp"
 #include "server/web/json.hpp"
 
 namespace lava::server::web {
@@ -229,7 +230,25 @@ bool can_cancel(const store::Job& job, const Identity& who) {
 }
 
 void cancel_job(Call& call, std::int64_t id) {
-    for (auto changed : store::JobRepository(call.tx).cancel(id)) queue_event(call, changed);
+    store::Touched touched;
+    store::JobTransitions(call.tx, touched, call.who.user ? call.who.user->username : "lava-server").cancel(id);
+    queue_touched(call, touched);
+}
+
+void queue_touched(Call& call, const store::Touched& touched) {
+    for (auto id : touched.jobs) queue_event(call, id);
+    store::DeviceRepository devices(call.tx);
+    for (const auto& hostname : touched.devices) {
+        if (auto d = devices.get(hostname)) {
+            call.events.push_back(PendingEvent{".device", "lavaserver", device_event(*d).dump()});
+        }
+    }
+}
+
+void queue_worker_event(Call& call, const std::string& hostname) {
+    if (auto w = store::WorkerRepository(call.tx).get(hostname)) {
+        call.events.push_back(PendingEvent{".worker", "lavaserver", worker_event(*w).dump()});
+    }
 }
 
 }  // namespace lava::server::web

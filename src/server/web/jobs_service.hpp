@@ -5,6 +5,7 @@
 
 #include "common/base/error.hpp"
 #include "server/store/jobs.hpp"
+#include "server/store/transitions.hpp"
 #include "server/web/app.hpp"
 
 #include <cstdint>
@@ -38,6 +39,11 @@ bool can_cancel(const store::Job& job, const Identity& who);
 
 // Cancels the job (a MultiNode job: its whole group); queues events.
 void cancel_job(Call& call, std::int64_t id);
+
+// Queues the events of what a transition touched (jobs, devices).
+void queue_touched(Call& call, const store::Touched& touched);
+// Queues a worker event.
+void queue_worker_event(Call& call, const std::string& hostname);
 
 }  // namespace lava::server::web
 

@@ -91,4 +91,22 @@ nlohmann::json testjob_event(const store::Job& j) {
     return e;
 }
 
+nlohmann::json device_event(const store::Device& d) {
+    nlohmann::json e = {
+        {"health", std::string(proto::display(d.health))},
+        {"state", std::string(proto::display(d.state))},
+        {"device", d.hostname},
+        {"device_type", d.device_type},
+        {"worker", d.worker ? nlohmann::json(*d.worker) : nlohmann::json()},
+    };
+    if (d.current_job) e["job"] = std::to_string(*d.current_job);
+    return e;
+}
+
+nlohmann::json worker_event(const store::Worker& w) {
+    return {{"hostname", w.hostname},
+            {"health", std::string(proto::display(w.health))},
+            {"state", std::string(proto::display(w.state))}};
+}
+
 }  // namespace lava::server::web

@@ -3,7 +3,9 @@
 // JSON, the REST job serializer and the `testjob` event payload (§5.3).
 
 #include "common/data/value.hpp"
+#include "server/store/devices.hpp"
 #include "server/store/jobs.hpp"
+#include "server/store/workers.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -24,7 +26,9 @@ nlohmann::json to_json(const common::data::Value& v);
 // REST v0.2's TestJobSerializer (token only for superusers).
 nlohmann::json job_json(const store::Job& job, bool with_token);
 
-// The payload of an org.lavasoftware.testjob event.
+// The payloads of org.lavasoftware.{testjob,device,worker} events.
 nlohmann::json testjob_event(const store::Job& job);
+nlohmann::json device_event(const store::Device& device);
+nlohmann::json worker_event(const store::Worker& worker);
 
 }  // namespace lava::server::web

@@ -14,6 +14,9 @@ void register_settings(common::config::SettingsLoader& loader, WebSettings& s) {
                "Root of devices/, device-types/, health-checks/ (LAVA's layout)");
     loader.add("device_template_dirs", &s.device_template_dirs,
                "More device-type template directories, colon-separated");
+    loader.add("worker_config_dir", &s.worker_config_dir,
+               "Per-worker dispatcher.yaml, env.yaml, env-dut.yaml (LAVA's dispatcher.d)");
+    loader.add("env_dir", &s.env_dir, "Directory of the lab-wide env.yaml and env-dut.yaml");
     loader.add("job_output", &s.job_output, "Root of the job logs (LAVA's job-output layout)");
     loader.add("event_socket", &s.event_socket, "ZMQ endpoint of lava-publisher's input");
     loader.add("event_topic", &s.event_topic, "Topic prefix of events");

@@ -22,6 +22,8 @@ struct WebSettings {
     // Colon-separated device-type template directories searched after
     // <dispatcher_config>/device-types (lava-cpp's shipped templates, LAVA's).
     std::string device_template_dirs = "/usr/share/lava-cpp/device-types:/usr/share/lava-server/device-types";
+    std::string worker_config_dir = "/etc/lava-server/dispatcher.d";
+    std::string env_dir = "/etc/lava-server";
     std::string job_output = "/var/lib/lava-server/default/media/job-output";
     std::string event_socket = "ipc:///tmp/lava.events";  // LAVA's INTERNAL_EVENT_SOCKET
     std::string event_topic = "org.lavasoftware";

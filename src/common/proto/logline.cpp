@@ -1,0 +1,205 @@
+#include "common/proto/logline.hpp"
+
+#include "common/yaml/load.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+namespace lava::proto {
+namespace {
+
+using common::data::Kind;
+using common::data::Value;
+
+constexpr std::array<std::string_view, 10> kLevels{"debug",  "info",   "warning",  "error",   "exception",
+                                                   "input",  "target", "feedback", "results", "event"};
+
+// Decodes one UTF-8 sequence at s[i]; invalid bytes decode as U+FFFD, one byte each.
+char32_t next_code_point(std::string_view s, std::size_t& i) {
+    const auto b0 = static_cast<unsigned char>(s[i]);
+    auto cont = [&](std::size_t k) {
+        return i + k < s.size() && (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    };
+    auto at = [&](std::size_t k) { return static_cast<char32_t>(static_cast<unsigned char>(s[i + k]) & 0x3F); };
+    char32_t cp = 0xFFFD;
+    std::size_t len = 1;
+    if (b0 < 0x80) {
+        cp = b0;
+    } else if (b0 >= 0xC2 && b0 < 0xE0 && cont(1)) {
+        cp = (static_cast<char32_t>(b0 & 0x1F) << 6) | at(1);
+        len = 2;
+    } else if (b0 >= 0xE0 && b0 < 0xF0 && cont(1) && cont(2)) {
+        cp = (static_cast<char32_t>(b0 & 0x0F) << 12) | (at(1) << 6) | at(2);
+        len = 3;
+        if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
+    } else if (b0 >= 0xF0 && b0 < 0xF5 && cont(1) && cont(2) && cont(3)) {
+        cp = (static_cast<char32_t>(b0 & 0x07) << 18) | (at(1) << 12) | (at(2) << 6) | at(3);
+        len = 4;
+        if (cp < 0x10000 || cp > 0x10FFFF) cp = 0xFFFD;
+    }
+    i += len;
+    return cp;
+}
+
+void scalar(std::string& out, const Value& v);
+
+void node(std::string& out, const Value& v) {
+    switch (v.kind()) {
+        case Kind::kList:
+        case Kind::kTuple: {
+            out += '[';
+            bool first = true;
+            for (const auto& item : v.as_list()) {
+                if (!first) out += ", ";
+                first = false;
+                node(out, item);
+            }
+            out += ']';
+            return;
+        }
+        case Kind::kDict: {
+            // PyYAML sorts mapping keys (sort_keys=True).
+            std::vector<const std::pair<Value, Value>*> items;
+            for (const auto& kv : v.as_dict()) items.push_back(&kv);
+            std::stable_sort(items.begin(), items.end(),
+                             [](const auto* a, const auto* b) { return a->first.str() < b->first.str(); });
+            out += '{';
+            bool first = true;
+            for (const auto* kv : items) {
+                if (!first) out += ", ";
+                first = false;
+                node(out, kv->first);
+                out += ": ";
+                node(out, kv->second);
+            }
+            out += '}';
+            return;
+        }
+        default: scalar(out, v);
+    }
+}
+
+void scalar(std::string& out, const Value& v) {
+    switch (v.kind()) {
+        case Kind::kStr: out += quote_log_string(v.as_str()); return;
+        case Kind::kNone:
+        case Kind::kUndefined: out += "! \"null\""; return;
+        case Kind::kBool: out += v.as_bool() ? "! \"true\"" : "! \"false\""; return;
+        case Kind::kInt: out += "! \"" + std::to_string(v.as_int()) + "\""; return;
+        case Kind::kFloat: {
+            // PyYAML: repr().lower(), ".nan"/".inf", and "1e+17" becomes "1.0e+17".
+            const double d = v.as_number();
+            std::string text;
+            if (std::isnan(d)) {
+                text = ".nan";
+            } else if (std::isinf(d)) {
+                text = d > 0 ? ".inf" : "-.inf";
+            } else {
+                text = v.repr();
+                std::transform(text.begin(), text.end(), text.begin(),
+                               [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+                if (text.find('.') == std::string::npos && text.find('e') != std::string::npos) {
+                    text.insert(text.find('e'), ".0");
+                }
+            }
+            out += "! " + quote_log_string(text);
+            return;
+        }
+        default: out += "! " + quote_log_string(v.str()); return;
+    }
+}
+
+}  // namespace
+
+bool is_log_level(std::string_view lvl) {
+    return std::find(kLevels.begin(), kLevels.end(), lvl) != kLevels.end();
+}
+
+std::string quote_log_string(std::string_view s) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(s.size() + 2);
+    out += '"';
+    for (std::size_t i = 0; i < s.size();) {
+        const char c = s[i];
+        if (c >= 0x20 && c <= 0x7E && c != '"' && c != '\\') {
+            out += c;
+            ++i;
+            continue;
+        }
+        const char32_t cp = next_code_point(s, i);
+        out += '\\';
+        switch (cp) {
+            case 0x00: out += '0'; continue;
+            case 0x07: out += 'a'; continue;
+            case 0x08: out += 'b'; continue;
+            case 0x09: out += 't'; continue;
+            case 0x0A: out += 'n'; continue;
+            case 0x0B: out += 'v'; continue;
+            case 0x0C: out += 'f'; continue;
+            case 0x0D: out += 'r'; continue;
+            case 0x1B: out += 'e'; continue;
+            case 0x22: out += '"'; continue;
+            case 0x5C: out += '\\'; continue;
+            case 0x85: out += 'N'; continue;
+            case 0xA0: out += '_'; continue;
+            case 0x2028: out += 'L'; continue;
+            case 0x2029: out += 'P'; continue;
+            default: break;
+        }
+        int digits = 8;
+        if (cp <= 0xFF) {
+            out += 'x';
+            digits = 2;
+        } else if (cp <= 0xFFFF) {
+            out += 'u';
+            digits = 4;
+        } else {
+            out += 'U';
+        }
+        for (int k = digits - 1; k >= 0; --k) out += kHex[(cp >> (4 * k)) & 0xF];
+    }
+    out += '"';
+    return out;
+}
+
+std::string dump_log_record(const Value& record) {
+    std::string out;
+    node(out, record);
+    return out;
+}
+
+const std::string& LogLine::level() const { return record.find("lvl")->as_str(); }
+
+Result<std::vector<LogLine>> parse_log_batch(std::string_view lines) {
+    auto fail = [](std::size_t n, const std::string& why) {
+        return make_error(errc::kInvalidArgument, "line " + std::to_string(n) + ": " + why);
+    };
+    std::vector<LogLine> out;
+    std::size_t start = 0;
+    std::size_t n = 0;
+    while (start < lines.size()) {
+        std::size_t end = lines.find('\n', start);
+        if (end == std::string_view::npos) end = lines.size();
+        std::string_view text = lines.substr(start, end - start);
+        start = end + 1;
+        ++n;
+        if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+        if (text.empty() && start >= lines.size()) break;  // a trailing newline
+        if (text.size() < 2 || text.substr(0, 2) != "- ") return fail(n, "not a \"- {...}\" record");
+        auto parsed = common::yaml::load(text);
+        if (!parsed) return fail(n, parsed.error().message);
+        if (!parsed->is_list() || parsed->as_list().size() != 1 || !parsed->as_list()[0].is_dict()) {
+            return fail(n, "not one mapping");
+        }
+        const Value& record = parsed->as_list()[0];
+        const Value* lvl = record.find("lvl");
+        if (!lvl || !lvl->is_str() || !is_log_level(lvl->as_str())) return fail(n, "missing or unknown 'lvl'");
+        if (!record.find("msg")) return fail(n, "missing 'msg'");
+        out.push_back(LogLine{std::string(text), record});
+    }
+    return out;
+}
+
+}  // namespace lava::proto

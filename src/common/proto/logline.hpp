@@ -1,0 +1,37 @@
+#pragma once
+// LAVA's job log lines (lava-protocols.md §1.6, §2.3): one record per line,
+// a YAML flow mapping {"dt", "lvl", "msg"[, "ns"]} written as PyYAML's
+// C dumper writes it with default_style='"' (keys sorted, every scalar
+// double-quoted, non-strings as `! "14"`, non-ASCII escaped). lava-run
+// writes them, the server stores them in output.yaml, clients read them.
+
+#include "common/base/error.hpp"
+#include "common/data/value.hpp"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lava::proto {
+
+// The levels a record may carry.
+bool is_log_level(std::string_view lvl);
+
+// One record as one line, without "- " and without the newline.
+std::string dump_log_record(const common::data::Value& record);
+
+// A double-quoted YAML scalar as libyaml's emitter writes it (no unicode).
+std::string quote_log_string(std::string_view text);
+
+struct LogLine {
+    std::string text;             // the line as sent: "- {...}"
+    common::data::Value record;   // the parsed mapping
+    const std::string& level() const;
+};
+
+// A `lines` field of a log upload: "- {...}\n- {...}" (no trailing newline
+// needed). Every line must be one record, a mapping with a known string
+// `lvl` and a `msg`; an error names the first bad line (1-based).
+Result<std::vector<LogLine>> parse_log_batch(std::string_view lines);
+
+}  // namespace lava::proto

@@ -1,0 +1,170 @@
+#include "server/store/job_output.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+namespace lava::server::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kLog = "output.yaml";
+constexpr const char* kIndex = "output.idx";
+
+[[noreturn]] void fail(const std::string& what, const fs::path& path) {
+    throw std::system_error(errno, std::generic_category(), what + " " + path.string());
+}
+
+// An open file descriptor, closed on scope exit.
+class Fd {
+public:
+    Fd(const fs::path& path, int flags, bool missing_ok = false) : path_(path) {
+        fd_ = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
+        if (fd_ < 0 && !(missing_ok && errno == ENOENT)) fail("cannot open", path);
+    }
+    ~Fd() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    explicit operator bool() const { return fd_ >= 0; }
+    int get() const { return fd_; }
+
+    std::uint64_t size() const {
+        struct stat st {};
+        if (::fstat(fd_, &st) != 0) fail("cannot stat", path_);
+        return static_cast<std::uint64_t>(st.st_size);
+    }
+    void truncate(std::uint64_t size) const {
+        if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) fail("cannot truncate", path_);
+    }
+    void write_all(const char* data, std::size_t n, std::uint64_t at) const {
+        while (n > 0) {
+            const auto w = ::pwrite(fd_, data, n, static_cast<off_t>(at));
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                fail("cannot write", path_);
+            }
+            data += w;
+            n -= static_cast<std::size_t>(w);
+            at += static_cast<std::uint64_t>(w);
+        }
+    }
+    void read_all(char* data, std::size_t n, std::uint64_t at) const {
+        while (n > 0) {
+            const auto r = ::pread(fd_, data, n, static_cast<off_t>(at));
+            if (r < 0) {
+                if (errno == EINTR) continue;
+                fail("cannot read", path_);
+            }
+            if (r == 0) {
+                errno = EIO;
+                fail("short read from", path_);
+            }
+            data += r;
+            n -= static_cast<std::size_t>(r);
+            at += static_cast<std::uint64_t>(r);
+        }
+    }
+
+private:
+    fs::path path_;
+    int fd_ = -1;
+};
+
+// "2026-11-30T..." -> "2026/11/30"
+fs::path date_dirs(const std::string& iso) {
+    if (iso.size() < 10) return "unknown-date";
+    return fs::path(iso.substr(0, 4)) / iso.substr(5, 2) / iso.substr(8, 2);
+}
+
+}  // namespace
+
+JobOutput::JobOutput(const fs::path& root, std::int64_t job_id, const std::string& submit_time) {
+    const fs::path legacy = root / ("job-" + std::to_string(job_id));
+    std::error_code ec;
+    dir_ = fs::exists(legacy, ec) ? legacy : root / date_dirs(submit_time) / std::to_string(job_id);
+}
+
+std::uint64_t JobOutput::indexed_lines() const {
+    Fd idx(dir_ / kIndex, O_RDONLY, true);
+    return idx ? idx.size() / sizeof(std::uint64_t) : 0;
+}
+
+std::uint64_t JobOutput::offset_of(std::uint64_t line) const {
+    Fd idx(dir_ / kIndex, O_RDONLY);
+    std::uint64_t offset = 0;
+    idx.read_all(reinterpret_cast<char*>(&offset), sizeof offset, line * sizeof offset);
+    return offset;
+}
+
+LogExtent JobOutput::append(const LogExtent& committed, const std::vector<std::string_view>& lines) {
+    fs::create_directories(dir_);
+    Fd log(dir_ / kLog, O_RDWR | O_CREAT);
+    Fd idx(dir_ / kIndex, O_RDWR | O_CREAT);
+    // Drop an uncommitted tail; never extend a file that lost data.
+    if (log.size() > committed.bytes) log.truncate(committed.bytes);
+    const std::uint64_t index_bytes = committed.lines * sizeof(std::uint64_t);
+    if (idx.size() > index_bytes) idx.truncate(index_bytes);
+    if (log.size() < committed.bytes || idx.size() < index_bytes) {
+        errno = EIO;
+        fail("log shorter than the database says:", dir_);
+    }
+    std::string text;
+    std::vector<std::uint64_t> offsets;
+    offsets.reserve(lines.size());
+    std::uint64_t at = committed.bytes;
+    for (const auto& line : lines) {
+        offsets.push_back(at + text.size());
+        text.append(line);
+        text += '\n';
+    }
+    log.write_all(text.data(), text.size(), at);
+    idx.write_all(reinterpret_cast<const char*>(offsets.data()), offsets.size() * sizeof(std::uint64_t),
+                  index_bytes);
+    return LogExtent{committed.lines + lines.size(), committed.bytes + text.size()};
+}
+
+std::optional<JobOutput::Range> JobOutput::range(const LogExtent& committed, std::uint64_t start,
+                                                 std::optional<std::uint64_t> end) const {
+    std::error_code ec;
+    if (committed.lines == 0 && !fs::exists(dir_ / kLog, ec)) return std::nullopt;
+    Range r{dir_ / kLog, 0, 0};
+    if (start >= committed.lines) return r;
+    const std::uint64_t last = end && *end < committed.lines ? *end : committed.lines;
+    if (last <= start) return r;
+    r.offset = start == 0 ? 0 : offset_of(start);
+    const std::uint64_t stop = last == committed.lines ? committed.bytes : offset_of(last);
+    r.length = stop > r.offset ? stop - r.offset : 0;
+    return r;
+}
+
+std::optional<std::string> JobOutput::read(const LogExtent& committed, std::uint64_t start,
+                                           std::optional<std::uint64_t> end) const {
+    const auto r = range(committed, start, end);
+    if (!r) return std::nullopt;
+    std::string out(r->length, '\0');
+    if (r->length > 0) Fd(r->file, O_RDONLY).read_all(out.data(), out.size(), r->offset);
+    return out;
+}
+
+void JobOutput::write_file(const std::string& name, std::string_view content) const {
+    fs::create_directories((dir_ / name).parent_path());
+    Fd f(dir_ / name, O_WRONLY | O_CREAT | O_TRUNC);
+    f.write_all(content.data(), content.size(), 0);
+}
+
+std::optional<std::string> JobOutput::read_file(const std::string& name) const {
+    Fd f(dir_ / name, O_RDONLY, true);
+    if (!f) return std::nullopt;
+    std::string out(f.size(), '\0');
+    if (!out.empty()) f.read_all(out.data(), out.size(), 0);
+    return out;
+}
+
+}  // namespace lava::server::store

@@ -1,0 +1,66 @@
+#pragma once
+// A job's output directory in LAVA's layout (lava-protocols.md §1.6):
+// <root>/<YYYY>/<MM>/<DD>/<id>/ (by submit date, UTC), or the legacy
+// <root>/job-<id>/ when it exists. It holds output.yaml (the log, one
+// "- {...}" record per line) and output.idx (native-endian uint64 byte
+// offsets of each line start), plus the files the server writes for the job.
+//
+// The database is the log's commit point: test_jobs.log_lines/log_bytes
+// say how much of the files is committed. An upload truncates whatever lies
+// past them (the tail of an upload whose transaction did not commit) before
+// appending, so a retried batch never stores a line twice. Readers use the
+// committed counts and never read past them. Not thread-safe per job: the
+// caller holds the job's row lock while writing.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lava::server::store {
+
+struct LogExtent {
+    std::uint64_t lines = 0;
+    std::uint64_t bytes = 0;
+};
+
+class JobOutput {
+public:
+    // `submit_time`: ISO 8601 UTC ("2026-11-30T09:21:16.238000").
+    JobOutput(const std::filesystem::path& root, std::int64_t job_id, const std::string& submit_time);
+
+    const std::filesystem::path& dir() const { return dir_; }
+
+    // Lines in output.idx (0 when there is no log).
+    std::uint64_t indexed_lines() const;
+
+    // Cuts the files back to `committed` and appends `lines` (each without
+    // its newline); returns the new extent. Throws std::system_error.
+    LogExtent append(const LogExtent& committed, const std::vector<std::string_view>& lines);
+
+    // Bytes of lines [start, end) within `committed` (end: the last line when
+    // absent or past it); nullopt when there is no log at all.
+    std::optional<std::string> read(const LogExtent& committed, std::uint64_t start,
+                                    std::optional<std::uint64_t> end) const;
+    // The byte range of lines [start, end), for streaming.
+    struct Range {
+        std::filesystem::path file;
+        std::uint64_t offset = 0;
+        std::uint64_t length = 0;
+    };
+    std::optional<Range> range(const LogExtent& committed, std::uint64_t start,
+                               std::optional<std::uint64_t> end) const;
+
+    // Writes (replaces) a file in the output directory, creating it.
+    void write_file(const std::string& name, std::string_view content) const;
+    std::optional<std::string> read_file(const std::string& name) const;
+
+private:
+    std::uint64_t offset_of(std::uint64_t line) const;
+
+    std::filesystem::path dir_;
+};
+
+}  // namespace lava::server::store
