@@ -7,6 +7,8 @@ find_package(fmt REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(OpenSSL REQUIRED)
+# ZeroMQ: the event bus (lava-server -> lava-publisher, publisher -> subscribers).
+find_package(cppzmq REQUIRED)
 find_package(PkgConfig REQUIRED)
 # libpqxx 6.4 ships no CMake config file.
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)

@@ -11,9 +11,13 @@ import struct
 import tempfile
 import uuid
 
+import json
+import re
+
 import pytest
 import requests
 import yaml
+import zmq
 
 from conftest import SOURCE_DIR, Server, lava_server, psql
 
@@ -45,11 +49,30 @@ class Lab:
             f.write("purge: true\noverrides: {LANG: C}\n")
         with open(os.path.join(self.env_dir, "dispatcher.d", "w1", "dispatcher.yaml"), "w") as f:
             f.write("dispatcher_ip: 192.0.2.1\n")
+        # lava-publisher's input, played by the test: lava-server pushes here.
+        self.zmq = zmq.Context()
+        self.pull = self.zmq.socket(zmq.PULL)
+        port = self.pull.bind_to_random_port("tcp://127.0.0.1")
         self.server = Server(env, workdir, "--env-dir", self.env_dir,
-                             "--worker-config-dir", os.path.join(self.env_dir, "dispatcher.d"))
+                             "--worker-config-dir", os.path.join(self.env_dir, "dispatcher.d"),
+                             "--event-socket", "tcp://127.0.0.1:%d" % port)
         shutil.copy(os.path.join(SOURCE_DIR, "etc", "dispatcher-config", "devices", "qemu01.jinja2"),
                     os.path.join(self.server.dispatcher_config, "devices"))
         self.base = self.server.url + "/scheduler/internal/v1/"
+
+    def next_event(self, timeout_ms=10000):
+        """The next event pushed by lava-server: 5 frames, the payload parsed."""
+        assert self.pull.poll(timeout_ms), "no event within %d ms" % timeout_ms
+        frames = [f.decode() for f in self.pull.recv_multipart()]
+        assert len(frames) == 5, frames
+        topic, uid, dt, user, payload = frames
+        assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", uid), uid
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?", dt), dt
+        return topic, user, json.loads(payload)
+
+    def drain(self):
+        while self.pull.poll(0):
+            self.pull.recv_multipart()
 
     def manage(self, *args):
         r = lava_server(self.env, "manage", *args)
@@ -93,6 +116,8 @@ def lab(pg_env):
     output = lab.server.output()
     shutil.rmtree(workdir, ignore_errors=True)
     psql(pg_env, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+    lab.pull.close()
+    lab.zmq.term()
     assert code == 0, output
 
 
@@ -342,3 +367,43 @@ def test_cancel_reaches_the_worker(lab, worker):
     j = lab.job(job_id)
     assert (j["state"], j["health"]) == ("Finished", "Canceled")
     assert lab.device()[0] == 0
+
+
+# ---------------------------------------------------------------- events
+
+def test_events_are_pushed_after_each_commit(lab, worker):
+    lab.drain()
+    job_id = lab.submit()
+    topic, user, payload = lab.next_event()
+    assert (topic, user) == ("org.lavasoftware.testjob", "admin")
+    assert payload["job"] == job_id and payload["state"] == "Submitted" and payload["health"] == "Unknown"
+    assert payload["description"] == "worker-api" and payload["device_type"] == "qemu"
+    assert payload["submit_time"].endswith("+00:00") and payload["submitter"] == "admin"
+    # A rejected submission publishes nothing: the next event is the next commit's.
+    r = requests.post(lab.server.api + "jobs/", data={"definition": JOB.replace("qemu", "nosuch", 1)},
+                      headers={"Authorization": "Token " + lab.admin_token}, timeout=30)
+    assert r.status_code == 400
+    lab.schedule(job_id)
+    token = lab.sql("SELECT token FROM test_jobs WHERE id = %d" % job_id)
+    requests.post(lab.base + "jobs/%d/" % job_id, data={"state": "RUNNING"}, headers=jheaders(token))
+    topic, user, payload = lab.next_event()
+    assert topic == "org.lavasoftware.testjob" and payload["state"] == "Running"
+    assert payload["device"] == "qemu01" and payload["worker"] == "w1" and "start_time" in payload
+    topic, user, payload = lab.next_event()
+    assert (topic, user) == ("org.lavasoftware.device", "lavaserver")
+    assert payload == {"device": "qemu01", "device_type": "qemu", "health": payload["health"], "state": "Running",
+                       "worker": "w1", "job": str(job_id)}
+    assert post_logs(lab, job_id, token, [log_line(0, "event", "hello")], 0).status_code == 200
+    assert lab.next_event() == ("org.lavasoftware.event", "lavaserver", {"message": "hello", "job": job_id})
+    requests.post(lab.base + "jobs/%d/" % job_id, data={"state": "FINISHED", "result": "pass"},
+                  headers=jheaders(token))
+    topic, _, payload = lab.next_event()
+    assert topic == "org.lavasoftware.testjob" and (payload["state"], payload["health"]) == ("Finished", "Complete")
+    topic, _, payload = lab.next_event()
+    assert topic == "org.lavasoftware.device" and payload["state"] == "Idle" and "job" not in payload
+    # A worker going Offline (version mismatch) and back.
+    assert ping(lab, worker, version="1999.01").status_code == 409
+    assert lab.next_event() == ("org.lavasoftware.worker", "lavaserver",
+                                {"hostname": "w1", "health": "Active", "state": "Offline"})
+    assert ping(lab, worker).status_code == 200
+    assert lab.next_event()[2]["state"] == "Online"

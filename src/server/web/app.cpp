@@ -1,6 +1,7 @@
 #include "server/web/app.hpp"
 
 #include "common/log/log.hpp"
+#include "server/web/events.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -150,10 +151,6 @@ nlohmann::json paginated_pages(const Call& call, long page, long page_size, long
     return {{"count", count}, {"next", next}, {"previous", previous}, {"results", std::move(results)}};
 }
 
-// Pushes events to lava-publisher's input socket (added with the events step).
-struct App::EventSink {
-    void publish(const std::vector<PendingEvent>&) {}
-};
 
 std::optional<std::string> Call::query(const std::string& name) const {
     for (const auto& [k, v] : common::net::parse_form(request.query)) {
@@ -200,7 +197,8 @@ HttpResponse internal_error(int status, const std::string& error) {
 }
 
 App::App(ServerSettings settings, db::Pool& pool, common::async::BlockingPool& blocking)
-    : settings_(std::move(settings)), pool_(pool), blocking_(blocking), events_(std::make_unique<EventSink>()) {
+    : settings_(std::move(settings)), pool_(pool), blocking_(blocking),
+      events_(std::make_unique<EventPublisher>(settings_.web.event_socket, settings_.web.event_topic)) {
     devices_ = std::make_unique<common::device::DeviceConfig>(common::device::Paths{
         settings_.web.dispatcher_config, split(settings_.web.device_template_dirs, ':')});
     const auto extra = split(settings_.web.extra_context_variables, ',');

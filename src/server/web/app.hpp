@@ -42,6 +42,7 @@ struct PendingEvent {
 };
 
 class App;
+class EventPublisher;
 
 // One request, as a handler sees it.
 struct Call {
@@ -116,8 +117,7 @@ private:
         Access access;
     };
     Router<Route> router_;
-    struct EventSink;
-    std::unique_ptr<EventSink> events_;
+    std::unique_ptr<EventPublisher> events_;
 };
 
 // LimitOffset pagination (?limit=&offset=, default 50) and its envelope
