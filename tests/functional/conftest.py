@@ -3,10 +3,13 @@ processes by their build path, against databases in the throwaway
 PostgreSQL that ctest's "pg" fixture started."""
 
 import os
+import shutil
 import subprocess
+import tempfile
 import uuid
 
 import pytest
+import requests
 
 BUILD_DIR = os.environ.get("LAVA_BUILD_DIR", "")
 SOURCE_DIR = os.environ.get("LAVA_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -104,7 +107,13 @@ class Server:
         e.update(env)
         args = [program("lava-server"), "--port", "0", "--dispatcher-config", dc,
                 "--device-template-dirs", os.path.join(SOURCE_DIR, "etc", "dispatcher-config", "device-types"),
-                "--job-output", self.job_output] + list(extra_args) + ["serve"]
+                "--job-output", self.job_output]
+        # Nothing from this machine's /etc: worker files live in the work directory too.
+        if "--env-dir" not in extra_args:
+            args += ["--env-dir", os.path.join(workdir, "etc")]
+        if "--worker-config-dir" not in extra_args:
+            args += ["--worker-config-dir", os.path.join(workdir, "etc", "dispatcher.d")]
+        args += list(extra_args) + ["serve"]
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(args, env=e, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
@@ -133,3 +142,71 @@ class Server:
         code = self.proc.wait(timeout=30)
         self.log.close()
         return code
+
+
+class RestLab:
+    """A lab for REST tests: users admin (superuser), alice, bob (group team), carol;
+    device types qemu, secret-type (team only), empty-type; worker01 with
+    qemu01 (tag usb), qemu02, secret01; lava-server serving it."""
+
+    def __init__(self, env, workdir):
+        self.env = env
+        self.tokens = {}
+        self.manage("migrate")
+        self.manage("groups", "add", "team")
+        self.manage("users", "add", "admin", "--superuser", "--passwd", "admin-pw")
+        self.manage("users", "add", "alice", "--passwd", "alice-pw")
+        self.manage("users", "add", "bob", "--passwd", "bob-pw")
+        self.manage("users", "update", "bob", "--group", "team")
+        self.manage("users", "add", "carol", "--passwd", "carol-pw")
+        for user in ("admin", "alice", "bob", "carol"):
+            self.tokens[user] = self.manage("tokens", "add", "--user", user).strip().splitlines()[-1]
+        for dt in ("qemu", "secret-type", "empty-type"):
+            self.manage("device-types", "add", dt)
+        self.manage("workers", "add", "worker01")
+        for device, dt in (("qemu01", "qemu"), ("qemu02", "qemu"), ("secret01", "secret-type")):
+            self.manage("devices", "add", device, "--device-type", dt, "--worker", "worker01")
+        self.manage("tags", "add", "usb")
+        self.manage("tags", "add", "rare")  # no device carries "rare"
+        self.manage("device-tags", "add", "qemu01", "--tags", "usb")
+        # secret-type is visible to (and usable by) the members of "team" only.
+        psql(env, "INSERT INTO group_device_type_permissions (group_id, device_type, permission) "
+                  "SELECT g.id, 'secret-type', p FROM groups g, unnest(ARRAY['view_devicetype', "
+                  "'submit_to_devicetype']) p WHERE g.name = 'team'")
+        self.server = Server(env, workdir)
+        self.api = self.server.api
+
+    def manage(self, *args):
+        r = lava_server(self.env, "manage", *args)
+        assert r.code == 0, (args, r.out, r.err)
+        return r.out
+
+    def headers(self, user):
+        return {"Authorization": "Token " + self.tokens[user]} if user else {}
+
+    def get(self, path, user=None, headers=None, **kw):
+        return requests.get(self.api + path, headers=dict(self.headers(user), **(headers or {})), timeout=30, **kw)
+
+    def post(self, path, user=None, headers=None, **kw):
+        return requests.post(self.api + path, headers=dict(self.headers(user), **(headers or {})), timeout=30, **kw)
+
+    def submit(self, definition, user="alice"):
+        r = self.post("jobs/", user, data={"definition": definition})
+        assert r.status_code == 201, r.text
+        return r.json()["job_ids"]
+
+
+def rest_lab(pg_env):
+    """Generator for a module fixture: yields a RestLab, then tears it down."""
+    name = "lava_rest_" + uuid.uuid4().hex[:10]
+    psql(pg_env, 'CREATE DATABASE "%s"' % name)
+    env = dict(pg_env, PGDATABASE=name)
+    workdir = tempfile.mkdtemp(prefix="lava-rest-")
+    lab = RestLab(env, workdir)
+    yield lab
+    code = lab.server.stop()
+    output = lab.server.output()
+    shutil.rmtree(workdir, ignore_errors=True)
+    psql(pg_env, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+    assert code == 0, output
+    assert "error [http]" not in output, output

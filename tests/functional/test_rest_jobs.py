@@ -3,16 +3,13 @@ and its errors, visibility for every kind of caller, listing with filters,
 ordering and paging, cancel, resubmit, validate; the token/ and system/
 endpoints. Clients are python3-requests, as CI pipelines use."""
 
-import os
-import shutil
-import tempfile
 import uuid
 
 import pytest
 import requests
 import yaml
 
-from conftest import Server, lava_server, psql
+from conftest import rest_lab
 
 JOB = """\
 job_name: {name}
@@ -46,68 +43,9 @@ def job(name="smoke", device_type="qemu", visibility="public", extra=""):
     return JOB.format(name=name, device_type=device_type, visibility=visibility) + extra
 
 
-class Lab:
-    def __init__(self, env, workdir):
-        self.env = env
-        self.tokens = {}
-        self.manage("migrate")
-        self.manage("groups", "add", "team")
-        self.manage("users", "add", "admin", "--superuser", "--passwd", "admin-pw")
-        self.manage("users", "add", "alice", "--passwd", "alice-pw")
-        self.manage("users", "add", "bob", "--passwd", "bob-pw")
-        self.manage("users", "update", "bob", "--group", "team")
-        self.manage("users", "add", "carol", "--passwd", "carol-pw")
-        for user in ("admin", "alice", "bob", "carol"):
-            self.tokens[user] = self.manage("tokens", "add", "--user", user).strip().splitlines()[-1]
-        for dt in ("qemu", "secret-type", "empty-type"):
-            self.manage("device-types", "add", dt)
-        self.manage("workers", "add", "worker01")
-        for device, dt in (("qemu01", "qemu"), ("qemu02", "qemu"), ("secret01", "secret-type")):
-            self.manage("devices", "add", device, "--device-type", dt, "--worker", "worker01")
-        self.manage("tags", "add", "usb")
-        self.manage("tags", "add", "rare")  # no device carries "rare"
-        self.manage("device-tags", "add", "qemu01", "--tags", "usb")
-        # secret-type is visible to (and usable by) the members of "team" only.
-        psql(env, "INSERT INTO group_device_type_permissions (group_id, device_type, permission) "
-                  "SELECT g.id, 'secret-type', p FROM groups g, unnest(ARRAY['view_devicetype', "
-                  "'submit_to_devicetype']) p WHERE g.name = 'team'")
-        self.server = Server(env, workdir)
-        self.api = self.server.api
-
-    def manage(self, *args):
-        r = lava_server(self.env, "manage", *args)
-        assert r.code == 0, (args, r.out, r.err)
-        return r.out
-
-    def headers(self, user):
-        return {"Authorization": "Token " + self.tokens[user]} if user else {}
-
-    def get(self, path, user=None, **kw):
-        return requests.get(self.api + path, headers=self.headers(user), timeout=30, **kw)
-
-    def post(self, path, user=None, **kw):
-        return requests.post(self.api + path, headers=self.headers(user), timeout=30, **kw)
-
-    def submit(self, definition, user="alice"):
-        r = self.post("jobs/", user, data={"definition": definition})
-        assert r.status_code == 201, r.text
-        return r.json()["job_ids"]
-
-
 @pytest.fixture(scope="module")
 def lab(pg_env):
-    name = "lava_rest_" + uuid.uuid4().hex[:10]
-    psql(pg_env, 'CREATE DATABASE "%s"' % name)
-    env = dict(pg_env, PGDATABASE=name)
-    workdir = tempfile.mkdtemp(prefix="lava-rest-")
-    lab = Lab(env, workdir)
-    yield lab
-    code = lab.server.stop()
-    output = lab.server.output()
-    shutil.rmtree(workdir, ignore_errors=True)
-    psql(pg_env, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
-    assert code == 0, output
-    assert "error [http]" not in output, output
+    yield from rest_lab(pg_env)
 
 
 # ---------------------------------------------------------------- submission

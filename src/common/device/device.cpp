@@ -195,6 +195,14 @@ Result<std::string> DeviceConfig::render_text(const std::string& hostname,
     return out;
 }
 
+Result<void> DeviceConfig::check_dictionary(const std::string& source) const {
+    auto out = env_->render_source(source, {}, "<dictionary>");
+    if (!out) return make_error(errc::kInvalidArgument, out.error().message);
+    auto parsed = yaml::load(*out);
+    if (!parsed) return make_error(errc::kInvalidArgument, parsed.error().message);
+    return {};
+}
+
 Result<Value> DeviceConfig::render(const std::string& hostname, const data::Dict& context) const {
     auto text = render_text(hostname, context);
     if (!text) return text.error();

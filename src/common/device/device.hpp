@@ -44,6 +44,10 @@ public:
     // Rendered, parsed and validated. Errors name the device (and the key).
     Result<data::Value> render(const std::string& hostname, const data::Dict& context) const;
 
+    // A dictionary given as text (not yet saved) renders and parses as YAML
+    // (LAVA's devices/validate/ check); the error says what failed.
+    Result<void> check_dictionary(const std::string& source) const;
+
     // The health-check job of the device's type: health-checks/<template>.yaml (or .yml).
     Result<std::string> health_check(const std::string& hostname) const;
 

@@ -12,7 +12,10 @@ using common::db::Statement;
     "SELECT dt.name, dt.description, dt.health_frequency, dt.health_denominator, "            \
     "dt.disable_health_check, dt.display, "                                                   \
     "ARRAY(SELECT a.name FROM aliases a WHERE a.device_type = dt.name ORDER BY a.name), "     \
-    "(SELECT count(*) FROM devices d WHERE d.device_type = dt.name) FROM device_types dt "
+    "(SELECT count(*) FROM devices d WHERE d.device_type = dt.name), "                        \
+    "dt.architecture, dt.processor, dt.cpu_model, dt.bits, dt.core_count, "                   \
+    "ARRAY(SELECT c.core FROM device_type_cores c WHERE c.device_type = dt.name ORDER BY 1) "  \
+    "FROM device_types dt "
 
 const Statement kInsertDeviceType{
     "device_types.insert",
@@ -67,6 +70,12 @@ DeviceType to_device_type(const pqxx::row& r) {
     dt.display = r[5].as<bool>();
     dt.aliases = text_array(r[6]);
     dt.device_count = r[7].as<long>();
+    if (!r[8].is_null()) dt.architecture = r[8].as<std::string>();
+    if (!r[9].is_null()) dt.processor = r[9].as<std::string>();
+    dt.cpu_model = r[10].as<std::string>();
+    if (!r[11].is_null()) dt.bits = r[11].as<int>();
+    if (!r[12].is_null()) dt.core_count = r[12].as<int>();
+    dt.cores = text_array(r[13]);
     return dt;
 }
 

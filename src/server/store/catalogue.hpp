@@ -22,6 +22,12 @@ struct DeviceType {
     bool display = true;
     std::vector<std::string> aliases;
     long device_count = 0;
+    std::optional<std::string> architecture;
+    std::optional<std::string> processor;
+    std::string cpu_model;
+    std::optional<int> bits;
+    std::optional<int> core_count;
+    std::vector<std::string> cores;
 };
 
 struct NewDeviceType {

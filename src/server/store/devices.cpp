@@ -19,7 +19,10 @@ using proto::DeviceState;
     "WHERE dt.device = d.hostname ORDER BY t.name), "                                        \
     "pu.username, pg.name, ou.username, og.name, "                                           \
     "(SELECT j.id FROM test_jobs j WHERE j.actual_device = d.hostname AND j.state BETWEEN 1 " \
-    "AND 4 ORDER BY j.id DESC LIMIT 1) "                                                     \
+    "AND 4 ORDER BY j.id DESC LIMIT 1), "                                                    \
+    "d.device_version, d.physical_owner_id, d.physical_group_id, "                           \
+    "ARRAY(SELECT dt.tag_id::text FROM device_tags dt WHERE dt.device = d.hostname ORDER BY 1), " \
+    "d.last_health_report_job, d.is_synced "                                                 \
     "FROM devices d "                                                                        \
     "LEFT JOIN users pu ON pu.id = d.physical_owner_id "                                     \
     "LEFT JOIN groups pg ON pg.id = d.physical_group_id "                                    \
@@ -88,6 +91,30 @@ std::optional<std::string> opt_text(const pqxx::field& f) {
     return f.as<std::string>();
 }
 
+// Group permission rows: a permission implies the lower ones (change > submit > view).
+const Statement kVisibleDevices{
+    "devices.visible",
+    "SELECT d.hostname FROM devices d WHERE $1 "
+    "  OR EXISTS (SELECT 1 FROM group_device_permissions p WHERE p.device = d.hostname "
+    "     AND p.permission IN ('view_device', 'submit_to_device', 'change_device') AND p.group_id = ANY($2::bigint[])) "
+    "  OR (NOT EXISTS (SELECT 1 FROM group_device_permissions p WHERE p.device = d.hostname "
+    "         AND p.permission = 'view_device') "
+    "      AND (NOT EXISTS (SELECT 1 FROM group_device_type_permissions p WHERE p.device_type = d.device_type "
+    "              AND p.permission = 'view_devicetype') "
+    "           OR EXISTS (SELECT 1 FROM group_device_type_permissions p WHERE p.device_type = d.device_type "
+    "              AND p.permission IN ('view_devicetype', 'submit_to_devicetype', 'change_devicetype') "
+    "              AND p.group_id = ANY($2::bigint[])))) "
+    "ORDER BY d.hostname"};
+const Statement kCanChange{
+    "devices.can_change",
+    "SELECT EXISTS (SELECT 1 FROM group_device_permissions p WHERE p.device = d.hostname "
+    "  AND p.permission = 'change_device' AND p.group_id = ANY($2::bigint[])) "
+    "OR (NOT EXISTS (SELECT 1 FROM group_device_permissions p WHERE p.device = d.hostname "
+    "      AND p.permission = 'change_device') "
+    "    AND EXISTS (SELECT 1 FROM group_device_type_permissions p WHERE p.device_type = d.device_type "
+    "      AND p.permission = 'change_devicetype' AND p.group_id = ANY($2::bigint[]))) "
+    "FROM devices d WHERE d.hostname = $1"};
+
 Device to_device(const pqxx::row& r) {
     Device d;
     d.hostname = r[0].as<std::string>();
@@ -102,6 +129,12 @@ Device to_device(const pqxx::row& r) {
     d.owner = opt_text(r[9]);
     d.group = opt_text(r[10]);
     if (!r[11].is_null()) d.current_job = r[11].as<std::int64_t>();
+    d.device_version = r[12].as<std::string>();
+    if (!r[13].is_null()) d.physical_owner_id = r[13].as<std::int64_t>();
+    if (!r[14].is_null()) d.physical_group_id = r[14].as<std::int64_t>();
+    for (const auto& id : text_array(r[15])) d.tag_ids.push_back(std::stoll(id));
+    if (!r[16].is_null()) d.last_health_report_job = r[16].as<std::int64_t>();
+    d.is_synced = r[17].as<bool>();
     return d;
 }
 
@@ -233,6 +266,21 @@ std::vector<DeviceHistoryEntry> DeviceRepository::history(const std::string& hos
         out.push_back(std::move(e));
     }
     return out;
+}
+
+std::vector<std::string> DeviceRepository::visible(const std::optional<Principal>& viewer) {
+    std::vector<std::string> out;
+    const bool all = viewer && viewer->is_superuser;
+    for (const auto& r : tx_.exec(kVisibleDevices, all, int_array_literal(viewer ? viewer->group_ids : std::vector<std::int64_t>{}))) {
+        out.push_back(r[0].as<std::string>());
+    }
+    return out;
+}
+
+bool DeviceRepository::can_change(const std::string& hostname, const Principal& user) {
+    if (user.is_superuser) return true;
+    auto r = tx_.exec01(kCanChange, hostname, int_array_literal(user.group_ids));
+    return r && (*r)[0].as<bool>();
 }
 
 long DeviceRepository::count_submittable(const std::string& device_type, const Principal& user,

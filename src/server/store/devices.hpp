@@ -28,6 +28,13 @@ struct Device {
     std::optional<std::string> owner;  // username
     std::optional<std::string> group;
     std::optional<std::int64_t> current_job;
+    // As LAVA's REST API shows them (ids of related rows).
+    std::string device_version;
+    std::optional<std::int64_t> physical_owner_id;
+    std::optional<std::int64_t> physical_group_id;
+    std::vector<std::int64_t> tag_ids;
+    std::optional<std::int64_t> last_health_report_job;
+    bool is_synced = false;
 };
 
 // Who may use the device or has physical access: a user or a group, not both.
@@ -81,6 +88,12 @@ public:
     Result<Device> create(const NewDevice& device, const Change& change);
     Result<Device> get(const std::string& hostname);
     std::vector<Device> list(const DeviceFilter& filter);
+    // LAVA's Device.can_view: the hostnames `viewer` may see (a view
+    // permission on the device, else its type's rule; superusers see all).
+    std::vector<std::string> visible(const std::optional<Principal>& viewer);
+    // LAVA's Device.can_change for a user (superuser, or a change permission
+    // on the device, else on its type when the device is unrestricted).
+    bool can_change(const std::string& hostname, const Principal& user);
     Result<Device> update(const std::string& hostname, const DeviceUpdate& update,
                           const Change& change);
     // Sets the health of a device whose row the caller has locked, and

@@ -209,6 +209,7 @@ App::App(ServerSettings settings, db::Pool& pool, common::async::BlockingPool& b
     add_job_routes(*this);
     add_worker_routes(*this);
     add_result_routes(*this);
+    add_lab_routes(*this);
 }
 
 App::~App() = default;

@@ -139,5 +139,6 @@ void add_system_routes(App& app);
 void add_job_routes(App& app);
 void add_worker_routes(App& app);
 void add_result_routes(App& app);
+void add_lab_routes(App& app);
 
 }  // namespace lava::server::web

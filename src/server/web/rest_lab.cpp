@@ -1,0 +1,523 @@
+// REST v0.2 for the lab's catalogue (lava-protocols.md §4.2): devices (+
+// dictionary, set_health, validate), devicetypes (+ template, health_check),
+// workers (+ env, config, set_health), aliases, tags, and the group
+// permissions on device types and devices. Shapes, permissions and error
+// texts are LAVA's; visibility follows each object's view rule.
+
+#include "common/yaml/load.hpp"
+#include "server/store/catalogue.hpp"
+#include "server/store/devices.hpp"
+#include "server/store/permissions.hpp"
+#include "server/store/workers.hpp"
+#include "server/web/app.hpp"
+#include "server/web/jobs_service.hpp"
+#include "server/web/json.hpp"
+#include "server/web/json_filter.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace lava::server::web {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const std::string kApi = "/api/v0.2/";
+const std::string kNoPermission = "Insufficient permissions. Please contact system administrator.";
+
+template <class T>
+json opt(const std::optional<T>& v) {
+    return v ? json(*v) : json();
+}
+
+std::vector<std::string> names_of(auto const& array) {
+    std::vector<std::string> out;
+    for (auto n : array) out.emplace_back(n);
+    return out;
+}
+
+// A filtered, ordered, paginated listing of serialized objects.
+HttpResponse listing(Call& call, const json& items, const FilterSpec& spec = {}) {
+    auto filtered = filter_objects(items, call.query_params(), spec);
+    if (!filtered) {
+        const auto& m = filtered.error().message;
+        const auto nl = m.find('\n');
+        return json_response(400, {{m.substr(0, nl), {m.substr(nl + 1)}}});
+    }
+    order_objects(*filtered, call.query("ordering").value_or(""));
+    const Page page = limit_offset(call);
+    const long count = static_cast<long>(filtered->size());
+    json results = json::array();
+    for (long i = page.offset; i < count && i < page.offset + page.limit; ++i) results.push_back((*filtered)[i]);
+    return json_response(200, paginated(call, page, count, std::move(results)));
+}
+
+// A "param\nmessage" store error as DRF's {"param": ["message"]}; others as {"detail": ...}.
+HttpResponse field_error(const Error& e) {
+    const auto nl = e.message.find('\n');
+    if (nl == std::string::npos) return rest_detail(400, e.message);
+    return json_response(400, {{e.message.substr(0, nl), {e.message.substr(nl + 1)}}});
+}
+
+std::optional<std::string> read_text(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+bool write_text(const fs::path& path, const std::string& text) {
+    std::error_code ec;
+    fs::create_directories(path.parent_path(), ec);
+    const fs::path tmp = path.string() + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        if (!out) return false;
+        out << text;
+        if (!out.flush()) return false;
+    }
+    fs::rename(tmp, path, ec);  // readers never see half a file
+    return !ec;
+}
+
+HttpResponse attachment(std::string body, const std::string& type, const std::string& filename) {
+    HttpResponse r;
+    r.content_type = type;
+    r.body = std::move(body);
+    r.headers.emplace_back("Content-Disposition", "attachment; filename=" + filename);
+    return r;
+}
+
+HttpResponse no_content() {
+    HttpResponse r;
+    r.status = 204;
+    r.content_type.clear();
+    return r;
+}
+
+// ------------------------------------------------------------ devices
+
+json device_json(const store::Device& d) {
+    return {{"hostname", d.hostname},
+            {"device_type", d.device_type},
+            {"device_version", d.device_version},
+            {"physical_owner", opt(d.physical_owner_id)},
+            {"physical_group", opt(d.physical_group_id)},
+            {"description", d.description},
+            {"tags", d.tag_ids},
+            {"state", std::string(proto::display(d.state))},
+            {"health", std::string(proto::display(d.health))},
+            {"last_health_report_job", opt(d.last_health_report_job)},
+            {"worker_host", opt(d.worker)},
+            {"is_synced", d.is_synced}};
+}
+
+FilterSpec device_filters() {
+    FilterSpec spec;
+    spec.choices["state"] = names_of(proto::kDeviceStateNames);
+    spec.choices["health"] = names_of(proto::kDeviceHealthNames);
+    return spec;
+}
+
+bool all_param(const Call& call) {
+    const auto all = call.query("all");
+    return all && !all->empty();
+}
+
+// The device in the path, if the caller may see it (Retired ones only with ?all).
+std::optional<store::Device> visible_device(Call& call) {
+    const auto& hostname = call.params.at("hostname");
+    store::DeviceRepository devices(call.tx);
+    const auto visible = devices.visible(call.who.user);
+    if (std::find(visible.begin(), visible.end(), hostname) == visible.end()) return std::nullopt;
+    auto d = devices.get(hostname);
+    if (!d || (d->health == proto::DeviceHealth::kRetired && !all_param(call))) return std::nullopt;
+    return *d;
+}
+
+HttpResponse list_devices(Call& call) {
+    store::DeviceRepository devices(call.tx);
+    store::DeviceFilter filter;
+    filter.include_retired = all_param(call);
+    const auto visible = devices.visible(call.who.user);
+    json items = json::array();
+    for (const auto& d : devices.list(filter)) {
+        if (std::binary_search(visible.begin(), visible.end(), d.hostname)) items.push_back(device_json(d));
+    }
+    return listing(call, items, device_filters());
+}
+
+HttpResponse device_dictionary_get(Call& call) {
+    const auto device = visible_device(call);
+    if (!device) return rest_detail(404, "Not found.");
+    const auto& config = call.app.devices();
+    if (!config.has_dictionary(device->hostname)) {
+        return rest_detail(400, "Device '" + device->hostname + "' does not have a configuration");
+    }
+    const auto render = call.query("render");
+    if (!render || render->empty()) {
+        auto text = config.dictionary(device->hostname);
+        if (!text) return rest_detail(400, text.error().message);
+        return attachment(*text, "text/plain", device->hostname + ".jinja2");
+    }
+    common::data::Dict context;
+    if (const auto c = call.query("context")) {
+        auto parsed = common::yaml::load(*c);
+        if (!parsed) return rest_detail(400, "Job Context '" + *c + "' is not valid: " + parsed.error().message);
+        if (parsed->is_dict()) context = parsed->as_dict();
+    }
+    auto text = config.render_text(device->hostname, context);
+    if (!text) return rest_detail(400, text.error().message);
+    return attachment(*text, "application/yaml", device->hostname + ".yaml");
+}
+
+HttpResponse device_dictionary_post(Call& call) {
+    const auto device = visible_device(call);
+    if (!device) return rest_detail(404, "Not found.");
+    if (!store::DeviceRepository(call.tx).can_change(device->hostname, *call.who.user)) {
+        return rest_detail(403, kNoPermission);
+    }
+    const auto dictionary = call.field("dictionary");
+    if (!dictionary) return json_response(400, {{"dictionary", {"This field is required."}}});
+    const fs::path path = fs::path(call.app.settings().web.dispatcher_config) / "devices" / (device->hostname + ".jinja2");
+    if (!write_text(path, *dictionary)) {
+        return rest_detail(400, "Error updating configuration for device '" + device->hostname + "'");
+    }
+    return rest_message(200, "device config successfully updated");
+}
+
+HttpResponse device_set_health(Call& call) {
+    if (!call.who.superuser()) return rest_detail(403, kNoPermission);
+    const auto device = visible_device(call);
+    if (!device) return rest_detail(404, "Not found.");
+    std::string health = call.field("health").value_or("");
+    for (auto& c : health) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    const auto parsed = proto::parse<proto::DeviceHealth>(health);
+    if (health.empty() || !parsed || proto::key(*parsed) != health) {
+        return rest_message(400, "Wrong device health " + health);
+    }
+    store::DeviceUpdate update;
+    update.health = *parsed;
+    const auto reason = call.field("reason").value_or("");
+    auto updated = store::DeviceRepository(call.tx).update(device->hostname, update,
+                                                          store::Change{call.who.user->username, reason});
+    if (!updated) return rest_message(400, updated.error().message);
+    store::Touched touched;
+    touched.device(device->hostname);
+    queue_touched(call, touched);
+    return rest_message(202, "OK");
+}
+
+HttpResponse device_validate(Call& call) {
+    std::string text = call.field("device").value_or(call.field("dictionary").value_or(""));
+    const auto type = call.request.header("content-type");
+    if (text.empty() && type.find("form") == std::string_view::npos && type.find("json") == std::string_view::npos) {
+        text = call.request.body;  // text/plain: the dictionary itself
+    }
+    if (text.empty()) return json_response(400, {{"device", "Device dictionary is required."}});
+    auto checked = call.app.devices().check_dictionary(text);
+    if (!checked) return rest_message(200, "Device dictionary invalid: " + checked.error().message);
+    return rest_message(200, "Device dictionary valid.");
+}
+
+// ------------------------------------------------------------ device types
+
+json device_type_json(const store::DeviceType& t) {
+    return {{"name", t.name},
+            {"architecture", opt(t.architecture)},
+            {"processor", opt(t.processor)},
+            {"cpu_model", t.cpu_model.empty() ? json() : json(t.cpu_model)},
+            {"aliases", t.aliases},
+            {"bits", opt(t.bits)},
+            {"cores", t.cores},
+            {"core_count", opt(t.core_count)},
+            {"description", t.description},
+            {"health_frequency", t.health_frequency},
+            {"disable_health_check", t.disable_health_check},
+            {"health_denominator", std::string(proto::display(t.health_denominator))},
+            {"display", t.display}};
+}
+
+std::optional<store::DeviceType> visible_type(Call& call) {
+    store::DeviceTypeRepository types(call.tx);
+    auto t = types.get(call.params.at("name"));
+    if (!t || !types.visible_to(t->name, call.who.user)) return std::nullopt;
+    return *t;
+}
+
+// GET/POST of a device type's file (template or health check).
+HttpResponse type_file(Call& call, const std::string& kind) {
+    const auto type = visible_type(call);
+    if (!type) return rest_detail(404, "Not found.");
+    const fs::path root(call.app.settings().web.dispatcher_config);
+    const bool health = kind == "health-check";
+    const fs::path path = health ? root / "health-checks" / (type->name + ".yaml")
+                                 : root / "device-types" / (type->name + ".jinja2");
+    if (call.request.method == "GET") {
+        auto text = read_text(path);
+        if (!text && !health) {
+            // A template shipped in a further template directory counts too.
+            for (const auto& dir : call.app.devices().search_path()) {
+                if ((text = read_text(fs::path(dir) / (type->name + ".jinja2")))) break;
+            }
+        }
+        if (!text) {
+            return rest_detail(400, "Device-type '" + type->name + "' " + (health ? "health check" : "template") +
+                                        " was not found.");
+        }
+        return attachment(*text, "application/yaml",
+                          health ? type->name + "_health_check.yaml" : type->name + ".jinja2");
+    }
+    if (!call.who.superuser()) return rest_detail(403, kNoPermission);
+    const auto content = call.field(health ? "config" : "template");
+    if (!content || content->empty()) {
+        return json_response(400, {{health ? "config" : "template",
+                                    health ? "Health check configuration is required."
+                                           : "Device type template is required."}});
+    }
+    if (!write_text(path, *content)) {
+        return rest_detail(400, std::string(health ? "Unable to write health check configuration"
+                                                   : "Unable to write device-type template"));
+    }
+    return no_content();
+}
+
+// ------------------------------------------------------------ workers
+
+json worker_json(const store::Worker& w, bool with_token) {
+    json out = {{"hostname", w.hostname},
+                {"state", std::string(proto::display(w.state))},
+                {"health", std::string(proto::display(w.health))},
+                {"description", w.description},
+                {"last_ping", drf_datetime(w.last_ping)},
+                {"job_limit", w.job_limit},
+                {"version", w.version}};
+    if (with_token) out["token"] = w.token;
+    return out;
+}
+
+// GET/POST of a worker's env.yaml or dispatcher.yaml.
+HttpResponse worker_file(Call& call, const std::string& kind) {
+    const auto& hostname = call.params.at("hostname");
+    if (!store::WorkerRepository(call.tx).get(hostname)) return rest_detail(404, "Not found.");
+    const auto& s = call.app.settings().web;
+    const fs::path dir = fs::path(s.worker_config_dir);
+    const bool env = kind == "env";
+    if (call.request.method == "GET") {
+        const std::vector<fs::path> candidates =
+            env ? std::vector<fs::path>{dir / hostname / "env.yaml", fs::path(s.env_dir) / "env.yaml"}
+                : std::vector<fs::path>{dir / hostname / "dispatcher.yaml", dir / (hostname + ".yaml")};
+        for (const auto& path : candidates) {
+            if (auto text = read_text(path)) {
+                return attachment(*text, "application/yaml", env ? "env.yaml" : "dispatcher.yaml");
+            }
+        }
+        return rest_detail(400, "Worker '" + hostname + "' does not have '" + (env ? "env" : "dispatcher") + "' file");
+    }
+    if (!call.who.superuser()) return rest_detail(403, kNoPermission);
+    const std::string field = env ? "env" : "config";
+    const auto content = call.field(field);
+    if (!content) return json_response(400, {{field, {"This field is required."}}});
+    const std::string filename = env ? "env.yaml" : "dispatcher.yaml";
+    if (!write_text(dir / hostname / filename, *content)) {
+        return rest_detail(400, "Error updating '" + filename + "' for worker " + hostname);
+    }
+    return rest_message(200, "content successfully updated");
+}
+
+HttpResponse worker_update(Call& call, const std::string& health_field) {
+    const auto& hostname = call.params.at("hostname");
+    store::WorkerUpdate u;
+    if (const auto h = call.field(health_field)) {
+        auto parsed = proto::parse<proto::WorkerHealth>(*h);
+        if (!parsed) {
+            return json_response(400, {{"health", {"\"" + *h + "\" is not a valid choice."}}});
+        }
+        u.health = *parsed;
+    }
+    u.description = call.field("description");
+    if (const auto limit = call.field("job_limit")) {
+        try {
+            u.job_limit = std::stoi(*limit);
+        } catch (const std::exception&) {
+            return json_response(400, {{"job_limit", {"A valid integer is required."}}});
+        }
+    }
+    auto updated = store::WorkerRepository(call.tx).update(
+        hostname, u, store::Change{call.who.user->username, call.field("reason").value_or("")});
+    if (!updated) {
+        if (updated.error().code == errc::kNotFound) return rest_detail(404, "Not found.");
+        return rest_detail(400, updated.error().message);
+    }
+    queue_worker_event(call, hostname);
+    return json_response(200, worker_json(*updated, true));
+}
+
+// ------------------------------------------------------------ permissions
+
+void permission_routes(App& app, const std::string& path, store::PermissionTarget target) {
+    const std::string key = target == store::PermissionTarget::kDeviceType ? "devicetype" : "device";
+    app.route(
+        "GET", kApi + "permissions/" + path + "/",
+        [target, key](Call& call) {
+            json items = json::array();
+            for (const auto& p : store::PermissionRepository(call.tx, target).list()) {
+                items.push_back({{"id", p.id}, {"group", p.group}, {"permission", p.permission}, {key, p.target}});
+            }
+            return listing(call, items);
+        },
+        Access::kSuperuser);
+    app.route(
+        "POST", kApi + "permissions/" + path + "/",
+        [target, key](Call& call) {
+            json missing = json::object();
+            for (const std::string& f : std::vector<std::string>{"group", "permission", key}) {
+                if (!call.field(f)) missing[f] = {"This field is required."};
+            }
+            if (!missing.empty()) return json_response(400, missing);
+            auto p = store::PermissionRepository(call.tx, target)
+                         .create(*call.field("group"), *call.field("permission"), *call.field(key));
+            if (!p) return field_error(p.error());
+            return json_response(201, {{"id", p->id}, {"group", p->group}, {"permission", p->permission}, {key, p->target}});
+        },
+        Access::kSuperuser);
+    app.route(
+        "DELETE", kApi + "permissions/" + path + "/{id}/",
+        [target](Call& call) {
+            const auto& id = call.params.at("id");
+            if (id.empty() || id.size() > 18 || id.find_first_not_of("0123456789") != std::string::npos ||
+                !store::PermissionRepository(call.tx, target).remove(std::stoll(id))) {
+                return rest_detail(404, "Not found.");
+            }
+            return no_content();
+        },
+        Access::kSuperuser);
+}
+
+}  // namespace
+
+void add_lab_routes(App& app) {
+    // devices
+    app.route("GET", kApi + "devices/", list_devices);
+    app.route("POST", kApi + "devices/validate/", device_validate, Access::kAnyone);
+    app.route("GET", kApi + "devices/{hostname}/", [](Call& call) {
+        const auto d = visible_device(call);
+        if (!d) return rest_detail(404, "Not found.");
+        return json_response(200, device_json(*d));
+    });
+    app.route("GET", kApi + "devices/{hostname}/dictionary/", device_dictionary_get);
+    app.route("POST", kApi + "devices/{hostname}/dictionary/", device_dictionary_post);
+    app.route("POST", kApi + "devices/{hostname}/set_health/", device_set_health);
+
+    // device types
+    app.route("GET", kApi + "devicetypes/", [](Call& call) {
+        store::DeviceTypeRepository types(call.tx);
+        json items = json::array();
+        for (const auto& t : types.list()) {
+            if (types.visible_to(t.name, call.who.user)) items.push_back(device_type_json(t));
+        }
+        FilterSpec spec;
+        spec.choices["health_denominator"] = names_of(proto::kHealthDenominatorNames);
+        return listing(call, items, spec);
+    });
+    app.route("GET", kApi + "devicetypes/{name}/", [](Call& call) {
+        const auto t = visible_type(call);
+        if (!t) return rest_detail(404, "Not found.");
+        return json_response(200, device_type_json(*t));
+    });
+    for (const char* method : {"GET", "POST"}) {
+        app.route(method, kApi + "devicetypes/{name}/template/", [](Call& call) { return type_file(call, "template"); });
+        app.route(method, kApi + "devicetypes/{name}/health_check/",
+                  [](Call& call) { return type_file(call, "health-check"); });
+    }
+
+    // workers
+    app.route("GET", kApi + "workers/", [](Call& call) {
+        json items = json::array();
+        for (const auto& w : store::WorkerRepository(call.tx).list(true)) {
+            items.push_back(worker_json(w, call.who.superuser()));
+        }
+        FilterSpec spec;
+        spec.choices["state"] = names_of(proto::kWorkerStateNames);
+        spec.choices["health"] = names_of(proto::kWorkerHealthNames);
+        return listing(call, items, spec);
+    });
+    app.route("GET", kApi + "workers/{hostname}/", [](Call& call) {
+        auto w = store::WorkerRepository(call.tx).get(call.params.at("hostname"));
+        if (!w) return rest_detail(404, "Not found.");
+        return json_response(200, worker_json(*w, call.who.superuser()));
+    });
+    for (const char* method : {"PUT", "PATCH"}) {
+        app.route(method, kApi + "workers/{hostname}/", [](Call& call) { return worker_update(call, "health"); },
+                  Access::kSuperuser);
+    }
+    app.route("POST", kApi + "workers/{hostname}/set_health/", [](Call& call) { return worker_update(call, "health"); },
+              Access::kSuperuser);
+    for (const char* method : {"GET", "POST"}) {
+        app.route(method, kApi + "workers/{hostname}/env/", [](Call& call) { return worker_file(call, "env"); });
+        app.route(method, kApi + "workers/{hostname}/config/", [](Call& call) { return worker_file(call, "config"); });
+    }
+
+    // aliases and tags: login required even to read (Django model permissions)
+    app.route(
+        "GET", kApi + "aliases/",
+        [](Call& call) {
+            store::DeviceTypeRepository types(call.tx);
+            json items = json::array();
+            for (const auto& a : store::AliasRepository(call.tx).list()) {
+                auto t = types.get(a.device_type);
+                if (t && t->display && types.visible_to(t->name, call.who.user)) {
+                    items.push_back({{"name", a.name}, {"device_type", a.device_type}});
+                }
+            }
+            return listing(call, items);
+        },
+        Access::kUser);
+    app.route(
+        "POST", kApi + "aliases/",
+        [](Call& call) {
+            const auto name = call.field("name");
+            if (!name) return json_response(400, {{"name", {"This field is required."}}});
+            auto a = store::AliasRepository(call.tx).create(*name, call.field("device_type").value_or(""));
+            if (!a) return rest_detail(400, a.error().message);
+            return json_response(201, {{"name", a->name}, {"device_type", a->device_type}});
+        },
+        Access::kSuperuser);
+    app.route(
+        "DELETE", kApi + "aliases/{name}/",
+        [](Call& call) {
+            if (!store::AliasRepository(call.tx).remove(call.params.at("name"))) return rest_detail(404, "Not found.");
+            return no_content();
+        },
+        Access::kSuperuser);
+    app.route(
+        "GET", kApi + "tags/",
+        [](Call& call) {
+            json items = json::array();
+            for (const auto& t : store::TagRepository(call.tx).list()) {
+                items.push_back({{"id", t.id}, {"name", t.name}, {"description", t.description}});
+            }
+            return listing(call, items);
+        },
+        Access::kUser);
+    app.route(
+        "POST", kApi + "tags/",
+        [](Call& call) {
+            const auto name = call.field("name");
+            if (!name) return json_response(400, {{"name", {"This field is required."}}});
+            auto t = store::TagRepository(call.tx).create(*name, call.field("description").value_or(""));
+            if (!t) return rest_detail(400, t.error().message);
+            return json_response(201, {{"id", t->id}, {"name", t->name}, {"description", t->description}});
+        },
+        Access::kSuperuser);
+
+    permission_routes(app, "devicetypes", store::PermissionTarget::kDeviceType);
+    permission_routes(app, "devices", store::PermissionTarget::kDevice);
+}
+
+}  // namespace lava::server::web
