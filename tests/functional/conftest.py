@@ -128,7 +128,7 @@ class Server:
         self.api = self.url + "/api/v0.2/"
 
     def output(self):
-        with open(self.log_path) as f:
+        with open(self.log_path, errors="replace") as f:
             return f.read()
 
     def alive(self):

@@ -11,4 +11,12 @@ namespace lava {
 // also a valid YAML double-quoted scalar.
 std::string json_quote(std::string_view s);
 
+// Decodes the UTF-8 sequence at s[i] and advances i; an invalid byte decodes
+// as U+FFFD and advances one byte.
+char32_t next_code_point(std::string_view s, std::size_t& i);
+
+// `s` with every invalid UTF-8 byte replaced by U+FFFD (as Python's
+// decode(errors="replace") and Django do with request data).
+std::string to_valid_utf8(std::string_view s);
+
 }  // namespace lava

@@ -1,5 +1,6 @@
 #include "common/proto/logline.hpp"
 
+#include "common/base/text.hpp"
 #include "common/yaml/load.hpp"
 
 #include <algorithm>
@@ -14,33 +15,6 @@ using common::data::Value;
 
 constexpr std::array<std::string_view, 10> kLevels{"debug",  "info",   "warning",  "error",   "exception",
                                                    "input",  "target", "feedback", "results", "event"};
-
-// Decodes one UTF-8 sequence at s[i]; invalid bytes decode as U+FFFD, one byte each.
-char32_t next_code_point(std::string_view s, std::size_t& i) {
-    const auto b0 = static_cast<unsigned char>(s[i]);
-    auto cont = [&](std::size_t k) {
-        return i + k < s.size() && (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    };
-    auto at = [&](std::size_t k) { return static_cast<char32_t>(static_cast<unsigned char>(s[i + k]) & 0x3F); };
-    char32_t cp = 0xFFFD;
-    std::size_t len = 1;
-    if (b0 < 0x80) {
-        cp = b0;
-    } else if (b0 >= 0xC2 && b0 < 0xE0 && cont(1)) {
-        cp = (static_cast<char32_t>(b0 & 0x1F) << 6) | at(1);
-        len = 2;
-    } else if (b0 >= 0xE0 && b0 < 0xF0 && cont(1) && cont(2)) {
-        cp = (static_cast<char32_t>(b0 & 0x0F) << 12) | (at(1) << 6) | at(2);
-        len = 3;
-        if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
-    } else if (b0 >= 0xF0 && b0 < 0xF5 && cont(1) && cont(2) && cont(3)) {
-        cp = (static_cast<char32_t>(b0 & 0x07) << 18) | (at(1) << 12) | (at(2) << 6) | at(3);
-        len = 4;
-        if (cp < 0x10000 || cp > 0x10FFFF) cp = 0xFFFD;
-    }
-    i += len;
-    return cp;
-}
 
 void scalar(std::string& out, const Value& v);
 

@@ -1,5 +1,6 @@
 #include "server/web/app.hpp"
 
+#include "common/base/text.hpp"
 #include "common/log/log.hpp"
 #include "server/web/events.hpp"
 
@@ -32,7 +33,7 @@ std::optional<HttpResponse> authenticate(Call& call) {
     const auto space = header.find(' ');
     const std::string scheme(header.substr(0, space));
     if (scheme != "Token" && scheme != "token") return std::nullopt;  // other schemes: anonymous here
-    const std::string secret = space == std::string_view::npos ? "" : std::string(header.substr(space + 1));
+    const std::string secret = space == std::string_view::npos ? "" : to_valid_utf8(header.substr(space + 1));
     if (secret.empty() || secret.find(' ') != std::string::npos) {
         return rest_detail(403, "Invalid token header. No credentials provided.");
     }
@@ -152,15 +153,22 @@ nlohmann::json paginated_pages(const Call& call, long page, long page_size, long
 }
 
 
+// Request text is decoded as Django does: invalid UTF-8 becomes U+FFFD, so
+// nothing downstream (the database, JSON) ever sees broken text.
+std::vector<std::pair<std::string, std::string>> Call::query_params() const {
+    auto pairs = common::net::parse_form(request.query);
+    for (auto& [k, v] : pairs) {
+        k = to_valid_utf8(k);
+        v = to_valid_utf8(v);
+    }
+    return pairs;
+}
+
 std::optional<std::string> Call::query(const std::string& name) const {
-    for (const auto& [k, v] : common::net::parse_form(request.query)) {
+    for (auto& [k, v] : query_params()) {
         if (k == name) return v;
     }
     return std::nullopt;
-}
-
-std::vector<std::pair<std::string, std::string>> Call::query_params() const {
-    return common::net::parse_form(request.query);
 }
 
 std::optional<std::string> Call::field(const std::string& name) const {
@@ -174,7 +182,7 @@ std::optional<std::string> Call::field(const std::string& name) const {
         return v.dump();
     }
     for (const auto& [k, v] : common::net::parse_form(request.body)) {
-        if (k == name) return v;
+        if (k == name) return to_valid_utf8(v);
     }
     return std::nullopt;
 }
@@ -182,7 +190,7 @@ std::optional<std::string> Call::field(const std::string& name) const {
 HttpResponse json_response(int status, const nlohmann::json& body) {
     HttpResponse r;
     r.status = status;
-    r.body = body.dump();
+    r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return r;
 }
 
@@ -253,7 +261,7 @@ HttpResponse App::handle_sync(const HttpRequest& request) {
 }
 
 HttpResponse App::dispatch(const HttpRequest& request) {
-    const auto match = router_.match(request.method, request.path);
+    const auto match = router_.match(request.method, to_valid_utf8(request.path));
     if (!match.handler) {
         if (match.path_known) {
             return rest_detail(405, "Method \"" + request.method + "\" not allowed.");
