@@ -45,6 +45,26 @@ TEST(YamlLoad, ResolvesPlainScalarsLikePyYaml) {
     EXPECT_EQ(scalar("2023-1-1").kind(), Kind::kStr);
 }
 
+// Python ints are unbounded: past int64 we keep the magnitude (as a float)
+// instead of failing; found by tools/fuzz.
+TEST(YamlLoad, HugeNumbersDoNotThrow) {
+    for (const char* text : {"99999999999999999999999", "0x1ffffffffffffffffffff", "0777777777777777777777777",
+                             "0b11111111111111111111111111111111111111111111111111111111111111111", "1.0e+999",
+                             "-1.0e+999", "99999999999999999999999:59"}) {
+        auto v = load(text);
+        ASSERT_TRUE(v) << text;
+        EXPECT_TRUE(v->is_number()) << text;
+    }
+    EXPECT_EQ(load("9223372036854775807")->as_int(), INT64_MAX);
+    EXPECT_TRUE(load("9223372036854775808")->is_float());
+    EXPECT_EQ(load("0x7fffffffffffffff")->as_int(), INT64_MAX);
+    EXPECT_EQ(load("-0x10")->as_int(), -16);
+    EXPECT_TRUE(load("0o17")->is_str());  // not an int in YAML 1.1
+    EXPECT_EQ(load("017")->as_int(), 15);
+    EXPECT_TRUE(std::isinf(load("1.0e+999")->as_number()));
+    EXPECT_TRUE(load("1.0e999")->is_str());  // YAML 1.1 floats need a signed exponent
+}
+
 TEST(YamlLoad, QuotedAndTaggedScalars) {
     EXPECT_EQ(scalar("'yes'"), Value("yes"));
     EXPECT_EQ(scalar("\"0755\""), Value("0755"));

@@ -2,7 +2,10 @@
 
 #include <yaml.h>
 
+#include <cctype>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <limits>
@@ -74,17 +77,36 @@ std::string without_underscores(std::string_view s) {
     return out;
 }
 
+// strtod: out-of-range text gives inf (or 0) as Python's float() does, no exception.
+double to_double(const std::string& s) { return std::strtod(s.c_str(), nullptr); }
+
 // Base-60 "1:30:05" -> 5405 (PyYAML's sexagesimal ints and floats).
 double sexagesimal(const std::string& digits) {
     double value = 0;
     std::size_t start = 0;
     while (true) {
         const auto colon = digits.find(':', start);
-        value = value * 60 + std::stod(digits.substr(start, colon - start));
+        value = value * 60 + to_double(digits.substr(start, colon - start));
         if (colon == std::string::npos) break;
         start = colon + 1;
     }
     return value;
+}
+
+// Digits in `base` as an int64, or, past int64 (Python ints are
+// unbounded), a float of the same magnitude.
+Value digits_value(const std::string& digits, int base, int sign) {
+    unsigned long long v = 0;
+    long double big = 0;
+    bool overflow = false;
+    for (char ch : digits) {
+        const int d = ch >= '0' && ch <= '9' ? ch - '0' : (std::tolower(static_cast<unsigned char>(ch)) - 'a' + 10);
+        big = big * base + d;
+        if (!overflow && (v > (static_cast<unsigned long long>(INT64_MAX) - d) / base)) overflow = true;
+        if (!overflow) v = v * base + d;
+    }
+    if (overflow) return Value(static_cast<double>(sign * big));
+    return Value(sign * static_cast<long long>(v));
 }
 
 Value make_int(std::string_view text) {
@@ -95,24 +117,15 @@ Value make_int(std::string_view text) {
         s.erase(0, 1);
     }
     if (s == "0") return Value(0);
-    long long v = 0;
-    if (s.rfind("0b", 0) == 0) {
-        v = std::stoll(s.substr(2), nullptr, 2);
-    } else if (s.rfind("0x", 0) == 0) {
-        v = std::stoll(s.substr(2), nullptr, 16);
-    } else if (s[0] == '0') {
-        v = std::stoll(s, nullptr, 8);
-    } else if (s.find(':') != std::string::npos) {
-        v = static_cast<long long>(sexagesimal(s));
-    } else {
-        // Python ints are unbounded; beyond int64 we keep a float's magnitude.
-        try {
-            v = std::stoll(s);
-        } catch (const std::out_of_range&) {
-            return Value(sign * std::stod(s));
-        }
+    if (s.rfind("0b", 0) == 0) return digits_value(s.substr(2), 2, sign);
+    if (s.rfind("0x", 0) == 0) return digits_value(s.substr(2), 16, sign);
+    if (s.find(':') != std::string::npos) {
+        const double v = sexagesimal(s);
+        if (std::abs(v) >= 9.2e18) return Value(sign * v);
+        return Value(sign * static_cast<long long>(v));
     }
-    return Value(sign * v);
+    if (s[0] == '0') return digits_value(s, 8, sign);
+    return digits_value(s, 10, sign);
 }
 
 Value make_float(std::string_view text) {
@@ -127,7 +140,7 @@ Value make_float(std::string_view text) {
     if (lower == ".inf") return Value(sign * std::numeric_limits<double>::infinity());
     if (lower == ".nan") return Value(std::numeric_limits<double>::quiet_NaN());
     if (s.find(':') != std::string::npos) return Value(sign * sexagesimal(s));
-    return Value(sign * std::stod(s));
+    return Value(sign * to_double(s));
 }
 
 struct Failure {
