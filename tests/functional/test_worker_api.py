@@ -34,6 +34,21 @@ actions:
 HEADERS = {"User-Agent": "lava-worker 2023.01"}
 
 
+def conform(message, document):
+    """Checks a message the server sent against the contract in proto/."""
+    import jsonschema
+    with open(os.path.join(SOURCE_DIR, "proto", message + ".schema.json")) as f:
+        jsonschema.validate(document, json.load(f))
+    return document
+
+
+def checked(response, message):
+    """The reply's JSON, checked against `message`'s schema (or error_reply's)."""
+    body = response.json()
+    conform(message if response.status_code == 200 else "worker/error_reply", body)
+    return body
+
+
 class Lab:
     def __init__(self, env, workdir):
         self.env = env
@@ -65,7 +80,9 @@ class Lab:
         assert self.pull.poll(timeout_ms), "no event within %d ms" % timeout_ms
         frames = [f.decode() for f in self.pull.recv_multipart()]
         assert len(frames) == 5, frames
+        conform("events/frames", frames)
         topic, uid, dt, user, payload = frames
+        conform("events/" + topic.rsplit(".", 1)[1], json.loads(payload))
         assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", uid), uid
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?", dt), dt
         return topic, user, json.loads(payload)
@@ -126,7 +143,7 @@ def worker(lab):
     """w1, registered by the API as lava-worker does (auto-registration from loopback)."""
     r = requests.post(lab.base + "workers/", data={"name": "w1"}, headers=HEADERS, timeout=30)
     assert r.status_code == 200, r.text
-    body = r.json()
+    body = checked(r, "worker/register_reply")
     assert body["name"] == "w1" and len(body["token"]) == 32
     lab.manage("devices", "add", "qemu01", "--device-type", "qemu", "--worker", "w1")
     lab.manage("devices", "update", "qemu01", "--health", "GOOD")
@@ -138,7 +155,9 @@ def ping(lab, token, version="2023.01", name="w1"):
     if token is not None:
         h["LAVA-Token"] = token
     params = {"version": version} if version is not None else {}
-    return requests.get(lab.base + "workers/%s/" % name, params=params, headers=h, timeout=30)
+    r = requests.get(lab.base + "workers/%s/" % name, params=params, headers=h, timeout=30)
+    checked(r, "worker/ping_reply")
+    return r
 
 
 def jheaders(token):
@@ -153,8 +172,11 @@ def log_line(n, lvl="target", msg=None):
 
 def post_logs(lab, job_id, token, records, index):
     lines = "- " + "\n- ".join(records)
-    return requests.post(lab.base + "jobs/%d/logs/" % job_id, data={"lines": lines, "index": index},
-                         headers=dict(jheaders(token), **{"User-Agent": "lava 2023.01"}), timeout=60)
+    conform("worker/log_batch", {"lines": lines, "index": str(index)})
+    r = requests.post(lab.base + "jobs/%d/logs/" % job_id, data={"lines": lines, "index": index},
+                      headers=dict(jheaders(token), **{"User-Agent": "lava 2023.01"}), timeout=60)
+    checked(r, "worker/log_reply")
+    return r
 
 
 # ---------------------------------------------------------------- registration
@@ -217,8 +239,7 @@ def test_one_job_like_a_real_worker(lab, worker):
     assert r.status_code == 404 and r.json() == {"error": "Unknown job '999999'"}
     r = requests.get(lab.base + "jobs/%d/" % job_id, headers=jheaders(job_token), timeout=30)
     assert r.status_code == 200, r.text
-    payload = r.json()
-    assert sorted(payload) == ["definition", "device", "dispatcher", "env", "env-dut"]
+    payload = checked(r, "worker/job_payload")
     definition = yaml.safe_load(payload["definition"])
     assert definition["job_name"] == "worker-api" and definition["compatibility"] == 0
     device = yaml.safe_load(payload["device"])

@@ -2,6 +2,7 @@
 
 #include "common/crypto/password.hpp"
 #include "common/log/log.hpp"
+#include "common/proto/events.hpp"
 #include "server/web/app.hpp"
 
 #include <zmq.hpp>
@@ -82,8 +83,8 @@ EventPublisher::~EventPublisher() = default;
 void EventPublisher::publish(const std::vector<PendingEvent>& events) {
     std::lock_guard lock(impl_->mutex);
     for (const auto& e : events) {
-        const std::array<std::string, 5> frames{impl_->topic + e.topic_suffix, uuid1(), utc_now_iso(), e.username,
-                                                e.payload};
+        const auto frames = proto::to_frames(
+            proto::Event{impl_->topic + e.topic_suffix, uuid1(), utc_now_iso(), e.username, e.payload});
         try {
             for (std::size_t i = 0; i < frames.size(); ++i) {
                 const auto flags = zmq::send_flags::dontwait |

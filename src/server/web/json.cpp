@@ -1,5 +1,7 @@
 #include "server/web/json.hpp"
 
+#include "common/proto/events.hpp"
+
 namespace lava::server::web {
 
 using common::data::Kind;
@@ -72,41 +74,38 @@ nlohmann::json job_json(const store::Job& j, bool with_token) {
 }
 
 nlohmann::json testjob_event(const store::Job& j) {
-    nlohmann::json e = {
-        {"health", std::string(proto::display(j.health))},
-        {"state", std::string(proto::display(j.state))},
-        {"job", j.id},
-        {"description", j.description},
-        {"priority", j.priority},
-        {"submit_time", event_datetime(j.submit_time)},
-        {"submitter", j.submitter},
-        {"health_check", j.health_check},
-    };
-    if (!j.sub_id.empty()) e["sub_id"] = j.sub_id;
-    if (j.actual_device) e["device"] = *j.actual_device;
-    if (j.worker) e["worker"] = *j.worker;
-    if (j.requested_device_type) e["device_type"] = *j.requested_device_type;
-    if (j.start_time) e["start_time"] = event_datetime(*j.start_time);
-    if (j.end_time) e["end_time"] = event_datetime(*j.end_time);
-    return e;
+    proto::TestJobEvent e;
+    e.health = proto::display(j.health);
+    e.state = proto::display(j.state);
+    e.job = j.id;
+    e.description = j.description;
+    e.priority = j.priority;
+    e.submit_time = event_datetime(j.submit_time);
+    e.submitter = j.submitter;
+    e.health_check = j.health_check;
+    if (!j.sub_id.empty()) e.sub_id = j.sub_id;
+    e.device = j.actual_device;
+    e.worker = j.worker;
+    e.device_type = j.requested_device_type;
+    if (j.start_time) e.start_time = event_datetime(*j.start_time);
+    if (j.end_time) e.end_time = event_datetime(*j.end_time);
+    return proto::to_json(e);
 }
 
 nlohmann::json device_event(const store::Device& d) {
-    nlohmann::json e = {
-        {"health", std::string(proto::display(d.health))},
-        {"state", std::string(proto::display(d.state))},
-        {"device", d.hostname},
-        {"device_type", d.device_type},
-        {"worker", d.worker ? nlohmann::json(*d.worker) : nlohmann::json()},
-    };
-    if (d.current_job) e["job"] = std::to_string(*d.current_job);
-    return e;
+    proto::DeviceEvent e;
+    e.health = proto::display(d.health);
+    e.state = proto::display(d.state);
+    e.device = d.hostname;
+    e.device_type = d.device_type;
+    e.worker = d.worker;
+    if (d.current_job) e.job = std::to_string(*d.current_job);
+    return proto::to_json(e);
 }
 
 nlohmann::json worker_event(const store::Worker& w) {
-    return {{"hostname", w.hostname},
-            {"health", std::string(proto::display(w.health))},
-            {"state", std::string(proto::display(w.state))}};
+    return proto::to_json(
+        proto::WorkerEvent{w.hostname, std::string(proto::display(w.health)), std::string(proto::display(w.state))});
 }
 
 }  // namespace lava::server::web

@@ -5,6 +5,7 @@
 
 #include "common/crypto/password.hpp"
 #include "common/proto/logline.hpp"
+#include "common/proto/worker_api.hpp"
 #include "common/yaml/dump.hpp"
 #include "common/yaml/load.hpp"
 #include "server/store/job_output.hpp"
@@ -37,8 +38,19 @@ using common::data::Value;
 
 constexpr const char* kActor = "lava-server";
 
-HttpResponse error(int status, const std::string& text) { return internal_error(status, text); }
+HttpResponse error(int status, const std::string& text) {
+    return json_response(status, proto::to_json(proto::ErrorReply{text}));
+}
 HttpResponse ok_json(const nlohmann::json& body) { return json_response(200, body); }
+
+proto::FormFields form_of(const Call& call) {
+    proto::FormFields out;
+    for (const char* name : {"name", "username", "password", "state", "result", "error_type", "errors",
+                             "description", "lines", "index"}) {
+        if (auto v = call.field(name)) out.emplace_back(name, *v);
+    }
+    return out;
+}
 
 // LAVA-Token against the expected token: nullopt when it matches.
 std::optional<HttpResponse> check_token(const Call& call, const std::string& expected) {
@@ -142,10 +154,11 @@ std::string client_ip(const Call& call) {
 HttpResponse register_worker(Call& call) {
     const auto& settings = call.app.settings().web;
     if (!settings.worker_auto_register) return error(403, "Auto registration is disabled");
-    const auto name = call.field("name");
-    if (!name) return error(400, "Missing 'name'");
-    const auto username = call.field("username");
-    const auto password = call.field("password");
+    auto request = proto::parse_register_request(form_of(call));
+    if (!request) return error(400, request.error().message);
+    const auto name = std::optional<std::string>(request->name);
+    const auto& username = request->username;
+    const auto& password = request->password;
     store::WorkerRepository workers(call.tx);
     std::string description;
     if (username && !username->empty() && password && !password->empty()) {
@@ -153,7 +166,7 @@ HttpResponse register_worker(Call& call) {
         if (!user) return error(403, "Unknown user " + *username);
         if (auto existing = workers.get(*name)) {
             if (!user->is_superuser) return error(403, "Worker '" + *name + "' already registered");
-            return ok_json({{"name", *name}, {"token", existing->token}});
+            return ok_json(proto::to_json(proto::RegisterReply{*name, existing->token}));
         }
         description = "Auto registered by " + *username;
     } else {
@@ -171,7 +184,7 @@ HttpResponse register_worker(Call& call) {
     auto created = workers.create(w, store::Change{kActor, description});
     if (!created) return error(400, created.error().message);
     queue_worker_event(call, *name);
-    return ok_json({{"name", *name}, {"token", created->token}});
+    return ok_json(proto::to_json(proto::RegisterReply{*name, created->token}));
 }
 
 HttpResponse ping(Call& call) {
@@ -188,21 +201,19 @@ HttpResponse ping(Call& call) {
                             store::Change{kActor, serve ? "ping" : "version mismatch " + *version})) {
         queue_worker_event(call, hostname);
     }
-    nlohmann::json start = nlohmann::json::array();
-    nlohmann::json cancel = nlohmann::json::array();
-    nlohmann::json running = nlohmann::json::array();
+    proto::PingReply reply;
     for (const auto& j : store::JobRepository(call.tx).worker_jobs(hostname)) {
-        const nlohmann::json item = {{"id", j.id}, {"token", j.token}};
-        if (j.state == proto::JobState::kScheduled && serve) start.push_back(item);
-        if (j.state == proto::JobState::kCanceling) cancel.push_back(item);
-        if (j.state == proto::JobState::kRunning) running.push_back(item);
+        const proto::JobRef item{j.id, j.token};
+        if (j.state == proto::JobState::kScheduled && serve) reply.start.push_back(item);
+        if (j.state == proto::JobState::kCanceling) reply.cancel.push_back(item);
+        if (j.state == proto::JobState::kRunning) reply.running.push_back(item);
     }
-    if (!serve && cancel.empty() && running.empty()) {
+    if (!serve && reply.cancel.empty() && reply.running.empty()) {
         // The version was stored and the worker put Offline: keep that.
         call.keep_changes = true;
         return error(409, "Version mismatch '" + *version + "' vs '" + LAVA_PROTOCOL_VERSION + "'");
     }
-    return ok_json({{"cancel", cancel}, {"running", running}, {"start", start}});
+    return ok_json(proto::to_json(reply));
 }
 
 // ------------------------------------------------------------ jobs
@@ -329,18 +340,8 @@ HttpResponse fetch_job(Call& call) {
     if (!files["dispatcher"].empty()) output.write_file("dispatcher.yaml", files["dispatcher"]);
     if (!files["env"].empty()) output.write_file("env.yaml", files["env"]);
     if (!files["env-dut"].empty()) output.write_file("env-dut.yaml", files["env-dut"]);
-    return ok_json({{"definition", definition},
-                    {"device", *device},
-                    {"dispatcher", files["dispatcher"]},
-                    {"env", files["env"]},
-                    {"env-dut", files["env-dut"]}});
-}
-
-// Python's str.capitalize().
-std::string capitalize(std::string s) {
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (!s.empty()) s[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
-    return s;
+    return ok_json(proto::to_json(proto::JobPayload{definition, *device, files["dispatcher"], files["env"],
+                                                    files["env-dut"]}));
 }
 
 HttpResponse post_state(Call& call) {
@@ -349,30 +350,23 @@ HttpResponse post_state(Call& call) {
     const auto job = id ? jobs.get(*id) : std::nullopt;
     if (!job) return unknown_job(call);
     if (auto bad = check_token(call, job->token)) return *bad;
-    const std::string state = capitalize(call.field("state").value_or(""));
-    const auto parsed = proto::parse<proto::JobState>(state);
-    if (state.empty() || !parsed || std::string(proto::display(*parsed)) != state) {
-        return error(400, "Invalid state '" + state + "'");
-    }
+    // Checked as LAVA checks it: "Invalid state", "Not handled state", "Invalid health".
+    const auto post = proto::parse_state_post(form_of(call));
+    if (!post) return error(400, post.error().message);
     store::Touched touched;
     store::JobTransitions transitions(call.tx, touched, kActor);
-    if (*parsed == proto::JobState::kRunning) {
+    if (!post->finished()) {
         transitions.go_running(job->id);
-    } else if (*parsed == proto::JobState::kFinished) {
-        const std::string result = call.field("result").value_or("");
-        if (result != "pass" && result != "fail") return error(400, "Invalid health '" + result + "'");
-        const std::string error_type = call.field("error_type").value_or("");
+    } else {
+        const std::string result = *post->result;
+        const std::string error_type = post->error_type.value_or("");
         const bool infrastructure = error_type == "Bug" || error_type == "Configuration" || error_type == "Infrastructure";
         transitions.go_finished(job->id, result == "pass" ? proto::JobHealth::kComplete : proto::JobHealth::kIncomplete,
                                 infrastructure);
-        if (const auto errors = call.field("errors"); errors && !errors->empty()) {
-            jobs.set_failure_comment(job->id, *errors);
-        }
+        if (post->errors && !post->errors->empty()) jobs.set_failure_comment(job->id, *post->errors);
         const auto& s = call.app.settings().web;
         store::JobOutput(s.job_output, job->id, job->submit_time)
-            .write_file("description.yaml", call.field("description").value_or(""));
-    } else {
-        return error(400, "Not handled state '" + state + "'");
+            .write_file("description.yaml", post->description.value_or(""));
     }
     queue_touched(call, touched);
     return ok_json(nlohmann::json::object());
@@ -385,19 +379,10 @@ HttpResponse post_logs(Call& call) {
     const auto state = id ? jobs.lock_log(*id) : std::nullopt;
     if (!state) return unknown_job(call);
     if (auto bad = check_token(call, state->token)) return *bad;
-    const auto lines_field = call.field("lines");
-    if (!lines_field || lines_field->empty()) return error(400, "Missing 'lines'");
-    const auto index_field = call.field("index");
-    if (!index_field) return error(400, "Missing 'index'");
-    long long index = 0;
-    try {
-        std::size_t used = 0;
-        index = std::stoll(*index_field, &used);
-        if (used != index_field->size()) throw std::invalid_argument("index");
-    } catch (const std::exception&) {
-        return error(400, "Invalid 'index'");
-    }
-    auto lines = proto::parse_log_batch(*lines_field);
+    const auto batch = proto::parse_log_batch_form(form_of(call));
+    if (!batch) return error(400, batch.error().message);
+    const long long index = batch->index;
+    auto lines = proto::parse_log_batch(batch->lines);
     if (!lines) return error(400, "Invalid 'lines': " + lines.error().message);
 
     const auto& s = call.app.settings().web;
@@ -441,7 +426,7 @@ HttpResponse post_logs(Call& call) {
     }
     store::ResultRepository(call.tx).add(*id, cases);
     if (!notes.empty()) jobs.append_failure_comment(*id, notes);
-    return ok_json({{"line_count", lines->size()}});
+    return ok_json(proto::to_json(proto::LogReply{static_cast<long long>(lines->size())}));
 }
 
 }  // namespace
