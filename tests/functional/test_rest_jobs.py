@@ -9,7 +9,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import rest_lab
+from conftest import psql, rest_lab, wait_for
 
 JOB = """\
 job_name: {name}
@@ -345,3 +345,24 @@ def test_unknown_routes_and_methods(lab):
     r = requests.delete(lab.api + "jobs/validate/", timeout=30)
     assert r.status_code == 405
     assert lab.get("jobs/notanumber/").status_code == 404
+
+
+# ---------------------------------------------------------------- the read cache (ADR 0006)
+
+def test_reads_see_every_write_at_once_and_other_writers_soon(lab):
+    [job_id] = lab.submit(job(name="cached"))
+    assert lab.get("jobs/%d/" % job_id).json()["state"] == "Submitted"
+    assert lab.get("jobs/%d/" % job_id).json()["state"] == "Submitted"  # may be served from memory
+    assert lab.get("jobs/%d/cancel/" % job_id, "alice").status_code == 200  # a write through this server
+    assert lab.get("jobs/%d/" % job_id).json()["state"] == "Finished"    # seen at once
+    # Another writer (here SQL; in a lab, lava-scheduler): seen within the cache's lifetime.
+    psql(lab.env, "UPDATE test_jobs SET priority = 7 WHERE id = %d" % job_id)
+    import time
+    start = time.monotonic()
+    wait_for(lambda: lab.get("jobs/%d/" % job_id).json()["priority"] == 7, timeout=10, what="the SQL change")
+    assert time.monotonic() - start < 5
+    # Credentials are part of the key: one caller's answer is never another's.
+    [private] = lab.submit(job(name="cached-private", visibility="personal"))
+    assert lab.get("jobs/%d/" % private, "alice").status_code == 200
+    assert lab.get("jobs/%d/" % private).status_code == 404
+    assert lab.get("jobs/%d/" % private, "carol").status_code == 404

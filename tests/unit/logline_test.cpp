@@ -54,6 +54,23 @@ TEST(LogLine, ParseBatch) {
     EXPECT_EQ(parse_log_batch("- {\"lvl\": \"info\", \"msg\": \"a\"}\n")->size(), 1u);
 }
 
+TEST(LogLine, RecordsWhereNeeded) {
+    auto lines = parse_log_batch(
+        "- {\"dt\": \"1\", \"lvl\": \"target\", \"msg\": \"a\"}\n- {\"lvl\": \"event\", \"msg\": \"e\"}\n"
+        "- {\"lvl\": \"results\", \"msg\": {\"case\": \"c\"}}\n- {\"lvl\": \"bogus\", \"msg\": \"x\"}",
+        Records::kWhereNeeded);
+    ASSERT_FALSE(lines);  // validation is the same: line 4 is bad
+    lines = parse_log_batch(
+        "- {\"dt\": \"1\", \"lvl\": \"target\", \"msg\": \"a\"}\n- {\"lvl\": \"event\", \"msg\": \"e\"}\n"
+        "- {\"lvl\": \"results\", \"msg\": {\"case\": \"c\"}}",
+        Records::kWhereNeeded);
+    ASSERT_TRUE(lines);
+    EXPECT_EQ((*lines)[0].level(), "target");
+    EXPECT_TRUE((*lines)[0].record.is_none());  // not built: only stored
+    EXPECT_EQ((*lines)[1].record.find("msg")->as_str(), "e");
+    EXPECT_EQ((*lines)[2].record.find("msg")->find("case")->as_str(), "c");
+}
+
 TEST(LogLine, ParseBatchNamesTheBadLine) {
     const std::string good = "- {\"lvl\": \"info\", \"msg\": \"a\"}\n";
     for (const std::string bad : {"{\"lvl\": \"info\", \"msg\": \"a\"}", "- {\"lvl\": \"nosuch\", \"msg\": 1}",
@@ -62,6 +79,26 @@ TEST(LogLine, ParseBatchNamesTheBadLine) {
         auto r = parse_log_batch(good + bad);
         ASSERT_FALSE(r) << bad;
         EXPECT_EQ(r.error().message.rfind("line 2: ", 0), 0u) << r.error().message;
+    }
+}
+
+// The fast path reads what libyaml reads, for LAVA's text records.
+TEST(LogLine, CanonicalFastPathAgreesWithLibyaml) {
+    for (const char* line : {R"(- {"dt": "2023-01-10T10:00:00.123456", "lvl": "target", "msg": "a \"b\" \\ \t\x7F\xE9\u2603\U0001F600\L\N\_\0\e\/\ "})",
+                             R"(- {"lvl": "info", "msg": ""})",
+                             R"(- {"msg": "m", "ns": "common", "lvl": "feedback", "dt": "x"})"}) {
+        auto fast = parse_canonical_record(line);
+        ASSERT_TRUE(fast) << line;
+        auto slow = common::yaml::load(line);
+        ASSERT_TRUE(slow) << line;
+        EXPECT_TRUE(slow->as_list()[0] == *fast) << line;
+    }
+    // Anything else is left to libyaml.
+    for (const char* line : {R"(- {"lvl": "results", "msg": {"case": "x"}})", R"(- {"lvl": "info", "msg": ! "1"})",
+                             R"(- {"lvl": "info", "msg": "a", "msg": "b"})", R"(- {"lvl": "info", "msg": "\uD800"})",
+                             R"(- {"lvl": "nosuch", "msg": "x"})", R"(- {"lvl": "info", "msg": "x"} )",
+                             R"(- {"lvl": "info", "msg": "\q"})", "- {\"lvl\": \"info\", \"msg\": \"tab\there\"}"}) {
+        EXPECT_FALSE(parse_canonical_record(line)) << line;
     }
 }
 

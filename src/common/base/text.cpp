@@ -59,6 +59,10 @@ char32_t next_code_point(std::string_view s, std::size_t& i) {
 }
 
 std::string to_valid_utf8(std::string_view s) {
+    // Mostly ASCII (and otherwise mostly valid): check first, copy once.
+    std::size_t ascii = 0;
+    while (ascii < s.size() && static_cast<unsigned char>(s[ascii]) < 0x80) ++ascii;
+    if (ascii == s.size()) return std::string(s);
     std::string out;
     out.reserve(s.size());
     for (std::size_t i = 0; i < s.size();) {

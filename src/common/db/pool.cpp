@@ -14,6 +14,21 @@ void register_settings(config::SettingsLoader& loader, DbSettings& settings) {
 
 Connection::Connection(const std::string& conninfo) : conn_(conninfo) {}
 
+const std::string& Connection::prepared_dynamic(const std::string& sql) {
+    if (auto it = dynamic_.find(sql); it != dynamic_.end()) return it->second;
+    if (dynamic_.size() >= kMaxDynamic) {
+        const std::string oldest = dynamic_order_.front();
+        dynamic_order_.pop_front();
+        const auto it = dynamic_.find(oldest);
+        conn_.unprepare(it->second);
+        dynamic_.erase(it);
+    }
+    std::string name = "dyn." + std::to_string(++dynamic_serial_);
+    conn_.prepare(name, sql);
+    dynamic_order_.push_back(sql);
+    return dynamic_.emplace(sql, std::move(name)).first->second;
+}
+
 void Connection::ensure_prepared(const Statement& s) {
     if (prepared_.contains(s.name)) return;
     conn_.prepare(s.name, s.sql);

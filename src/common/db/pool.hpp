@@ -12,11 +12,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -51,10 +54,19 @@ public:
     explicit Connection(const std::string& conninfo);
     pqxx::connection& raw() { return conn_; }
     void ensure_prepared(const Statement& s);
+    // The name of `sql` prepared on this connection (composed queries: the
+    // same text recurs, so planning is paid once per connection, not per
+    // request). At most kMaxDynamic are kept; the oldest are deallocated.
+    const std::string& prepared_dynamic(const std::string& sql);
+
+    static constexpr std::size_t kMaxDynamic = 200;
 
 private:
     pqxx::connection conn_;
     std::unordered_set<std::string> prepared_;
+    std::unordered_map<std::string, std::string> dynamic_;  // sql -> name
+    std::deque<std::string> dynamic_order_;
+    std::uint64_t dynamic_serial_ = 0;
 };
 
 // A read-write transaction on one connection. Rolled back on destruction
@@ -81,6 +93,12 @@ public:
         if (r.size() > 1) throw pqxx::unexpected_rows(std::string(s.name) + ": more than one row");
         if (r.empty()) return std::nullopt;
         return r[0];
+    }
+
+    // A query composed at run time (filters), with its values as parameters.
+    pqxx::result exec_dynamic(const std::string& sql, const std::vector<std::string>& params) {
+        const auto& name = conn_.prepared_dynamic(sql);
+        return work_.exec_prepared(name, pqxx::prepare::make_dynamic_params(params));
     }
 
     void commit() { work_.commit(); }

@@ -11,14 +11,23 @@ std::string url_decode(std::string_view s, bool plus_is_space) {
         if (c >= 'A' && c <= 'F') return c - 'A' + 10;
         return -1;
     };
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-            out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-            i += 2;
-        } else if (s[i] == '+' && plus_is_space) {
+    std::size_t i = 0;
+    while (i < s.size()) {
+        // Copy the run up to the next escape in one go.
+        std::size_t run = i;
+        while (run < s.size() && s[run] != '%' && !(plus_is_space && s[run] == '+')) ++run;
+        out.append(s.data() + i, run - i);
+        i = run;
+        if (i >= s.size()) break;
+        if (s[i] == '+') {
             out += ' ';
+            ++i;
+        } else if (i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+            out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+            i += 3;
         } else {
-            out += s[i];
+            out += '%';
+            ++i;
         }
     }
     return out;

@@ -144,9 +144,130 @@ std::string dump_log_record(const Value& record) {
     return out;
 }
 
-const std::string& LogLine::level() const { return record.find("lvl")->as_str(); }
+namespace {
 
-Result<std::vector<LogLine>> parse_log_batch(std::string_view lines) {
+void append_utf8(std::string& out, char32_t cp) {
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
+// A double-quoted scalar at text[pos] (pos on the opening quote), ASCII
+// only, with YAML's escapes; pos ends after the closing quote.
+std::optional<std::string> quoted(std::string_view text, std::size_t& pos) {
+    if (pos >= text.size() || text[pos] != '"') return std::nullopt;
+    std::string out;
+    for (++pos; pos < text.size(); ++pos) {
+        const char c = text[pos];
+        if (c == '"') {
+            ++pos;
+            return out;
+        }
+        if (c < 0x20 || c > 0x7E) return std::nullopt;  // left to libyaml
+        if (c != '\\') {
+            out += c;
+            continue;
+        }
+        if (++pos >= text.size()) return std::nullopt;
+        int digits = 0;
+        switch (text[pos]) {
+            case '0': out += '\0'; break;
+            case 'a': out += '\a'; break;
+            case 'b': out += '\b'; break;
+            case 't': out += '\t'; break;
+            case 'n': out += '\n'; break;
+            case 'v': out += '\v'; break;
+            case 'f': out += '\f'; break;
+            case 'r': out += '\r'; break;
+            case 'e': out += '\x1b'; break;
+            case ' ': out += ' '; break;
+            case '"': out += '"'; break;
+            case '/': out += '/'; break;
+            case '\\': out += '\\'; break;
+            case 'N': append_utf8(out, 0x85); break;
+            case '_': append_utf8(out, 0xA0); break;
+            case 'L': append_utf8(out, 0x2028); break;
+            case 'P': append_utf8(out, 0x2029); break;
+            case 'x': digits = 2; break;
+            case 'u': digits = 4; break;
+            case 'U': digits = 8; break;
+            default: return std::nullopt;
+        }
+        if (digits == 0) continue;
+        if (pos + digits >= text.size()) return std::nullopt;
+        char32_t cp = 0;
+        for (int k = 1; k <= digits; ++k) {
+            const char h = text[pos + k];
+            int v = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+            if (v < 0) return std::nullopt;
+            cp = cp * 16 + static_cast<char32_t>(v);
+        }
+        if ((cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return std::nullopt;
+        append_utf8(out, cp);
+        pos += digits;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+namespace {
+
+// Scans a canonical line; fills `record` when given. Returns its level.
+std::optional<std::string> scan_canonical(std::string_view text, common::data::Dict* record) {
+    if (text.size() < 4 || text.substr(0, 3) != "- {") return std::nullopt;
+    std::size_t pos = 3;
+    std::string level;
+    unsigned seen = 0;  // dt, lvl, msg, ns
+    while (true) {
+        auto key = quoted(text, pos);
+        if (!key) return std::nullopt;
+        const unsigned bit = *key == "dt" ? 1u : *key == "lvl" ? 2u : *key == "msg" ? 4u : *key == "ns" ? 8u : 0u;
+        if (bit == 0 || (seen & bit)) return std::nullopt;  // other or repeated keys: left to libyaml
+        seen |= bit;
+        if (text.substr(pos, 2) != ": ") return std::nullopt;
+        pos += 2;
+        auto value = quoted(text, pos);
+        if (!value) return std::nullopt;
+        if (bit == 2u) {
+            if (!is_log_level(*value)) return std::nullopt;
+            level = *value;
+        }
+        if (record) record->emplace_back(Value(std::move(*key)), Value(std::move(*value)));
+        if (text.substr(pos, 2) == ", ") {
+            pos += 2;
+            continue;
+        }
+        if (pos + 1 == text.size() && text[pos] == '}') break;
+        return std::nullopt;
+    }
+    if ((seen & 6u) != 6u) return std::nullopt;
+    return level;
+}
+
+}  // namespace
+
+std::optional<Value> parse_canonical_record(std::string_view text) {
+    common::data::Dict record;
+    if (!scan_canonical(text, &record)) return std::nullopt;
+    return Value(std::move(record));
+}
+
+std::optional<std::string> canonical_record_level(std::string_view text) { return scan_canonical(text, nullptr); }
+
+Result<std::vector<LogLine>> parse_log_batch(std::string_view lines, Records records) {
     auto fail = [](std::size_t n, const std::string& why) {
         return make_error(errc::kInvalidArgument, "line " + std::to_string(n) + ": " + why);
     };
@@ -162,6 +283,20 @@ Result<std::vector<LogLine>> parse_log_batch(std::string_view lines) {
         if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
         if (text.empty() && start >= lines.size()) break;  // a trailing newline
         if (text.size() < 2 || text.substr(0, 2) != "- ") return fail(n, "not a \"- {...}\" record");
+        // Most lines are text records as LAVA writes them: read those directly.
+        if (records == Records::kWhereNeeded) {
+            if (auto level = canonical_record_level(text)) {
+                if (*level != "results" && *level != "event") {
+                    out.push_back(LogLine{std::string(text), std::move(*level), Value()});
+                    continue;
+                }
+            }
+        }
+        if (auto record = parse_canonical_record(text)) {
+            std::string level = record->find("lvl")->as_str();
+            out.push_back(LogLine{std::string(text), std::move(level), std::move(*record)});
+            continue;
+        }
         auto parsed = common::yaml::load(text);
         if (!parsed) return fail(n, parsed.error().message);
         if (!parsed->is_list() || parsed->as_list().size() != 1 || !parsed->as_list()[0].is_dict()) {
@@ -171,7 +306,7 @@ Result<std::vector<LogLine>> parse_log_batch(std::string_view lines) {
         const Value* lvl = record.find("lvl");
         if (!lvl || !lvl->is_str() || !is_log_level(lvl->as_str())) return fail(n, "missing or unknown 'lvl'");
         if (!record.find("msg")) return fail(n, "missing 'msg'");
-        out.push_back(LogLine{std::string(text), record});
+        out.push_back(LogLine{std::string(text), lvl->as_str(), record});
     }
     return out;
 }

@@ -8,6 +8,7 @@
 #include "common/base/error.hpp"
 #include "common/data/value.hpp"
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,13 +26,26 @@ std::string quote_log_string(std::string_view text);
 
 struct LogLine {
     std::string text;             // the line as sent: "- {...}"
-    common::data::Value record;   // the parsed mapping
-    const std::string& level() const;
+    std::string lvl;
+    common::data::Value record;   // the parsed mapping (see parse_log_batch)
+    const std::string& level() const { return lvl; }
 };
 
 // A `lines` field of a log upload: "- {...}\n- {...}" (no trailing newline
 // needed). Every line must be one record, a mapping with a known string
 // `lvl` and a `msg`; an error names the first bad line (1-based).
-Result<std::vector<LogLine>> parse_log_batch(std::string_view lines);
+// `records`: kAll parses every record; kWhereNeeded leaves `record` None for
+// plain text records (not results or event) that the fast path validated,
+// which is what a server storing lines needs.
+enum class Records { kAll, kWhereNeeded };
+Result<std::vector<LogLine>> parse_log_batch(std::string_view lines, Records records = Records::kAll);
+
+// The fast path of parse_log_batch for the common line: "- {" then "dt",
+// "lvl", "msg" (and "ns") with double-quoted ASCII values, as LAVA's dumper
+// writes text records. nullopt for anything else (which libyaml then reads);
+// when it answers, it answers what libyaml would (fuzz/fuzz_logline checks).
+std::optional<common::data::Value> parse_canonical_record(std::string_view line);
+// The same check without building the record: its level, or nullopt.
+std::optional<std::string> canonical_record_level(std::string_view line);
 
 }  // namespace lava::proto

@@ -16,21 +16,24 @@ using common::db::Statement;
     "j.id, j.sub_id, j.is_public, j.target_group, j.submitter_id, u.username, j.description, "   \
     "j.health_check, j.requested_device_type, j.actual_device, d.worker_host, "                   \
     LAVA_SQL_ISO("j.submit_time") ", " LAVA_SQL_ISO("j.start_time") ", " LAVA_SQL_ISO("j.end_time") \
-    ", j.state, j.health, j.priority, j.definition, j.original_definition, "                       \
-    "j.multinode_definition, j.queue_timeout, j.failure_comment, j.token, j.metadata::text, "       \
+    ", j.state, j.health, j.priority, jd.definition, jd.original_definition, "                     \
+    "jd.multinode_definition, j.queue_timeout, j.failure_comment, j.token, j.metadata::text, "       \
     "ARRAY(SELECT g.group_id::text FROM test_job_viewing_groups g WHERE g.job_id = j.id ORDER BY 1), " \
     "ARRAY(SELECT t.tag_id::text FROM test_job_tags t WHERE t.job_id = j.id ORDER BY 1), "           \
     "ARRAY(SELECT f.failure_tag_id::text FROM test_job_failure_tags f WHERE f.job_id = j.id ORDER BY 1)"
-#define JOB_FROM                                                 \
+// Listings count over LIST_FROM (narrow rows); pages and details add the definitions.
+#define LIST_FROM                                                \
     " FROM test_jobs j JOIN users u ON u.id = j.submitter_id "   \
     "LEFT JOIN devices d ON d.hostname = j.actual_device "
+#define JOB_FROM LIST_FROM "JOIN test_job_definitions jd ON jd.job_id = j.id "
 
 const Statement kInsert{
     "jobs.insert",
-    "INSERT INTO test_jobs (submitter_id, description, health_check, requested_device_type, "
-    "priority, is_public, definition, original_definition, multinode_definition, target_group, "
-    "queue_timeout, token, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
-    "$13::jsonb) RETURNING id"};
+    "WITH job AS (INSERT INTO test_jobs (submitter_id, description, health_check, requested_device_type, "
+    "priority, is_public, target_group, queue_timeout, token, metadata) VALUES ($1, $2, $3, $4, $5, $6, $10, "
+    "$11, $12, $13::jsonb) RETURNING id) "
+    "INSERT INTO test_job_definitions (job_id, definition, original_definition, multinode_definition) "
+    "SELECT id, $7, $8, $9 FROM job RETURNING job_id"};
 const Statement kAddTag{"jobs.add_tag", "INSERT INTO test_job_tags (job_id, tag_id) VALUES ($1, $2)"};
 const Statement kAddGroup{"jobs.add_group",
                           "INSERT INTO test_job_viewing_groups (job_id, group_id) VALUES ($1, $2)"};
@@ -38,6 +41,24 @@ const Statement kSetSubId{"jobs.set_sub_id", "UPDATE test_jobs SET sub_id = $2 W
 const Statement kGet{"jobs.get", "SELECT " JOB_COLUMNS JOB_FROM "WHERE j.id = $1"};
 const Statement kGroup{"jobs.group",
                        "SELECT " JOB_COLUMNS JOB_FROM "WHERE j.target_group = $1 ORDER BY j.id"};
+// LAVA's DeviceType.can_view / Device.can_view, inverted: what a viewer in
+// these groups may not see. A group permission implies the lower ones.
+const Statement kHiddenTypes{
+    "jobs.hidden_types",
+    "SELECT dt.name FROM device_types dt WHERE EXISTS (SELECT 1 FROM group_device_type_permissions p "
+    "WHERE p.device_type = dt.name AND p.permission = 'view_devicetype') AND NOT EXISTS (SELECT 1 FROM "
+    "group_device_type_permissions p WHERE p.device_type = dt.name AND p.permission IN ('view_devicetype', "
+    "'submit_to_devicetype', 'change_devicetype') AND p.group_id = ANY($1::bigint[]))"};
+const Statement kHiddenDevices{
+    "jobs.hidden_devices",
+    "SELECT d.hostname FROM devices d WHERE NOT EXISTS (SELECT 1 FROM group_device_permissions p "
+    "WHERE p.device = d.hostname AND p.permission IN ('view_device', 'submit_to_device', 'change_device') "
+    "AND p.group_id = ANY($1::bigint[])) AND (EXISTS (SELECT 1 FROM group_device_permissions p "
+    "WHERE p.device = d.hostname AND p.permission = 'view_device') OR (EXISTS (SELECT 1 FROM "
+    "group_device_type_permissions p WHERE p.device_type = d.device_type AND p.permission = 'view_devicetype') "
+    "AND NOT EXISTS (SELECT 1 FROM group_device_type_permissions p WHERE p.device_type = d.device_type AND "
+    "p.permission IN ('view_devicetype', 'submit_to_devicetype', 'change_devicetype') "
+    "AND p.group_id = ANY($1::bigint[]))))"};
 const Statement kLockLog{"jobs.lock_log",
                          "SELECT token, " LAVA_SQL_ISO("submit_time") ", log_lines, log_bytes FROM test_jobs "
                          "WHERE id = $1 FOR UPDATE"};
@@ -122,9 +143,11 @@ const std::map<std::string, Field>& job_fields() {
         {"health", {"j.health", Type::kHealth, {"iexact", "in"}, {}}},
         {"priority", {"j.priority", Type::kInt, {"in", "lt", "lte", "gt", "gte"}, {}}},
         {"description", {"j.description", Type::kText, kText, {}}},
-        {"definition", {"j.definition", Type::kText, kText, {}}},
-        {"original_definition", {"j.original_definition", Type::kText, kText, {}}},
-        {"multinode_definition", {"j.multinode_definition", Type::kText, kText, {}}},
+        {"definition", {"x.definition", Type::kText, kText, "test_job_definitions x WHERE x.job_id = j.id"}},
+        {"original_definition",
+         {"x.original_definition", Type::kText, kText, "test_job_definitions x WHERE x.job_id = j.id"}},
+        {"multinode_definition",
+         {"x.multinode_definition", Type::kText, kText, "test_job_definitions x WHERE x.job_id = j.id"}},
         {"failure_comment", {"j.failure_comment", Type::kText, kText, {}}},
         {"sub_id", {"j.sub_id", Type::kText, kText, {}}},
         // Related filters: the key of the related object, and its fields.
@@ -288,38 +311,41 @@ Result<std::optional<std::string>> condition(const std::string& param, const std
 
 }  // namespace
 
-std::string job_visible_sql(const Viewer& viewer, std::vector<std::string>& params) {
+std::string job_visible_sql(common::db::Tx& tx, const Viewer& viewer, std::vector<std::string>& params) {
     if (viewer && viewer->is_superuser) return "TRUE";
-    params.push_back(viewer ? int_array_literal(viewer->group_ids) : "{}");
-    const std::string groups = "$" + std::to_string(params.size()) + "::bigint[]";
-    // A device type or device restricted by a view permission is visible to
-    // members of the permitted groups only (LAVA's can_view of each).
-    const std::string type_ok =
-        "(NOT EXISTS (SELECT 1 FROM group_device_type_permissions p WHERE p.device_type = %T "
-        "AND p.permission = 'view_devicetype') OR EXISTS (SELECT 1 FROM group_device_type_permissions p "
-        "WHERE p.device_type = %T AND p.permission IN ('view_devicetype', 'submit_to_devicetype', "
-        "'change_devicetype') AND p.group_id = ANY(" + groups + ")))";
-    auto type_visible = [&](const std::string& expr) {
-        std::string s = type_ok;
-        for (std::size_t pos; (pos = s.find("%T")) != std::string::npos;) s.replace(pos, 2, expr);
-        return s;
+    // The device types and devices hidden from this viewer (few rows, one
+    // query each), so the per-job test is plain column comparisons.
+    const std::string groups = int_array_literal(viewer ? viewer->group_ids : std::vector<std::int64_t>{});
+    auto text_array_param = [](const pqxx::result& r) {
+        std::string out = "{";
+        for (std::size_t i = 0; i < r.size(); ++i) {
+            std::string v = r[i][0].as<std::string>();
+            out += (i ? "," : "") + ("\"" + v + "\"");  // names match ^[-_a-zA-Z0-9.]+$: no escaping needed
+        }
+        return out + "}";
     };
-    const std::string device_ok =
-        "(EXISTS (SELECT 1 FROM group_device_permissions p WHERE p.device = j.actual_device AND "
-        "p.permission IN ('view_device', 'submit_to_device', 'change_device') AND p.group_id = ANY(" + groups +
-        ")) OR (NOT EXISTS (SELECT 1 "
-        "FROM group_device_permissions p WHERE p.device = j.actual_device AND p.permission = 'view_device') "
-        "AND " + type_visible("d.device_type") + "))";
-    const std::string no_groups = "NOT EXISTS (SELECT 1 FROM test_job_viewing_groups vg WHERE vg.job_id = j.id)";
-    std::string sql = "((j.is_public AND " + no_groups + " AND ((j.actual_device IS NOT NULL AND " + device_ok +
-                      ") OR (j.actual_device IS NULL AND (j.requested_device_type IS NULL OR " +
-                      type_visible("j.requested_device_type") + "))))";
+    const auto types = tx.exec(kHiddenTypes, groups);
+    const auto devices = tx.exec(kHiddenDevices, groups);
+    std::string sql = "((j.is_public AND NOT j.has_viewing_groups";
+    if (!types.empty() || !devices.empty()) {
+        params.push_back(text_array_param(types));
+        const std::string hidden_types = "$" + std::to_string(params.size()) + "::text[]";
+        params.push_back(text_array_param(devices));
+        const std::string hidden_devices = "$" + std::to_string(params.size()) + "::text[]";
+        sql += " AND CASE WHEN j.actual_device IS NULL THEN (j.requested_device_type IS NULL OR "
+               "j.requested_device_type <> ALL(" + hidden_types + ")) ELSE j.actual_device <> ALL(" +
+               hidden_devices + ") END";
+    }
+    sql += ")";
     if (viewer) {
         params.push_back(std::to_string(viewer->id));
         const std::string user = "$" + std::to_string(params.size()) + "::bigint";
-        sql += " OR j.submitter_id = " + user +
-               " OR (NOT " + no_groups + " AND NOT EXISTS (SELECT 1 FROM test_job_viewing_groups vg WHERE "
-               "vg.job_id = j.id AND NOT (vg.group_id = ANY(" + groups + "))))";
+        params.push_back(groups);
+        const std::string mine = "$" + std::to_string(params.size()) + "::bigint[]";
+        // Private jobs are the submitter's; with viewing groups, the viewer
+        // must be in every one of them.
+        sql += " OR j.submitter_id = " + user + " OR (j.has_viewing_groups AND NOT EXISTS (SELECT 1 FROM "
+               "test_job_viewing_groups vg WHERE vg.job_id = j.id AND NOT (vg.group_id = ANY(" + mine + "))))";
     }
     return sql + ")";
 }
@@ -345,9 +371,8 @@ std::optional<Job> JobRepository::get(std::int64_t id) {
 
 std::optional<Job> JobRepository::get_visible(std::int64_t id, const Viewer& viewer) {
     std::vector<std::string> params{std::to_string(id)};
-    const std::string visible = job_visible_sql(viewer, params);
-    const auto r = tx_.work().exec_params("SELECT " JOB_COLUMNS JOB_FROM "WHERE j.id = $1::bigint AND " + visible,
-                                          pqxx::prepare::make_dynamic_params(params));
+    const std::string visible = job_visible_sql(tx_, viewer, params);
+    const auto r = tx_.exec_dynamic("SELECT " JOB_COLUMNS JOB_FROM "WHERE j.id = $1::bigint AND " + visible, params);
     if (r.empty()) return std::nullopt;
     return to_job(r[0]);
 }
@@ -360,7 +385,7 @@ std::vector<Job> JobRepository::group(const std::string& target_group) {
 
 Result<JobPage> JobRepository::list(const JobQuery& q, const Viewer& viewer) {
     std::vector<std::string> params;
-    std::string where = job_visible_sql(viewer, params);
+    std::string where = job_visible_sql(tx_, viewer, params);
     for (const auto& [param, value] : q.filters) {
         auto c = condition(param, value, params);
         if (!c) return c.error();
@@ -378,17 +403,24 @@ Result<JobPage> JobRepository::list(const JobQuery& q, const Viewer& viewer) {
     }
     if (order.empty()) order = "j.id DESC";
     JobPage page;
-    page.count = tx_.work()
-                     .exec_params("SELECT count(*)" JOB_FROM "WHERE " + where,
-                                  pqxx::prepare::make_dynamic_params(params))[0][0]
-                     .as<long>();
+    // The count joins only what the conditions use (users: u., devices: d.).
+    auto uses = [&](const char* alias) {
+        for (const char* before : {" ", "(", ","}) {
+            if (where.find(std::string(before) + alias) != std::string::npos) return true;
+        }
+        return false;
+    };
+    std::string count_from = " FROM test_jobs j ";
+    if (uses("u.")) count_from += "JOIN users u ON u.id = j.submitter_id ";
+    if (uses("d.")) count_from += "LEFT JOIN devices d ON d.hostname = j.actual_device ";
+    page.count = tx_.exec_dynamic("SELECT count(*)" + count_from + "WHERE " + where, params)[0][0].as<long>();
     auto paged = params;
     paged.push_back(std::to_string(q.limit));
     paged.push_back(std::to_string(q.offset));
     const std::string sql = "SELECT " JOB_COLUMNS JOB_FROM "WHERE " + where + " ORDER BY " + order + ", j.id DESC LIMIT $" +
                             std::to_string(paged.size() - 1) + "::bigint OFFSET $" +
                             std::to_string(paged.size()) + "::bigint";
-    for (const auto& row : tx_.work().exec_params(sql, pqxx::prepare::make_dynamic_params(paged))) {
+    for (const auto& row : tx_.exec_dynamic(sql, paged)) {
         page.jobs.push_back(to_job(row));
     }
     return page;

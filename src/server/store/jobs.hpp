@@ -129,7 +129,9 @@ private:
 };
 
 // The job's visibility to `viewer` (LAVA's TestJob.can_view) as an SQL
-// condition on the alias `j`, appending its parameters to `params`.
-std::string job_visible_sql(const Viewer& viewer, std::vector<std::string>& params);
+// condition on the alias `j`, appending its parameters to `params`. Looks up
+// the device types and devices hidden from the viewer first, so the
+// condition costs column comparisons per job, not subqueries.
+std::string job_visible_sql(common::db::Tx& tx, const Viewer& viewer, std::vector<std::string>& params);
 
 }  // namespace lava::server::store

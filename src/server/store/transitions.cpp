@@ -17,8 +17,8 @@ using proto::JobState;
 
 const Statement kLockJob{
     "transitions.lock_job",
-    "SELECT state, health, actual_device, target_group, health_check, definition, "
-    "coalesce(sub_id, '') FROM test_jobs WHERE id = $1 FOR UPDATE"};
+    "SELECT j.state, j.health, j.actual_device, j.target_group, j.health_check, d.definition, "
+    "j.sub_id FROM test_jobs j JOIN test_job_definitions d ON d.job_id = j.id WHERE j.id = $1 FOR UPDATE OF j"};
 const Statement kLockGroup{"transitions.lock_group",
                            "SELECT id FROM test_jobs WHERE target_group = $1 ORDER BY id FOR UPDATE"};
 const Statement kSetRunning{"transitions.set_running",

@@ -3,6 +3,7 @@
 #include "common/base/text.hpp"
 #include "common/log/log.hpp"
 #include "server/web/events.hpp"
+#include "server/web/response_cache.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -171,6 +172,17 @@ std::optional<std::string> Call::query(const std::string& name) const {
     return std::nullopt;
 }
 
+const std::vector<std::pair<std::string, std::string>>& Call::form() const {
+    if (!form_cache) {
+        form_cache = common::net::parse_form(request.body);
+        for (auto& [k, v] : *form_cache) {
+            k = to_valid_utf8(k);
+            v = to_valid_utf8(v);
+        }
+    }
+    return *form_cache;
+}
+
 std::optional<std::string> Call::field(const std::string& name) const {
     const auto type = request.header("content-type");
     if (type.find("application/json") != std::string_view::npos) {
@@ -181,8 +193,8 @@ std::optional<std::string> Call::field(const std::string& name) const {
         if (v.is_null()) return std::nullopt;
         return v.dump();
     }
-    for (const auto& [k, v] : common::net::parse_form(request.body)) {
-        if (k == name) return to_valid_utf8(v);
+    for (const auto& [k, v] : form()) {
+        if (k == name) return v;
     }
     return std::nullopt;
 }
@@ -206,7 +218,8 @@ HttpResponse internal_error(int status, const std::string& error) {
 
 App::App(ServerSettings settings, db::Pool& pool, common::async::BlockingPool& blocking)
     : settings_(std::move(settings)), pool_(pool), blocking_(blocking),
-      events_(std::make_unique<EventPublisher>(settings_.web.event_socket, settings_.web.event_topic)) {
+      events_(std::make_unique<EventPublisher>(settings_.web.event_socket, settings_.web.event_topic)),
+      cache_(std::make_unique<ResponseCache>(std::chrono::milliseconds(settings_.web.response_cache_ms), 4096)) {
     devices_ = std::make_unique<common::device::DeviceConfig>(common::device::Paths{
         settings_.web.dispatcher_config, split(settings_.web.device_template_dirs, ':')});
     const auto extra = split(settings_.web.extra_context_variables, ',');
@@ -232,11 +245,26 @@ boost::asio::awaitable<HttpResponse> App::handle(HttpRequest request) {
         (request.path == "/api/v0.2/system/version/" || request.path == "/api/v0.2/system/version")) {
         co_return json_response(200, {{"version", LAVA_PROTOCOL_VERSION}});
     }
+    const bool cacheable = cache_->enabled() && ResponseCache::cacheable(request);
+    if (cacheable) {
+        if (auto hit = cache_->find(request)) co_return std::move(*hit);
+    } else if (ResponseCache::is_write(request)) {
+        cache_->invalidate();  // before the write runs: nothing cached from now on reflects the old state
+    }
+    const std::uint64_t generation = cache_->generation();
     // GCC 12 may relocate non-trivial temporaries of a co_await expression
     // bitwise (breaking std::string's small buffer): name the work first and
     // let it hold the request through a pointer.
     auto shared = std::make_shared<const HttpRequest>(std::move(request));
-    auto work = [this, shared] { return handle_sync(*shared); };
+    auto work = [this, shared, cacheable, generation] {
+        HttpResponse r = handle_sync(*shared);
+        if (cacheable) {
+            cache_->store(*shared, r, generation);
+        } else if (ResponseCache::is_write(*shared)) {
+            cache_->invalidate();  // and after it committed
+        }
+        return r;
+    };
     HttpResponse response = co_await common::async::run_blocking(blocking_, std::move(work));
     co_return response;
 }

@@ -43,6 +43,7 @@ struct PendingEvent {
 
 class App;
 class EventPublisher;
+class ResponseCache;
 
 // One request, as a handler sees it.
 struct Call {
@@ -61,6 +62,10 @@ struct Call {
     std::vector<std::pair<std::string, std::string>> query_params() const;
     // A field of a form-encoded or JSON body, or nullopt.
     std::optional<std::string> field(const std::string& name) const;
+    // The form body's fields, decoded once (a log batch is hundreds of kilobytes).
+    const std::vector<std::pair<std::string, std::string>>& form() const;
+
+    mutable std::optional<std::vector<std::pair<std::string, std::string>>> form_cache = {};
 };
 
 using Handler = std::function<HttpResponse(Call&)>;
@@ -118,6 +123,7 @@ private:
     };
     Router<Route> router_;
     std::unique_ptr<EventPublisher> events_;
+    std::unique_ptr<ResponseCache> cache_;
 };
 
 // LimitOffset pagination (?limit=&offset=, default 50) and its envelope

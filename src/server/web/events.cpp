@@ -28,7 +28,7 @@ std::string utc_now_iso() {
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
     std::string out = buf;
     if (micros != 0) {
-        char frac[8];
+        char frac[16];
         std::snprintf(frac, sizeof frac, ".%06lld", static_cast<long long>(micros));
         out += frac;
     }

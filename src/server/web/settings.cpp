@@ -27,6 +27,8 @@ void register_settings(common::config::SettingsLoader& loader, WebSettings& s) {
     loader.add("worker_auto_register", &s.worker_auto_register, "Let workers register themselves");
     loader.add("worker_auto_register_netmask", &s.worker_auto_register_netmask,
                "Networks workers may auto-register from, comma-separated");
+    loader.add("response_cache_ms", &s.response_cache_ms,
+               "How long a REST read may be served again from memory (0: never)", 0, 60000);
     loader.add("allow_version_mismatch", &s.allow_version_mismatch,
                "Serve workers whose version differs from 2023.01");
 }

@@ -32,6 +32,9 @@ struct WebSettings {
     bool worker_auto_register = true;
     std::string worker_auto_register_netmask = "127.0.0.0/8,::1";
     bool allow_version_mismatch = false;
+    // REST reads answered again from memory for this long unless a write
+    // came in between (docs/adr/0006-response-cache.md); 0 disables.
+    int response_cache_ms = 500;
 };
 
 struct ServerSettings {

@@ -382,7 +382,7 @@ HttpResponse post_logs(Call& call) {
     const auto batch = proto::parse_log_batch_form(form_of(call));
     if (!batch) return error(400, batch.error().message);
     const long long index = batch->index;
-    auto lines = proto::parse_log_batch(batch->lines);
+    auto lines = proto::parse_log_batch(batch->lines, proto::Records::kWhereNeeded);
     if (!lines) return error(400, "Invalid 'lines': " + lines.error().message);
 
     const auto& s = call.app.settings().web;
