@@ -266,7 +266,7 @@ def test_one_job_like_a_real_worker(lab, worker):
     records[90] = log_line(90, "results", {"definition": "0_smoke", "case": "c90", "result": "pass",
                                            "measurement": 1.5, "units": "s", "starttc": 85, "endtc": 90})
     records[150] = log_line(150, "results", {"definition": "0_smoke", "case": "c150", "result": "fail",
-                                             "set": "set1"})
+                                             "set": "set1", "starttc": 140, "endtc": 142})
     records[160] = log_line(160, "results", {"definition": "lava", "case": "job", "result": "pass",
                                              "duration": "12.50", "level": "1.2", "extra": {"k": "v"}})
     records[170] = log_line(170, "event", "a lava-test-event")
@@ -322,6 +322,31 @@ def test_one_job_like_a_real_worker(lab, worker):
     r = requests.get(lab.server.api + "jobs/%d/logs/" % job_id, timeout=30)
     assert r.text.splitlines() == expected
     assert requests.get(lab.server.api + "jobs/%d/logs/?start=500" % job_id, timeout=30).status_code == 404
+
+    # Exports, as LAVA's REST API makes them.
+    api = lab.server.api + "jobs/%d/" % job_id
+    import csv
+    import io
+    import xml.etree.ElementTree as ET
+    root = ET.fromstring(requests.get(api + "junit/?classname_prefix=ci", timeout=30).content)
+    assert (root.tag, root.get("tests"), root.get("failures")) == ("testsuites", "3", "1")
+    suites = {s.get("name"): s for s in root}
+    assert sorted(suites) == ["0_smoke", "lava"]
+    failed = [c for c in suites["0_smoke"] if c.find("failure") is not None]
+    assert [c.get("name") for c in failed] == ["c150"] and failed[0].get("classname") == "ci_0_smoke"
+    assert failed[0].find("failure").text == "\n".join(expected[140:142]) + "\n"
+    assert [c.get("time") for c in suites["lava"]] == ["12.500000"]
+    tap = requests.get(api + "tap13/", timeout=30).text
+    assert tap.startswith("TAP version 13\n1..3\n# TAP results for 0_smoke\nok 1 c90\nnot ok 2 c150\n ---\n ")
+    assert "ok 3 job" in tap
+    rows = list(csv.DictReader(io.StringIO(requests.get(api + "csv/", timeout=30).text)))
+    assert [(r["job"], r["suite"], r["name"], r["result"]) for r in rows] == [
+        (str(job_id), "0_smoke", "c90", "pass"), (str(job_id), "0_smoke", "c150", "fail"),
+        (str(job_id), "lava", "job", "pass")]
+    assert rows[0]["unit"] == "s" and rows[0]["log_start_line"] == "85" and rows[2]["level"] == "1.2"
+    exported = yaml.safe_load(requests.get(api + "yaml/", timeout=30).text)
+    assert [e["name"] for e in exported] == ["c90", "c150", "job"]
+    assert exported[2]["metadata"]["extra"] == [{"k": "v"}] and exported[2]["measurement"].startswith("12.5")
 
     # FINISHED: the job completes and the device is free again.
     r = requests.post(lab.base + "jobs/%d/" % job_id, headers=jheaders(job_token),

@@ -8,7 +8,15 @@
 #include "server/web/app.hpp"
 #include "server/web/json.hpp"
 
+#include "common/yaml/dump.hpp"
+#include "common/yaml/load.hpp"
+
 #include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 namespace lava::server::web {
 namespace {
@@ -73,9 +81,251 @@ HttpResponse cases_page(Call& call, std::int64_t job_id, std::optional<std::int6
     return json_response(200, paginated_pages(call, *page, kPageSize, count, std::move(out)));
 }
 
+// ---------------------------------------------------------------- exports
+
+std::string xml_escape(std::string_view s, bool attribute) {
+    std::string out;
+    for (char c : s) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\n': out += attribute ? "&#10;" : "\n"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
+
+// "2026-11-30T10:00:00.123456" -> Python's isoformat() of an aware UTC datetime.
+std::string iso_utc(const std::string& t) { return event_datetime(t); }
+// str(datetime): a space instead of the "T".
+std::string str_utc(const std::string& t) {
+    std::string s = iso_utc(t);
+    if (s.size() > 10 && s[10] == 'T') s[10] = ' ';
+    return s;
+}
+
+// Python's str(float) for what junit_xml sums.
+std::string py_float(double d) { return common::data::Value(d).repr(); }
+
+struct Export {
+    store::Job job;
+    std::vector<store::TestCase> cases;  // by id
+    store::LogExtentRow extent;
+};
+
+Export load_export(Call& call, const store::Job& job) {
+    Export e{job, {}, store::JobRepository(call.tx).log_extent(job.id)};
+    store::ResultRepository results(call.tx);
+    const long count = results.count_cases(job.id);
+    e.cases = results.cases(job.id, std::nullopt, std::max(count, 1L), 0);
+    return e;
+}
+
+// The metadata of a case as LAVA's action_metadata (YAML), or None.
+common::data::Value case_metadata(const store::TestCase& c) {
+    if (!c.metadata || c.metadata->empty()) return {};
+    auto v = common::yaml::load(*c.metadata);
+    return v ? *v : common::data::Value();
+}
+
+std::string case_log(Call& call, const Export& e, const store::TestCase& c) {
+    if (!c.start_log_line || !c.end_log_line) return {};
+    const store::JobOutput output(call.app.settings().web.job_output, e.job.id, e.job.submit_time);
+    return output.read({e.extent.lines, e.extent.bytes}, static_cast<std::uint64_t>(*c.start_log_line),
+                       static_cast<std::uint64_t>(*c.end_log_line))
+        .value_or("");
+}
+
+HttpResponse junit(Call& call, const store::Job& job) {
+    const Export e = load_export(call, job);
+    std::string prefix = call.query("classname_prefix").value_or("");
+    if (!prefix.empty()) prefix += "_";
+    struct Suite {
+        std::string name;
+        std::string body;
+        int tests = 0, failures = 0, skipped = 0;
+        double time = 0;
+    };
+    std::vector<Suite> suites;
+    for (const auto& c : e.cases) {
+        if (suites.empty() || suites.back().name != c.suite) suites.push_back(Suite{c.suite, {}});
+        Suite& s = suites.back();
+        ++s.tests;
+        const auto md = case_metadata(c);
+        const auto* duration = md.is_dict() ? md.find("duration") : nullptr;
+        std::string attrs = "name=\"" + xml_escape(c.name, true) + "\"";
+        if (duration && !duration->is_none()) {
+            char buf[64];
+            const double d = duration->is_number() ? duration->as_number() : std::strtod(duration->str().c_str(), nullptr);
+            std::snprintf(buf, sizeof buf, "%f", d);
+            attrs += " time=\"" + std::string(buf) + "\"";
+            s.time += d;
+        }
+        attrs += " timestamp=\"" + iso_utc(c.logged) + "\" classname=\"" + xml_escape(prefix + c.suite, true) + "\"";
+        if (c.result == proto::TestResult::kFail) {
+            ++s.failures;
+            const std::string logs = case_log(call, e, c);
+            s.body += "\t\t<testcase " + attrs + ">\n\t\t\t<failure type=\"failure\" message=\"failed\"" +
+                      (logs.empty() ? "/>\n" : ">" + xml_escape(logs, false) + "</failure>\n") + "\t\t</testcase>\n";
+        } else if (c.result == proto::TestResult::kSkip) {
+            ++s.skipped;
+            s.body += "\t\t<testcase " + attrs + ">\n\t\t\t<skipped type=\"skipped\" message=\"skipped\"/>\n\t\t</testcase>\n";
+        } else {
+            s.body += "\t\t<testcase " + attrs + "/>\n";
+        }
+    }
+    int tests = 0, failures = 0;
+    double time = 0;
+    std::string body;
+    const std::string end = e.job.end_time ? iso_utc(*e.job.end_time) : "";
+    for (const auto& s : suites) {
+        tests += s.tests;
+        failures += s.failures;
+        time += s.time;
+        body += "\t<testsuite disabled=\"0\" errors=\"0\" failures=\"" + std::to_string(s.failures) + "\" name=\"" +
+                xml_escape(s.name, true) + "\" skipped=\"" + std::to_string(s.skipped) + "\" tests=\"" +
+                std::to_string(s.tests) + "\" time=\"" + (s.time == 0 ? "0" : py_float(s.time)) + "\" timestamp=\"" + end +
+                "\">\n" + s.body + "\t</testsuite>\n";
+    }
+    const std::string xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<testsuites disabled=\"0\" errors=\"0\" failures=\"" +
+                            std::to_string(failures) + "\" tests=\"" + std::to_string(tests) + "\" time=\"" +
+                            (time == 0 ? "0" : py_float(time)) + "\">\n" + body + "</testsuites>\n";
+    HttpResponse r;
+    r.content_type = "application/xml";
+    r.body = xml;
+    r.headers.emplace_back("Content-Disposition", "attachment; filename=job_" + std::to_string(job.id) + ".xml");
+    return r;
+}
+
+HttpResponse tap13(Call& call, const store::Job& job) {
+    const Export e = load_export(call, job);
+    std::string out = "TAP version 13\n1.." + std::to_string(e.cases.size()) + "\n";
+    std::string suite;
+    std::size_t n = 0;
+    for (const auto& c : e.cases) {
+        if (n == 0 || c.suite != suite) {
+            suite = c.suite;
+            out += "# TAP results for " + suite + "\n";
+        }
+        const std::string k = std::to_string(++n);
+        switch (c.result) {
+            case proto::TestResult::kFail: {
+                out += "not ok " + k + " " + c.name + "\n";
+                if (c.start_log_line && c.end_log_line) {
+                    std::string logs = case_log(call, e, c);
+                    std::string indented;
+                    for (char ch : logs) {
+                        indented += ch;
+                        if (ch == '\n') indented += ' ';
+                    }
+                    out += " ---\n " + indented + "...\n";
+                }
+                break;
+            }
+            case proto::TestResult::kSkip: out += "ok " + k + " " + c.name + " # SKIP test skipped\n"; break;
+            case proto::TestResult::kUnknown: out += "not ok " + k + " " + c.name + " # TODO unknown result\n"; break;
+            default: out += "ok " + k + " " + c.name + "\n";
+        }
+    }
+    HttpResponse r;
+    r.content_type = "application/yaml";
+    r.body = out;
+    r.headers.emplace_back("Content-Disposition", "attachment; filename=job_" + std::to_string(job.id) + ".yaml");
+    return r;
+}
+
+// LAVA's export_testcase: every value a string (metadata: a mapping).
+common::data::Value export_case(const store::TestCase& c, std::int64_t job_id) {
+    using common::data::Value;
+    Value md = case_metadata(c);
+    if (!md.is_dict()) md = Value(common::data::Dict{});
+    // `extra` names a YAML file: its items, as a list of one-key mappings.
+    if (const Value* extra = md.find("extra"); extra && extra->is_str()) {
+        std::ifstream in(extra->as_str());
+        if (in) {
+            std::ostringstream text;
+            text << in.rdbuf();
+            common::data::List items;
+            if (auto parsed = common::yaml::load(text.str()); parsed && parsed->is_dict()) {
+                for (const auto& kv : parsed->as_dict()) items.push_back(Value(common::data::Dict{kv}));
+            }
+            common::data::Dict replaced;
+            for (const auto& [k, v] : md.as_dict()) replaced.emplace_back(k, k.str() == "extra" ? Value(items) : v);
+            md = Value(std::move(replaced));
+        }
+    }
+    const Value* level = md.find("level");
+    return Value(common::data::Dict{
+        {Value("name"), Value(c.name)},
+        {Value("job"), Value(std::to_string(job_id))},
+        {Value("suite"), Value(c.suite)},
+        {Value("result"), Value(std::string(proto::display(c.result)))},
+        {Value("measurement"), Value(c.measurement.value_or("None"))},
+        {Value("unit"), Value(c.units)},
+        {Value("level"), level ? *level : Value("")},
+        {Value("url"), Value("/results/testcase/" + std::to_string(c.id))},
+        {Value("id"), Value(std::to_string(c.id))},
+        {Value("logged"), Value(str_utc(c.logged))},
+        {Value("log_start_line"), Value(c.start_log_line && *c.start_log_line ? std::to_string(*c.start_log_line) : "")},
+        {Value("log_end_line"), Value(c.end_log_line && *c.end_log_line ? std::to_string(*c.end_log_line) : "")},
+        {Value("metadata"), md},
+    });
+}
+
+HttpResponse csv_export(Call& call, const store::Job& job) {
+    const Export e = load_export(call, job);
+    static const std::vector<std::string> fields = {"job",   "suite", "result", "measurement", "unit",
+                                                    "duration", "timeout", "logged", "level", "metadata",
+                                                    "url",   "name",  "id",     "log_start_line", "log_end_line"};
+    auto cell = [](const std::string& s) {
+        std::string out = "\"";
+        for (char ch : s) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+        return out + "\"";
+    };
+    std::string out;
+    for (std::size_t i = 0; i < fields.size(); ++i) out += (i ? "," : "") + cell(fields[i]);
+    out += "\r\n";
+    for (const auto& c : e.cases) {
+        const auto row = export_case(c, job.id);
+        for (std::size_t i = 0; i < fields.size(); ++i) {
+            const auto* v = row.find(fields[i]);
+            out += (i ? "," : "") + cell(!v ? "" : v->is_str() ? v->as_str() : v->repr());
+        }
+        out += "\r\n";
+    }
+    HttpResponse r;
+    r.content_type = "application/csv";
+    r.body = out;
+    r.headers.emplace_back("Content-Disposition", "attachment; filename=job_" + std::to_string(job.id) + ".csv");
+    return r;
+}
+
+HttpResponse yaml_export(Call& call, const store::Job& job) {
+    const Export e = load_export(call, job);
+    common::data::List rows;
+    for (const auto& c : e.cases) rows.push_back(export_case(c, job.id));
+    HttpResponse r;
+    r.content_type = "application/yaml";
+    r.body = rows.empty() ? "[]\n" : common::yaml::dump(common::data::Value(std::move(rows)));
+    r.headers.emplace_back("Content-Disposition", "attachment; filename=job_" + std::to_string(job.id) + ".yaml");
+    return r;
+}
+
 }  // namespace
 
 void add_result_routes(App& app) {
+    for (const auto& [suffix, export_fn] :
+         std::vector<std::pair<std::string, HttpResponse (*)(Call&, const store::Job&)>>{
+             {"junit", junit}, {"tap13", tap13}, {"csv", csv_export}, {"yaml", yaml_export}}) {
+        app.route("GET", "/api/v0.2/jobs/{id}/" + suffix + "/", [fn = export_fn](Call& call) {
+            const auto job = visible_job(call);
+            if (!job) return not_found();
+            return fn(call, *job);
+        });
+    }
     app.route("GET", "/api/v0.2/jobs/{id}/logs/", [](Call& call) {
         const auto job = visible_job(call);
         if (!job) return not_found();
