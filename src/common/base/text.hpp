@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace lava {
 
@@ -14,6 +15,13 @@ std::string json_quote(std::string_view s);
 // Decodes the UTF-8 sequence at s[i] and advances i; an invalid byte decodes
 // as U+FFFD and advances one byte.
 char32_t next_code_point(std::string_view s, std::size_t& i);
+
+// Appends the UTF-8 encoding of `cp`.
+void append_utf8(std::string& out, char32_t cp);
+
+// `s` cut at every `sep`; empty parts kept (so "a,,b" has three) unless
+// `keep_empty` is false.
+std::vector<std::string> split(std::string_view s, char sep, bool keep_empty = true);
 
 // `s` with every invalid UTF-8 byte replaced by U+FFFD (as Python's
 // decode(errors="replace") and Django do with request data).

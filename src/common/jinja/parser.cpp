@@ -2,6 +2,7 @@
 // lexer rules as LAVA configures it (trim_blocks on, lstrip_blocks off,
 // keep_trailing_newline off) and Jinja2's expression grammar and precedence.
 
+#include "common/base/text.hpp"
 #include "common/jinja/ast.hpp"
 
 #include <cstdlib>
@@ -53,23 +54,6 @@ std::string normalize_newlines(const std::string& src) {
     return out;
 }
 
-void append_utf8(std::string& out, unsigned long cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
 
 class Lexer {
 public:
@@ -374,7 +358,7 @@ private:
                     if (hex.size() != len || hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
                         fail("truncated \\" + std::string(1, n) + " escape in a string");
                     }
-                    append_utf8(out, std::strtoul(hex.c_str(), nullptr, 16));
+                    append_utf8(out, static_cast<char32_t>(std::strtoul(hex.c_str(), nullptr, 16)));
                     i += len;
                     break;
                 }
@@ -384,7 +368,7 @@ private:
                         for (int k = 0; k < 2 && i < src_.size() && src_[i] >= '0' && src_[i] <= '7'; ++k) {
                             v = v * 8 + static_cast<unsigned long>(src_[i++] - '0');
                         }
-                        append_utf8(out, v);
+                        append_utf8(out, static_cast<char32_t>(v));
                     } else {
                         out += '\\';  // unknown escapes stay as written
                         out += n;

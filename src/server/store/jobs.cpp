@@ -1,5 +1,6 @@
 #include "server/store/jobs.hpp"
 
+#include "common/base/text.hpp"
 #include "common/crypto/password.hpp"
 #include "server/store/sql.hpp"
 
@@ -175,18 +176,6 @@ const std::map<std::string, Field>& job_fields() {
     return fields;
 }
 
-std::vector<std::string> split_commas(const std::string& s) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (start <= s.size()) {
-        auto end = s.find(',', start);
-        if (end == std::string::npos) end = s.size();
-        out.push_back(s.substr(start, end - start));
-        start = end + 1;
-    }
-    return out;
-}
-
 bool is_integer(const std::string& s) {
     static const std::regex re(R"(^\s*[-+]?\d+\s*$)");
     return std::regex_match(s, re);
@@ -213,7 +202,7 @@ template <class Enum>
 Result<std::vector<int>> enum_values(const std::string& param, const std::string& value, bool many,
                                      bool case_insensitive) {
     std::vector<int> out;
-    for (const auto& part : many ? split_commas(value) : std::vector<std::string>{value}) {
+    for (const auto& part : many ? split(value, ',') : std::vector<std::string>{value}) {
         std::optional<int> found;
         const auto& names = proto::EnumNames<Enum>::names;
         for (std::size_t i = 0; i < names.size(); ++i) {
@@ -275,7 +264,7 @@ Result<std::optional<std::string>> condition(const std::string& param, const std
         for (int v : *values) list += (list.empty() ? "" : ",") + std::to_string(v);
         sql = f.sql + " = ANY(string_to_array(" + p(list) + ", ',')::smallint[])";
     } else if (f.type == Type::kInt) {
-        const auto parts = lookup == "in" ? split_commas(value) : std::vector<std::string>{value};
+        const auto parts = lookup == "in" ? split(value, ',') : std::vector<std::string>{value};
         for (const auto& part : parts) {
             if (!is_integer(part)) return invalid(param, "Enter a number.");
         }
@@ -395,7 +384,7 @@ Result<JobPage> JobRepository::list(const JobQuery& q, const Viewer& viewer) {
         {"id", "j.id"}, {"submit_time", "j.submit_time"}, {"start_time", "j.start_time"},
         {"end_time", "j.end_time"}, {"priority", "j.priority"}, {"state", "j.state"}, {"health", "j.health"}};
     std::string order;
-    for (const auto& part : split_commas(q.ordering)) {
+    for (const auto& part : split(q.ordering, ',')) {
         const bool desc = !part.empty() && part[0] == '-';
         auto it = orderings.find(desc ? part.substr(1) : part);
         if (it == orderings.end()) continue;  // DRF ignores invalid ordering fields

@@ -14,18 +14,6 @@ namespace {
 
 namespace db = common::db;
 
-std::vector<std::string> split(const std::string& s, char sep) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (start <= s.size()) {
-        std::size_t end = s.find(sep, start);
-        if (end == std::string::npos) end = s.size();
-        if (end > start) out.push_back(s.substr(start, end - start));
-        start = end + 1;
-    }
-    return out;
-}
-
 // Authorization: Token <secret> (REST). DRF's messages on failure; 403, as
 // LAVA lists session authentication first (no WWW-Authenticate challenge).
 std::optional<HttpResponse> authenticate(Call& call) {
@@ -212,6 +200,14 @@ HttpResponse rest_detail(int status, const std::string& detail) {
 HttpResponse rest_message(int status, const std::string& message) {
     return json_response(status, {{"message", message}});
 }
+HttpResponse attachment(std::string body, const std::string& content_type, const std::string& filename) {
+    HttpResponse r;
+    r.content_type = content_type;
+    r.body = std::move(body);
+    r.headers.emplace_back("Content-Disposition", "attachment; filename=" + filename);
+    return r;
+}
+
 HttpResponse internal_error(int status, const std::string& error) {
     return json_response(status, {{"error", error}});
 }
@@ -221,8 +217,8 @@ App::App(ServerSettings settings, db::Pool& pool, common::async::BlockingPool& b
       events_(std::make_unique<EventPublisher>(settings_.web.event_socket, settings_.web.event_topic)),
       cache_(std::make_unique<ResponseCache>(std::chrono::milliseconds(settings_.web.response_cache_ms), 4096)) {
     devices_ = std::make_unique<common::device::DeviceConfig>(common::device::Paths{
-        settings_.web.dispatcher_config, split(settings_.web.device_template_dirs, ':')});
-    const auto extra = split(settings_.web.extra_context_variables, ',');
+        settings_.web.dispatcher_config, split(settings_.web.device_template_dirs, ':', false)});
+    const auto extra = split(settings_.web.extra_context_variables, ',', false);
     strict_ = std::make_unique<common::job::JobValidator>(common::job::Strictness::kStrict, extra);
     lenient_ = std::make_unique<common::job::JobValidator>(common::job::Strictness::kLenient, extra);
     validator_ = settings_.web.strict_submission ? strict_.get() : lenient_.get();

@@ -1,5 +1,7 @@
 #include "server/web/json_filter.hpp"
 
+#include "common/base/text.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -23,18 +25,6 @@ std::string text_of(const json& v) {
     if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
     if (v.is_null()) return "";
     return v.dump();
-}
-
-std::vector<std::string> split(const std::string& s) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (start <= s.size()) {
-        auto end = s.find(',', start);
-        if (end == std::string::npos) end = s.size();
-        out.push_back(s.substr(start, end - start));
-        start = end + 1;
-    }
-    return out;
 }
 
 bool as_bool(const std::string& v, bool& out) {
@@ -72,7 +62,7 @@ bool scalar_matches(const json& v, const std::string& lookup, const std::string&
     }
     if (lookup == "iexact") return lower(t) == lower(want);
     if (lookup == "in") {
-        const auto options = split(want);
+        const auto options = split(want, ',');
         return std::find(options.begin(), options.end(), t) != options.end();
     }
     if (lookup == "contains") return t.find(want) != std::string::npos;
@@ -111,7 +101,7 @@ Result<json> filter_objects(const json& items, const std::vector<std::pair<std::
         if (!items.empty() && !sample.contains(field)) continue;  // unknown: ignored
         if (auto c = spec.choices.find(field); c != spec.choices.end() && (lookup == "exact" || lookup == "in")) {
             const auto& names = c->second;
-            for (const auto& v : lookup == "in" ? split(value) : std::vector<std::string>{value}) {
+            for (const auto& v : lookup == "in" ? split(value, ',') : std::vector<std::string>{value}) {
                 if (std::find(names.begin(), names.end(), v) != names.end()) continue;
                 std::string list;
                 for (const auto& n : names) list += (list.empty() ? "'" : ", '") + n + "'";
@@ -148,7 +138,7 @@ Result<json> filter_objects(const json& items, const std::vector<std::pair<std::
 
 void order_objects(json& items, const std::string& ordering) {
     if (ordering.empty() || !items.is_array()) return;
-    auto keys = split(ordering);
+    auto keys = split(ordering, ',');
     std::reverse(keys.begin(), keys.end());  // stable sorts, last key first
     for (const auto& key : keys) {
         const bool desc = !key.empty() && key[0] == '-';

@@ -85,14 +85,6 @@ bool write_text(const fs::path& path, const std::string& text) {
     return !ec;
 }
 
-HttpResponse attachment(std::string body, const std::string& type, const std::string& filename) {
-    HttpResponse r;
-    r.content_type = type;
-    r.body = std::move(body);
-    r.headers.emplace_back("Content-Disposition", "attachment; filename=" + filename);
-    return r;
-}
-
 HttpResponse no_content() {
     HttpResponse r;
     r.status = 204;

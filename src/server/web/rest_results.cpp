@@ -193,11 +193,7 @@ HttpResponse junit(Call& call, const store::Job& job) {
     const std::string xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<testsuites disabled=\"0\" errors=\"0\" failures=\"" +
                             std::to_string(failures) + "\" tests=\"" + std::to_string(tests) + "\" time=\"" +
                             (time == 0 ? "0" : py_float(time)) + "\">\n" + body + "</testsuites>\n";
-    HttpResponse r;
-    r.content_type = "application/xml";
-    r.body = xml;
-    r.headers.emplace_back("Content-Disposition", "attachment; filename=job_" + std::to_string(job.id) + ".xml");
-    return r;
+    return attachment(xml, "application/xml", "job_" + std::to_string(job.id) + ".xml");
 }
 
 HttpResponse tap13(Call& call, const store::Job& job) {
@@ -230,11 +226,7 @@ HttpResponse tap13(Call& call, const store::Job& job) {
             default: out += "ok " + k + " " + c.name + "\n";
         }
     }
-    HttpResponse r;
-    r.content_type = "application/yaml";
-    r.body = out;
-    r.headers.emplace_back("Content-Disposition", "attachment; filename=job_" + std::to_string(job.id) + ".yaml");
-    return r;
+    return attachment(out, "application/yaml", "job_" + std::to_string(job.id) + ".yaml");
 }
 
 // LAVA's export_testcase: every value a string (metadata: a mapping).
@@ -296,22 +288,15 @@ HttpResponse csv_export(Call& call, const store::Job& job) {
         }
         out += "\r\n";
     }
-    HttpResponse r;
-    r.content_type = "application/csv";
-    r.body = out;
-    r.headers.emplace_back("Content-Disposition", "attachment; filename=job_" + std::to_string(job.id) + ".csv");
-    return r;
+    return attachment(out, "application/csv", "job_" + std::to_string(job.id) + ".csv");
 }
 
 HttpResponse yaml_export(Call& call, const store::Job& job) {
     const Export e = load_export(call, job);
     common::data::List rows;
     for (const auto& c : e.cases) rows.push_back(export_case(c, job.id));
-    HttpResponse r;
-    r.content_type = "application/yaml";
-    r.body = rows.empty() ? "[]\n" : common::yaml::dump(common::data::Value(std::move(rows)));
-    r.headers.emplace_back("Content-Disposition", "attachment; filename=job_" + std::to_string(job.id) + ".yaml");
-    return r;
+    return attachment(rows.empty() ? "[]\n" : common::yaml::dump(common::data::Value(std::move(rows))),
+                      "application/yaml", "job_" + std::to_string(job.id) + ".yaml");
 }
 
 }  // namespace
@@ -334,9 +319,7 @@ void add_result_routes(App& app) {
         const auto range =
             output.range({extent.lines, extent.bytes}, query_int(call, "start").value_or(0), query_int(call, "end"));
         if (!range || range->length == 0) return not_found();
-        HttpResponse r;
-        r.content_type = "application/yaml";
-        r.headers.emplace_back("Content-Disposition", "attachment; filename=job_" + std::to_string(job->id) + ".yaml");
+        HttpResponse r = attachment({}, "application/yaml", "job_" + std::to_string(job->id) + ".yaml");
         r.file_path = range->file.string();
         r.file_offset = range->offset;
         r.file_length = range->length;

@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <array>
+#include <variant>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -71,6 +72,15 @@ std::optional<std::int64_t> job_id(const Call& call) {
 }
 
 HttpResponse unknown_job(const Call& call) { return error(404, "Unknown job '" + call.params.at("id") + "'"); }
+
+// The job in the path, if the request carries its token; else the error reply.
+std::variant<store::Job, HttpResponse> token_job(Call& call) {
+    const auto id = job_id(call);
+    auto job = id ? store::JobRepository(call.tx).get(*id) : std::nullopt;
+    if (!job) return unknown_job(call);
+    if (auto bad = check_token(call, job->token)) return *bad;
+    return std::move(*job);
+}
 
 // ------------------------------------------------------------ addresses
 
@@ -304,11 +314,9 @@ Result<std::string> worker_file(const WebSettings& s, const std::string& worker,
 }
 
 HttpResponse fetch_job(Call& call) {
-    const auto id = job_id(call);
-    store::JobRepository jobs(call.tx);
-    const auto job = id ? jobs.get(*id) : std::nullopt;
-    if (!job) return unknown_job(call);
-    if (auto bad = check_token(call, job->token)) return *bad;
+    auto found = token_job(call);
+    if (auto* e = std::get_if<HttpResponse>(&found)) return *e;
+    const auto* job = &std::get<store::Job>(found);
     if (!job->actual_device || !job->worker) return error(400, "Job '" + std::to_string(job->id) + "' is not scheduled");
 
     auto doc = common::yaml::load(job->definition);
@@ -345,11 +353,10 @@ HttpResponse fetch_job(Call& call) {
 }
 
 HttpResponse post_state(Call& call) {
-    const auto id = job_id(call);
+    auto found = token_job(call);
+    if (auto* e = std::get_if<HttpResponse>(&found)) return *e;
+    const auto* job = &std::get<store::Job>(found);
     store::JobRepository jobs(call.tx);
-    const auto job = id ? jobs.get(*id) : std::nullopt;
-    if (!job) return unknown_job(call);
-    if (auto bad = check_token(call, job->token)) return *bad;
     // Checked as LAVA checks it: "Invalid state", "Not handled state", "Invalid health".
     const auto post = proto::parse_state_post(form_of(call));
     if (!post) return error(400, post.error().message);
