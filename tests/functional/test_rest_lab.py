@@ -209,3 +209,39 @@ def test_group_permissions(lab):
     assert r.status_code == 400 and "permission" in r.json()
     assert requests.delete(lab.api + "permissions/devices/%d/" % pid, headers=lab.headers("admin")).status_code == 204
     assert lab.get("devices/qemu01/", "carol").status_code == 200
+
+
+def test_device_and_device_type_crud_is_for_superusers(lab):
+    r = lab.post("devicetypes/", "alice", data={"name": "bbb"})
+    assert r.status_code == 403
+    r = lab.post("devicetypes/", "admin", data={"name": "bbb", "description": "BeagleBone Black",
+                                                 "health_frequency": "12", "health_denominator": "jobs"})
+    assert r.status_code == 201, r.text
+    assert (r.json()["name"], r.json()["health_denominator"], r.json()["health_frequency"]) == ("bbb", "jobs", 12)
+    r = requests.patch(lab.api + "devicetypes/bbb/", data={"display": "false"}, headers=lab.headers("admin"))
+    assert r.status_code == 200 and r.json()["display"] is False
+
+    usb = [t["id"] for t in lab.get("tags/", "admin").json()["results"] if t["name"] == "usb"]
+    r = lab.post("devices/", "admin", json={"hostname": "bbb01", "device_type": "bbb", "worker_host": "worker01",
+                                             "tags": usb, "health": "Good"})
+    assert r.status_code == 201, r.text
+    d = r.json()
+    assert (d["hostname"], d["device_type"], d["worker_host"], d["health"], d["tags"]) == (
+        "bbb01", "bbb", "worker01", "Good", usb)
+    assert lab.post("devices/", "admin", data={"hostname": "bbb01", "device_type": "bbb"}).status_code == 400
+    r = lab.post("devices/", "admin", data={"hostname": "bbb02", "device_type": "bbb", "health": "Sick"})
+    assert r.status_code == 400 and "health" in r.json()
+    r = lab.post("devices/", "admin", json={"hostname": "bbb02", "device_type": "bbb", "tags": [99999]})
+    assert r.status_code == 400 and "tags" in r.json()
+    r = requests.patch(lab.api + "devices/bbb01/", json={"description": "desk 3", "tags": []},
+                       headers=lab.headers("admin"), timeout=30)
+    assert r.status_code == 200 and r.json()["description"] == "desk 3" and r.json()["tags"] == []
+    assert requests.patch(lab.api + "devices/bbb01/", json={"description": "x"}, headers=lab.headers("alice"),
+                          timeout=30).status_code == 403
+    # A device type in use cannot go; its device can, then it can.
+    r = requests.delete(lab.api + "devicetypes/bbb/", headers=lab.headers("admin"), timeout=30)
+    assert r.status_code == 400
+    assert requests.delete(lab.api + "devices/bbb01/", headers=lab.headers("admin"), timeout=30).status_code == 204
+    assert lab.get("devices/bbb01/?all=1", "admin").status_code == 404
+    assert requests.delete(lab.api + "devicetypes/bbb/", headers=lab.headers("admin"), timeout=30).status_code == 204
+    assert lab.get("devicetypes/bbb/", "admin").status_code == 404

@@ -32,6 +32,11 @@ const Statement kUpdateDeviceType{
     "disable_health_check = coalesce($5, disable_health_check), "
     "display = coalesce($6, display) WHERE name = $1 RETURNING name"};
 
+const Statement kCountTypeUse{
+    "device_types.count_use",
+    "SELECT (SELECT count(*) FROM devices WHERE device_type = $1) + "
+    "(SELECT count(*) FROM test_jobs WHERE requested_device_type = $1)"};
+const Statement kDeleteDeviceType{"device_types.delete", "DELETE FROM device_types WHERE name = $1"};
 const Statement kResolveType{
     "device_types.resolve",
     "SELECT coalesce((SELECT a.device_type FROM aliases a WHERE a.name = $1), "
@@ -105,6 +110,15 @@ Result<DeviceType> DeviceTypeRepository::create(const NewDeviceType& dt) {
                       static_cast<int>(dt.health_denominator), dt.disable_health_check, dt.display);
     if (r.empty()) return already_exists("device-type", dt.name);
     return get(dt.name);
+}
+
+Result<void> DeviceTypeRepository::remove(const std::string& name) {
+    if (!tx_.exec01(kGetDeviceType, name)) return not_found("device-type", name);
+    if (tx_.exec1(kCountTypeUse, name)[0].as<long>() > 0) {
+        return make_error(errc::kConflict, "device-type '" + name + "' still has devices or jobs");
+    }
+    tx_.exec(kDeleteDeviceType, name);
+    return {};
 }
 
 Result<DeviceType> DeviceTypeRepository::get(const std::string& name) {

@@ -54,6 +54,8 @@ public:
     Result<DeviceType> get(const std::string& name);
     std::vector<DeviceType> list();
     Result<DeviceType> update(const std::string& name, const DeviceTypeUpdate& update);
+    // Only a device type no device or job refers to.
+    Result<void> remove(const std::string& name);
     // The device type a job names: an alias's type, else the type itself.
     std::optional<std::string> resolve(const std::string& name_or_alias);
     // LAVA's DeviceType.can_view: unrestricted, or a view permission for one of the groups.

@@ -48,6 +48,7 @@ const Statement kUpdateDevice{
     "UPDATE devices SET description = coalesce($2, description), "
     "worker_host = coalesce($3, worker_host), device_type = coalesce($4, device_type) "
     "WHERE hostname = $1"};
+const Statement kDeleteDevice{"devices.delete", "DELETE FROM devices WHERE hostname = $1"};
 const Statement kSetHealth{"devices.set_health",
                            "UPDATE devices SET health = $2 WHERE hostname = $1"};
 const Statement kHistory{
@@ -191,8 +192,12 @@ Result<void> DeviceRepository::set_tags(const std::string& hostname,
 Result<Device> DeviceRepository::create(const NewDevice& nd, const Change& change) {
     if (auto ok = check_name("device hostname", nd.hostname, 200); !ok) return ok.error();
     if (auto dt = DeviceTypeRepository(tx_).get(nd.device_type); !dt) return dt.error();
-    if (auto w = WorkerRepository(tx_).get(nd.worker); !w) return w.error();
-    auto r = tx_.exec(kInsertDevice, nd.hostname, nd.device_type, nd.worker, nd.description,
+    std::optional<std::string> worker;
+    if (!nd.worker.empty()) {
+        if (auto w = WorkerRepository(tx_).get(nd.worker); !w) return w.error();
+        worker = nd.worker;
+    }
+    auto r = tx_.exec(kInsertDevice, nd.hostname, nd.device_type, worker, nd.description,
                       static_cast<int>(nd.health));
     if (r.empty()) return already_exists("device", nd.hostname);
     if (auto ok = set_tags(nd.hostname, nd.tags); !ok) return ok.error();
@@ -201,6 +206,17 @@ Result<Device> DeviceRepository::create(const NewDevice& nd, const Change& chang
              std::optional<int>{}, static_cast<int>(nd.health),
              with_reason("created", change.reason));
     return get(nd.hostname);
+}
+
+Result<void> DeviceRepository::remove(const std::string& hostname, const Change& change) {
+    auto locked = tx_.exec01(kLockDevice, hostname);
+    if (!locked) return not_found("device", hostname);
+    const int state = (*locked)[0].as<int>();
+    const int health = (*locked)[1].as<int>();
+    tx_.exec(kDeleteDevice, hostname);
+    // The history outlives the device: its last entry says it went.
+    tx_.exec(kHistory, hostname, change.actor, state, state, health, health, with_reason("deleted", change.reason));
+    return {};
 }
 
 Result<Device> DeviceRepository::get(const std::string& hostname) {

@@ -48,7 +48,7 @@ struct Ownership {
 struct NewDevice {
     std::string hostname;
     std::string device_type;
-    std::string worker;
+    std::string worker;  // "" for none
     std::string description;
     proto::DeviceHealth health = proto::DeviceHealth::kGood;
     std::vector<std::string> tags;  // created when missing, as LAVA does
@@ -87,6 +87,8 @@ public:
     explicit DeviceRepository(common::db::Tx& tx) : tx_(tx) {}
     Result<Device> create(const NewDevice& device, const Change& change);
     Result<Device> get(const std::string& hostname);
+    // Deletes the device (its jobs keep their history, pointing nowhere).
+    Result<void> remove(const std::string& hostname, const Change& change);
     std::vector<Device> list(const DeviceFilter& filter);
     // LAVA's Device.can_view: the hostnames `viewer` may see (a view
     // permission on the device, else its type's rule; superusers see all).

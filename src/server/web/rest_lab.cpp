@@ -144,6 +144,98 @@ HttpResponse list_devices(Call& call) {
     return listing(call, items, device_filters());
 }
 
+// The `tags` field: tag ids (a JSON list, or repeated form fields) as names.
+Result<std::optional<std::vector<std::string>>> tag_names(Call& call) {
+    std::vector<std::string> ids;
+    bool given = false;
+    if (call.request.header("content-type").find("application/json") != std::string_view::npos) {
+        const auto body = json::parse(call.request.body, nullptr, false);
+        if (body.is_object() && body.contains("tags")) {
+            given = true;
+            if (!body["tags"].is_array()) return make_error(errc::kInvalidArgument, "tags\nExpected a list of items.");
+            for (const auto& t : body["tags"]) ids.push_back(t.is_string() ? t.get<std::string>() : t.dump());
+        }
+    } else {
+        for (const auto& [k, v] : call.form()) {
+            if (k == "tags") {
+                given = true;
+                if (!v.empty()) ids.push_back(v);
+            }
+        }
+    }
+    if (!given) return std::optional<std::vector<std::string>>{};
+    std::map<std::string, std::string> by_id;
+    for (const auto& t : store::TagRepository(call.tx).list()) by_id[std::to_string(t.id)] = t.name;
+    std::vector<std::string> names;
+    for (const auto& id : ids) {
+        auto it = by_id.find(id);
+        if (it == by_id.end()) {
+            return make_error(errc::kInvalidArgument, "tags\nInvalid pk \"" + id + "\" - object does not exist.");
+        }
+        names.push_back(it->second);
+    }
+    return std::optional<std::vector<std::string>>(std::move(names));
+}
+
+// `health` as a display name ("Good"), when given.
+Result<std::optional<proto::DeviceHealth>> device_health_field(Call& call) {
+    const auto h = call.field("health");
+    if (!h) return std::optional<proto::DeviceHealth>{};
+    const auto parsed = proto::parse<proto::DeviceHealth>(*h);
+    if (!parsed || proto::display(*parsed) != *h) {
+        return make_error(errc::kInvalidArgument, "health\n\"" + *h + "\" is not a valid choice.");
+    }
+    return std::optional<proto::DeviceHealth>(*parsed);
+}
+
+HttpResponse device_create(Call& call) {
+    store::NewDevice d;
+    json missing = json::object();
+    for (const char* f : {"hostname", "device_type"}) {
+        if (!call.field(f) || call.field(f)->empty()) missing[f] = {"This field is required."};
+    }
+    if (!missing.empty()) return json_response(400, missing);
+    d.hostname = *call.field("hostname");
+    d.device_type = *call.field("device_type");
+    d.worker = call.field("worker_host").value_or("");
+    d.description = call.field("description").value_or("");
+    auto health = device_health_field(call);
+    if (!health) return field_error(health.error());
+    d.health = health->value_or(proto::DeviceHealth::kMaintenance);  // LAVA's default for new devices
+    auto tags = tag_names(call);
+    if (!tags) return field_error(tags.error());
+    if (*tags) d.tags = **tags;
+    auto created = store::DeviceRepository(call.tx).create(d, store::Change{call.who.user->username, "REST"});
+    if (!created) return rest_detail(400, created.error().message);
+    store::Touched touched;
+    touched.device(created->hostname);
+    queue_touched(call, touched);
+    return json_response(201, device_json(*created));
+}
+
+HttpResponse device_update(Call& call) {
+    const auto& hostname = call.params.at("hostname");
+    store::DeviceUpdate u;
+    u.description = call.field("description");
+    u.device_type = call.field("device_type");
+    u.worker = call.field("worker_host");
+    auto health = device_health_field(call);
+    if (!health) return field_error(health.error());
+    u.health = *health;
+    auto tags = tag_names(call);
+    if (!tags) return field_error(tags.error());
+    u.tags = *tags;
+    auto updated = store::DeviceRepository(call.tx).update(hostname, u, store::Change{call.who.user->username, ""});
+    if (!updated) {
+        if (updated.error().code == errc::kNotFound) return rest_detail(404, "Not found.");
+        return rest_detail(400, updated.error().message);
+    }
+    store::Touched touched;
+    touched.device(hostname);
+    queue_touched(call, touched);
+    return json_response(200, device_json(*updated));
+}
+
 HttpResponse device_dictionary_get(Call& call) {
     const auto device = visible_device(call);
     if (!device) return rest_detail(404, "Not found.");
@@ -233,6 +325,55 @@ json device_type_json(const store::DeviceType& t) {
             {"disable_health_check", t.disable_health_check},
             {"health_denominator", std::string(proto::display(t.health_denominator))},
             {"display", t.display}};
+}
+
+HttpResponse device_type_write(Call& call, bool create) {
+    store::DeviceTypeRepository types(call.tx);
+    std::optional<int> frequency;
+    if (const auto f = call.field("health_frequency")) {
+        try {
+            frequency = std::stoi(*f);
+        } catch (const std::exception&) {
+            return json_response(400, {{"health_frequency", {"A valid integer is required."}}});
+        }
+    }
+    auto boolean = [&](const char* name) -> std::optional<bool> {
+        const auto v = call.field(name);
+        if (!v) return std::nullopt;
+        return *v == "true" || *v == "True" || *v == "1";
+    };
+    std::optional<proto::HealthDenominator> denominator;
+    if (const auto d = call.field("health_denominator")) {
+        const auto parsed = proto::parse<proto::HealthDenominator>(*d);
+        if (!parsed) return json_response(400, {{"health_denominator", {"\"" + *d + "\" is not a valid choice."}}});
+        denominator = *parsed;
+    }
+    Result<store::DeviceType> result = make_error(errc::kInvalidArgument, "");
+    if (create) {
+        const auto name = call.field("name");
+        if (!name || name->empty()) return json_response(400, {{"name", {"This field is required."}}});
+        store::NewDeviceType t;
+        t.name = *name;
+        t.description = call.field("description").value_or("");
+        if (frequency) t.health_frequency = *frequency;
+        if (denominator) t.health_denominator = *denominator;
+        t.disable_health_check = boolean("disable_health_check").value_or(false);
+        t.display = boolean("display").value_or(true);
+        result = types.create(t);
+    } else {
+        store::DeviceTypeUpdate u;
+        u.description = call.field("description");
+        u.health_frequency = frequency;
+        u.health_denominator = denominator;
+        u.disable_health_check = boolean("disable_health_check");
+        u.display = boolean("display");
+        result = types.update(call.params.at("name"), u);
+    }
+    if (!result) {
+        if (result.error().code == errc::kNotFound) return rest_detail(404, "Not found.");
+        return rest_detail(400, result.error().message);
+    }
+    return json_response(create ? 201 : 200, device_type_json(*result));
 }
 
 std::optional<store::DeviceType> visible_type(Call& call) {
@@ -402,6 +543,34 @@ void add_lab_routes(App& app) {
         if (!d) return rest_detail(404, "Not found.");
         return json_response(200, device_json(*d));
     });
+    app.route("POST", kApi + "devices/", device_create, Access::kSuperuser);
+    for (const char* method : {"PUT", "PATCH"}) {
+        app.route(method, kApi + "devices/{hostname}/", device_update, Access::kSuperuser);
+        app.route(method, kApi + "devicetypes/{name}/", [](Call& call) { return device_type_write(call, false); },
+                  Access::kSuperuser);
+    }
+    app.route(
+        "DELETE", kApi + "devices/{hostname}/",
+        [](Call& call) {
+            auto gone = store::DeviceRepository(call.tx).remove(call.params.at("hostname"),
+                                                                store::Change{call.who.user->username, "REST"});
+            if (!gone) return rest_detail(404, "Not found.");
+            return no_content();
+        },
+        Access::kSuperuser);
+    app.route("POST", kApi + "devicetypes/", [](Call& call) { return device_type_write(call, true); },
+              Access::kSuperuser);
+    app.route(
+        "DELETE", kApi + "devicetypes/{name}/",
+        [](Call& call) {
+            auto gone = store::DeviceTypeRepository(call.tx).remove(call.params.at("name"));
+            if (!gone) {
+                if (gone.error().code == errc::kNotFound) return rest_detail(404, "Not found.");
+                return rest_detail(400, gone.error().message);
+            }
+            return no_content();
+        },
+        Access::kSuperuser);
     app.route("GET", kApi + "devices/{hostname}/dictionary/", device_dictionary_get);
     app.route("POST", kApi + "devices/{hostname}/dictionary/", device_dictionary_post);
     app.route("POST", kApi + "devices/{hostname}/set_health/", device_set_health);
