@@ -58,11 +58,19 @@ TEST_F(JobOutputTest, AnUncommittedTailIsCutBeforeTheNextAppend) {
     EXPECT_EQ(out.indexed_lines(), 3u);
 }
 
-TEST_F(JobOutputTest, AFileShorterThanTheDatabaseSaysIsAnError) {
+TEST_F(JobOutputTest, LostDataIsCutToWholeLinesAndTheLogGoesOn) {
     JobOutput out(root_, 1, "2026-01-01T00:00:00");
-    const auto e = out.append({}, {"- {one}"});
-    fs::resize_file(out.dir() / "output.yaml", 3);
-    EXPECT_THROW(out.append(e, {"- {two}"}), std::system_error);
+    const auto e = out.append({}, {"- {one}", "- {two}", "- {three}"});
+    fs::resize_file(out.dir() / "output.yaml", 12);  // "- {one}\n- {t": line 2 is cut in the middle
+    const auto after = out.append(e, {"- {four}"});
+    EXPECT_EQ(after.lines, 2u);
+    EXPECT_EQ(*out.read(after, 0, std::nullopt), "- {one}\n- {four}\n");
+    EXPECT_EQ(out.indexed_lines(), 2u);
+    // Everything gone: it starts again.
+    fs::remove_all(out.dir());
+    const auto fresh = out.append(after, {"- {five}"});
+    EXPECT_EQ(fresh.lines, 1u);
+    EXPECT_EQ(*out.read(fresh, 0, std::nullopt), "- {five}\n");
 }
 
 TEST_F(JobOutputTest, NoLogIsNotAnEmptyLog) {

@@ -107,18 +107,42 @@ LogExtent JobOutput::append(const LogExtent& committed, const std::vector<std::s
     fs::create_directories(dir_);
     Fd log(dir_ / kLog, O_RDWR | O_CREAT);
     Fd idx(dir_ / kIndex, O_RDWR | O_CREAT);
-    // Drop an uncommitted tail; never extend a file that lost data.
-    if (log.size() > committed.bytes) log.truncate(committed.bytes);
-    const std::uint64_t index_bytes = committed.lines * sizeof(std::uint64_t);
-    if (idx.size() > index_bytes) idx.truncate(index_bytes);
-    if (log.size() < committed.bytes || idx.size() < index_bytes) {
-        errno = EIO;
-        fail("log shorter than the database says:", dir_);
+    // Drop an uncommitted tail.
+    LogExtent base = committed;
+    if (log.size() > base.bytes) log.truncate(base.bytes);
+    if (idx.size() > base.lines * sizeof(std::uint64_t)) idx.truncate(base.lines * sizeof(std::uint64_t));
+    if (log.size() < base.bytes || idx.size() < base.lines * sizeof(std::uint64_t)) {
+        // The files lost data (deleted, or a crash of the machine before they
+        // reached the disk): keep the whole lines that are left and go on
+        // from there, rather than refusing this job's log forever.
+        std::uint64_t n = idx.size() / sizeof(std::uint64_t);
+        auto offset = [&](std::uint64_t line) {
+            std::uint64_t o = 0;
+            idx.read_all(reinterpret_cast<char*>(&o), sizeof o, line * sizeof o);
+            return o;
+        };
+        while (n > 0 && offset(n - 1) >= log.size()) --n;
+        std::uint64_t bytes = 0;
+        if (n > 0) {
+            const std::uint64_t last = offset(n - 1);
+            std::string tail(log.size() - last, '\0');
+            log.read_all(tail.data(), tail.size(), last);
+            if (tail.empty() || tail.back() != '\n' || tail.find('\n') != tail.size() - 1) {
+                --n;  // a partial last line goes too
+                bytes = last;
+            } else {
+                bytes = log.size();
+            }
+        }
+        log.truncate(bytes);
+        idx.truncate(n * sizeof(std::uint64_t));
+        base = LogExtent{n, bytes};
     }
+    const std::uint64_t index_bytes = base.lines * sizeof(std::uint64_t);
     std::string text;
     std::vector<std::uint64_t> offsets;
     offsets.reserve(lines.size());
-    std::uint64_t at = committed.bytes;
+    std::uint64_t at = base.bytes;
     for (const auto& line : lines) {
         offsets.push_back(at + text.size());
         text.append(line);
@@ -127,7 +151,7 @@ LogExtent JobOutput::append(const LogExtent& committed, const std::vector<std::s
     log.write_all(text.data(), text.size(), at);
     idx.write_all(reinterpret_cast<const char*>(offsets.data()), offsets.size() * sizeof(std::uint64_t),
                   index_bytes);
-    return LogExtent{committed.lines + lines.size(), committed.bytes + text.size()};
+    return LogExtent{base.lines + lines.size(), base.bytes + text.size()};
 }
 
 std::optional<JobOutput::Range> JobOutput::range(const LogExtent& committed, std::uint64_t start,

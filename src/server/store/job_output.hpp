@@ -37,7 +37,10 @@ public:
     std::uint64_t indexed_lines() const;
 
     // Cuts the files back to `committed` and appends `lines` (each without
-    // its newline); returns the new extent. Throws std::system_error.
+    // its newline); returns the new extent. Files shorter than `committed`
+    // (data lost outside our control) are cut to their last whole line and
+    // the append goes on from there: the extent returned is then less than
+    // committed + lines. Throws std::system_error on I/O errors.
     LogExtent append(const LogExtent& committed, const std::vector<std::string_view>& lines);
 
     // Bytes of lines [start, end) within `committed` (end: the last line when

@@ -4,6 +4,7 @@
 // upload. Errors are {"error": "..."}; tokens are compared in constant time.
 
 #include "common/crypto/password.hpp"
+#include "common/log/log.hpp"
 #include "common/proto/logline.hpp"
 #include "common/proto/worker_api.hpp"
 #include "common/yaml/dump.hpp"
@@ -429,6 +430,10 @@ HttpResponse post_logs(Call& call) {
     }
     if (!to_store.empty()) {
         const auto extent = output.append({state->extent.lines, state->extent.bytes}, to_store);
+        if (extent.lines < state->extent.lines + to_store.size()) {
+            common::log::get("logs")->warn("job {}: {} stored log lines were lost on disk; the log goes on without them",
+                                           *id, state->extent.lines + to_store.size() - extent.lines);
+        }
         jobs.set_log_extent(*id, extent.lines, extent.bytes);
     }
     store::ResultRepository(call.tx).add(*id, cases);
