@@ -141,7 +141,6 @@ nlohmann::json paginated_pages(const Call& call, long page, long page_size, long
     return {{"count", count}, {"next", next}, {"previous", previous}, {"results", std::move(results)}};
 }
 
-
 // Request text is decoded as Django does: invalid UTF-8 becomes U+FFFD, so
 // nothing downstream (the database, JSON) ever sees broken text.
 std::vector<std::pair<std::string, std::string>> Call::query_params() const {
@@ -154,7 +153,7 @@ std::vector<std::pair<std::string, std::string>> Call::query_params() const {
 }
 
 std::optional<std::string> Call::query(const std::string& name) const {
-    for (auto& [k, v] : query_params()) {
+    for (const auto& [k, v] : query_params()) {
         if (k == name) return v;
     }
     return std::nullopt;
