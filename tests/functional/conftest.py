@@ -124,7 +124,13 @@ class Server:
             m = re.search(r"listening on (http://[0-9.]+:[0-9]+)/", self.output())
             return m.group(1) if m else None
 
-        self.url = wait_for(listening, what="lava-server to listen")
+        try:
+            self.url = wait_for(listening, what="lava-server to listen")
+        except BaseException:
+            self.proc.kill()  # a server that never listened outlives no test
+            self.proc.wait()
+            self.log.close()
+            raise
         self.api = self.url + "/api/v0.2/"
 
     def output(self):
@@ -202,11 +208,16 @@ def rest_lab(pg_env):
     psql(pg_env, 'CREATE DATABASE "%s"' % name)
     env = dict(pg_env, PGDATABASE=name)
     workdir = tempfile.mkdtemp(prefix="lava-rest-")
-    lab = RestLab(env, workdir)
-    yield lab
-    code = lab.server.stop()
-    output = lab.server.output()
-    shutil.rmtree(workdir, ignore_errors=True)
-    psql(pg_env, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+    lab = None
+    try:
+        lab = RestLab(env, workdir)
+        yield lab
+    finally:
+        # Even when setting up failed: nothing of this lab outlives the module.
+        server = getattr(lab, "server", None)
+        code = server.stop() if server else 0
+        output = server.output() if server else ""
+        shutil.rmtree(workdir, ignore_errors=True)
+        psql(pg_env, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
     assert code == 0, output
     assert "error [http]" not in output, output
