@@ -65,6 +65,19 @@ const Statement kOwnerNamed{
 const Statement kPrincipal{"users.principal", PRINCIPAL_SELECT "WHERE u.username = $1"};
 const Statement kFirstToken{"tokens.first", TOKEN_SELECT "WHERE u.username = $1 ORDER BY t.id LIMIT 1"};
 
+const Statement kPurgeSessions{"sessions.purge", "DELETE FROM user_sessions WHERE expires_on < now()"};
+const Statement kInsertSession{
+    "sessions.insert",
+    "INSERT INTO user_sessions (key_hash, user_id, csrf_token, expires_on) "
+    "VALUES ($1, $2, $3, now() + make_interval(secs => $4))"};
+const Statement kFindSession{
+    "sessions.find",
+    "SELECT u.id, u.username, u.is_active, u.is_staff, u.is_superuser, "
+    "ARRAY(SELECT ug.group_id::text FROM user_groups ug WHERE ug.user_id = u.id), s.csrf_token "
+    "FROM user_sessions s JOIN users u ON u.id = s.user_id "
+    "WHERE s.key_hash = $1 AND s.expires_on > now() AND u.is_active"};
+const Statement kDeleteSession{"sessions.delete", "DELETE FROM user_sessions WHERE key_hash = $1"};
+
 Principal to_principal(const pqxx::row& r) {
     Principal p;
     p.id = r[0].as<std::int64_t>();
@@ -258,6 +271,25 @@ std::map<std::string, std::string> TokenRepository::remote_artifact_tokens(std::
     std::map<std::string, std::string> out;
     for (const auto& r : tx_.exec(kRemoteArtifactTokens, user_id)) out[r[0].as<std::string>()] = r[1].as<std::string>();
     return out;
+}
+
+Session SessionRepository::create(std::int64_t user_id, long max_age_seconds) {
+    tx_.exec(kPurgeSessions);
+    Session s{common::crypto::random_string(48), common::crypto::random_string(48), max_age_seconds};
+    tx_.exec(kInsertSession, common::crypto::sha256_hex(s.key), user_id, s.csrf_token,
+             static_cast<double>(max_age_seconds));
+    return s;
+}
+
+std::optional<SessionUser> SessionRepository::find(const std::string& key) {
+    if (key.empty()) return std::nullopt;
+    auto row = tx_.exec01(kFindSession, common::crypto::sha256_hex(key));
+    if (!row) return std::nullopt;
+    return SessionUser{to_principal(*row), (*row)[6].as<std::string>()};
+}
+
+void SessionRepository::remove(const std::string& key) {
+    tx_.exec(kDeleteSession, common::crypto::sha256_hex(key));
 }
 
 }  // namespace lava::server::store

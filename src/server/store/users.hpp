@@ -121,4 +121,30 @@ private:
     common::db::Tx& tx_;
 };
 
+// A browser session: the cookie's secret (returned once, at login; only its
+// SHA-256 is stored) and the CSRF token that must accompany its writes.
+struct Session {
+    std::string key;
+    std::string csrf_token;
+    long max_age_seconds = 0;
+};
+
+struct SessionUser {
+    Principal user;
+    std::string csrf_token;
+};
+
+class SessionRepository {
+public:
+    explicit SessionRepository(common::db::Tx& tx) : tx_(tx) {}
+    // A new session for the user (expired sessions are purged on the way).
+    Session create(std::int64_t user_id, long max_age_seconds);
+    // The active user of an unexpired session, or nullopt.
+    std::optional<SessionUser> find(const std::string& key);
+    void remove(const std::string& key);
+
+private:
+    common::db::Tx& tx_;
+};
+
 }  // namespace lava::server::store

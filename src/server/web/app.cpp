@@ -14,25 +14,6 @@ namespace {
 
 namespace db = common::db;
 
-// Authorization: Token <secret> (REST). DRF's messages on failure; 403, as
-// LAVA lists session authentication first (no WWW-Authenticate challenge).
-std::optional<HttpResponse> authenticate(Call& call) {
-    const auto header = call.request.header("authorization");
-    if (header.empty()) return std::nullopt;
-    const auto space = header.find(' ');
-    const std::string scheme(header.substr(0, space));
-    if (scheme != "Token" && scheme != "token") return std::nullopt;  // other schemes: anonymous here
-    const std::string secret = space == std::string_view::npos ? "" : to_valid_utf8(header.substr(space + 1));
-    if (secret.empty() || secret.find(' ') != std::string::npos) {
-        return rest_detail(403, "Invalid token header. No credentials provided.");
-    }
-    auto owner = store::TokenRepository(call.tx).owner(secret);
-    if (!owner) return rest_detail(403, "Invalid token.");
-    if (!owner->is_active) return rest_detail(403, "User inactive or deleted.");
-    call.who.user = std::move(*owner);
-    return std::nullopt;
-}
-
 std::optional<HttpResponse> authorize(const Call& call, Access access) {
     static const std::string kNotAuthenticated = "Authentication credentials were not provided.";
     const bool read = call.request.method == "GET" || call.request.method == "HEAD" ||
@@ -226,12 +207,14 @@ App::App(ServerSettings settings, db::Pool& pool, common::async::BlockingPool& b
     add_worker_routes(*this);
     add_result_routes(*this);
     add_lab_routes(*this);
+    add_account_routes(*this);
 }
 
 App::~App() = default;
 
-void App::route(std::string method, std::string pattern, Handler handler, Access access) {
-    router_.add(std::move(method), std::move(pattern), Route{std::move(handler), access});
+void App::route(std::string method, std::string pattern, Handler handler, Access access,
+                Credentials credentials) {
+    router_.add(std::move(method), std::move(pattern), Route{std::move(handler), access, credentials});
 }
 
 boost::asio::awaitable<HttpResponse> App::handle(HttpRequest request) {
@@ -297,8 +280,9 @@ HttpResponse App::dispatch(const HttpRequest& request) {
     HttpResponse response = db::transact_when(
         pool_,
         [&](db::Tx& tx) {
-            Call call{request, match.params, tx, Identity{}, *this, {}};
-            if (auto denied = authenticate(call)) return *denied;
+            auto auth = authenticate(tx, request, match.handler->credentials);
+            if (auth.denied) return std::move(*auth.denied);
+            Call call{request, match.params, tx, Identity{std::move(auth.user)}, *this, {}};
             if (auto denied = authorize(call, match.handler->access)) return *denied;
             HttpResponse r = match.handler->handler(call);
             events = std::move(call.events);

@@ -11,6 +11,7 @@
 #include "common/job/validate.hpp"
 #include "common/net/http.hpp"
 #include "server/store/users.hpp"
+#include "server/web/auth.hpp"
 #include "server/web/router.hpp"
 #include "server/web/settings.hpp"
 
@@ -106,7 +107,7 @@ public:
 
     // Routes of one API family; each family's file adds its own.
     void route(std::string method, std::string pattern, Handler handler,
-               Access access = Access::kReadAnonymous);
+               Access access = Access::kReadAnonymous, Credentials credentials = Credentials::kRest);
 
 private:
     HttpResponse dispatch(const HttpRequest& request);
@@ -122,6 +123,7 @@ private:
     struct Route {
         Handler handler;
         Access access;
+        Credentials credentials;
     };
     Router<Route> router_;
     std::unique_ptr<EventPublisher> events_;
@@ -148,5 +150,6 @@ void add_job_routes(App& app);
 void add_worker_routes(App& app);
 void add_result_routes(App& app);
 void add_lab_routes(App& app);
+void add_account_routes(App& app);  // /accounts/login/, /accounts/logout/ (auth.cpp)
 
 }  // namespace lava::server::web

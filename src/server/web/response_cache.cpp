@@ -4,8 +4,9 @@ namespace lava::server::web {
 
 bool ResponseCache::is_write(const common::net::HttpRequest& request) {
     if (request.method != "GET" && request.method != "HEAD") return true;
-    // LAVA's jobs/<id>/cancel/ is a GET that cancels.
+    // LAVA's jobs/<id>/cancel/ is a GET that cancels; signing out is a GET too.
     const auto& p = request.path;
+    if (p.rfind("/accounts/", 0) == 0) return true;
     return p.size() >= 7 && (p.compare(p.size() - 7, 7, "cancel/") == 0 || p.compare(p.size() - 6, 6, "cancel") == 0);
 }
 

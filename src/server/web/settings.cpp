@@ -29,6 +29,10 @@ void register_settings(common::config::SettingsLoader& loader, WebSettings& s) {
                "Networks workers may auto-register from, comma-separated");
     loader.add("response_cache_ms", &s.response_cache_ms,
                "How long a REST read may be served again from memory (0: never)", 0, 60000);
+    loader.add("session_age_s", &s.session_age_s, "Lifetime of a browser session (seconds)", 60,
+               365 * 24 * 3600);
+    loader.add("session_cookie_secure", &s.session_cookie_secure,
+               "Send the session and CSRF cookies over HTTPS only");
     loader.add("allow_version_mismatch", &s.allow_version_mismatch,
                "Serve workers whose version differs from 2023.01");
 }

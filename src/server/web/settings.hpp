@@ -35,6 +35,10 @@ struct WebSettings {
     // REST reads answered again from memory for this long unless a write
     // came in between (docs/adr/0006-response-cache.md); 0 disables.
     int response_cache_ms = 500;
+    // Browser sessions (the sessionid cookie): lifetime, and whether the
+    // cookies carry `Secure` (set it when a TLS proxy is in front).
+    int session_age_s = 1209600;  // Django's two weeks
+    bool session_cookie_secure = false;
 };
 
 struct ServerSettings {

@@ -445,14 +445,14 @@ HttpResponse post_logs(Call& call) {
 
 void add_worker_routes(App& app) {
     const std::string base = "/scheduler/internal/v1/";
-    app.route("POST", base + "workers/", register_worker, Access::kAnyone);
-    app.route("GET", base + "workers/{hostname}/", ping, Access::kAnyone);
+    app.route("POST", base + "workers/", register_worker, Access::kAnyone, Credentials::kNone);
+    app.route("GET", base + "workers/{hostname}/", ping, Access::kAnyone, Credentials::kNone);
     app.route(
         "POST", base + "workers/{hostname}/", [](Call&) { return error(403, "POST is forbidden for such url"); },
-        Access::kAnyone);
-    app.route("GET", base + "jobs/{id}/", fetch_job, Access::kAnyone);
-    app.route("POST", base + "jobs/{id}/", post_state, Access::kAnyone);
-    app.route("POST", base + "jobs/{id}/logs/", post_logs, Access::kAnyone);
+        Access::kAnyone, Credentials::kNone);
+    app.route("GET", base + "jobs/{id}/", fetch_job, Access::kAnyone, Credentials::kNone);
+    app.route("POST", base + "jobs/{id}/", post_state, Access::kAnyone, Credentials::kNone);
+    app.route("POST", base + "jobs/{id}/logs/", post_logs, Access::kAnyone, Credentials::kNone);
 }
 
 }  // namespace lava::server::web
