@@ -9,6 +9,7 @@ find_package(yaml-cpp REQUIRED)
 find_package(OpenSSL REQUIRED)
 # ZeroMQ: the event bus (lava-server -> lava-publisher, publisher -> subscribers).
 find_package(cppzmq REQUIRED)
+find_package(pugixml 1.11 REQUIRED)
 find_package(PkgConfig REQUIRED)
 # libpqxx 6.4 ships no CMake config file.
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
