@@ -117,7 +117,8 @@ Value read_typed(const pugi::xml_node& type, std::size_t depth, const Limits& li
         return n;
     }
     if (name == "boolean") {
-        const auto text = trim(text_of(type));
+        const std::string raw = text_of(type);
+        const auto text = trim(raw);
         if (text == "1") return true;
         if (text == "0") return false;
         throw bad("'" + std::string(text) + "' (0 or 1)");
