@@ -104,6 +104,12 @@ public:
     void commit() { work_.commit(); }
     pqxx::work& work() { return work_; }
 
+    // A savepoint, to undo part of the transaction (XML-RPC's multicall runs
+    // each call in one). Not nested: one at a time.
+    void savepoint() { work_.exec0("SAVEPOINT lava_part"); }
+    void rollback_to_savepoint() { work_.exec0("ROLLBACK TO SAVEPOINT lava_part"); }
+    void release_savepoint() { work_.exec0("RELEASE SAVEPOINT lava_part"); }
+
 private:
     Connection& conn_;
     pqxx::work work_;

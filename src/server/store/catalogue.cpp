@@ -48,6 +48,14 @@ const Statement kTypeVisible{
     "p.device_type = $1 AND p.permission IN ('view_devicetype', 'submit_to_devicetype', 'change_devicetype') "
     "AND p.group_id = ANY($2::bigint[]))"};
 
+// Submitting to a type: unrestricted unless some group holds its submit permission.
+const Statement kTypeSubmittable{
+    "device_types.submittable",
+    "SELECT NOT EXISTS (SELECT 1 FROM group_device_type_permissions p WHERE p.device_type = $1 AND "
+    "p.permission = 'submit_to_devicetype') OR EXISTS (SELECT 1 FROM group_device_type_permissions p WHERE "
+    "p.device_type = $1 AND p.permission IN ('submit_to_devicetype', 'change_devicetype') "
+    "AND p.group_id = ANY($2::bigint[]))"};
+
 const Statement kInsertAlias{
     "aliases.insert",
     "INSERT INTO aliases (name, device_type) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING "
@@ -57,6 +65,18 @@ const Statement kGetAlias{"aliases.get",
 const Statement kListAliases{"aliases.list",
                              "SELECT name, coalesce(device_type, '') FROM aliases ORDER BY name"};
 const Statement kDeleteAlias{"aliases.delete", "DELETE FROM aliases WHERE name = $1"};
+const Statement kAttachAlias{
+    "aliases.attach",
+    "INSERT INTO aliases (name, device_type) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET device_type = $2"};
+const Statement kDetachAlias{"aliases.detach",
+                             "UPDATE aliases SET device_type = NULL WHERE name = $1 AND device_type = $2"};
+const Statement kTagPendingJobs{
+    "tags.pending_jobs",
+    "SELECT count(*) FROM test_job_tags x JOIN tags t ON t.id = x.tag_id JOIN test_jobs j ON j.id = x.job_id "
+    "WHERE t.name = $1 AND j.state <> 5"};
+const Statement kUnlinkTagJobs{"tags.unlink_jobs",
+                               "DELETE FROM test_job_tags x USING tags t WHERE t.id = x.tag_id AND t.name = $1"};
+const Statement kDeleteTag{"tags.delete", "DELETE FROM tags WHERE name = $1"};
 
 const Statement kInsertTag{
     "tags.insert",
@@ -154,6 +174,12 @@ bool DeviceTypeRepository::visible_to(const std::string& name, const std::option
         .as<bool>();
 }
 
+bool DeviceTypeRepository::can_submit(const std::string& name, const std::optional<Principal>& user) {
+    if (!user) return false;
+    if (user->is_superuser) return true;
+    return tx_.exec1(kTypeSubmittable, name, int_array_literal(user->group_ids))[0].as<bool>();
+}
+
 Result<Alias> AliasRepository::create(const std::string& name, const std::string& device_type) {
     if (name.empty() || name.size() > 200) {
         return make_error(errc::kInvalidArgument,
@@ -180,6 +206,32 @@ std::vector<Alias> AliasRepository::list() {
 
 Result<void> AliasRepository::remove(const std::string& name) {
     if (tx_.exec(kDeleteAlias, name).affected_rows() == 0) return not_found("alias", name);
+    return {};
+}
+
+Result<Alias> AliasRepository::attach(const std::string& name, const std::string& device_type) {
+    if (name.empty() || name.size() > 200) {
+        return make_error(errc::kInvalidArgument, "invalid alias '" + name + "': 1 to 200 characters");
+    }
+    tx_.exec(kAttachAlias, name, device_type);
+    return Alias{name, device_type};
+}
+
+Result<void> AliasRepository::detach(const std::string& name, const std::string& device_type) {
+    if (tx_.exec(kDetachAlias, name, device_type).affected_rows() == 0) return not_found("alias", name);
+    return {};
+}
+
+Result<void> TagRepository::remove(const std::string& name) {
+    // Finished jobs forget the tag (as LAVA's many-to-many delete does); a
+    // job still waiting for or running on a tagged device keeps it alive.
+    const auto pending = tx_.exec1(kTagPendingJobs, name)[0].as<long>();
+    if (pending > 0) {
+        return make_error(errc::kConflict,
+                          "tag '" + name + "' is required by " + std::to_string(pending) + " unfinished job(s)");
+    }
+    tx_.exec(kUnlinkTagJobs, name);
+    if (tx_.exec(kDeleteTag, name).affected_rows() == 0) return not_found("tag", name);
     return {};
 }
 

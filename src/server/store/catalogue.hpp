@@ -60,6 +60,9 @@ public:
     std::optional<std::string> resolve(const std::string& name_or_alias);
     // LAVA's DeviceType.can_view: unrestricted, or a view permission for one of the groups.
     bool visible_to(const std::string& name, const std::optional<Principal>& viewer);
+    // LAVA's has_perm(submit_to_devicetype): unrestricted, or a submit (or
+    // change) permission for one of the user's groups; never anonymous.
+    bool can_submit(const std::string& name, const std::optional<Principal>& user);
 
 private:
     common::db::Tx& tx_;
@@ -77,6 +80,10 @@ public:
     Result<Alias> get(const std::string& name);
     std::vector<Alias> list();
     Result<void> remove(const std::string& name);
+    // Points the alias (created when missing) at the device type.
+    Result<Alias> attach(const std::string& name, const std::string& device_type);
+    // Unlinks the alias from the device type (the alias stays, pointing nowhere).
+    Result<void> detach(const std::string& name, const std::string& device_type);
 
 private:
     common::db::Tx& tx_;
@@ -95,6 +102,8 @@ public:
     Result<Tag> get(const std::string& name);
     // The tag, created with an empty description if it does not exist yet.
     Result<Tag> get_or_create(const std::string& name);
+    // Deletes the tag (devices and jobs lose it).
+    Result<void> remove(const std::string& name);
     std::vector<Tag> list();
     // The ids of tags by name; an unknown name is an error naming it.
     Result<std::vector<std::int64_t>> ids(const std::vector<std::string>& names);

@@ -38,6 +38,7 @@ const Statement kInsert{
 const Statement kAddTag{"jobs.add_tag", "INSERT INTO test_job_tags (job_id, tag_id) VALUES ($1, $2)"};
 const Statement kAddGroup{"jobs.add_group",
                           "INSERT INTO test_job_viewing_groups (job_id, group_id) VALUES ($1, $2)"};
+const Statement kIdBySubId{"jobs.id_by_sub_id", "SELECT id FROM test_jobs WHERE sub_id = $1"};
 const Statement kSetSubId{"jobs.set_sub_id", "UPDATE test_jobs SET sub_id = $2 WHERE id = $1"};
 const Statement kGet{"jobs.get", "SELECT " JOB_COLUMNS JOB_FROM "WHERE j.id = $1"};
 const Statement kGroup{"jobs.group",
@@ -351,6 +352,19 @@ std::int64_t JobRepository::insert(const NewJob& n) {
 }
 
 void JobRepository::set_sub_id(std::int64_t id, const std::string& sub_id) { tx_.exec(kSetSubId, id, sub_id); }
+
+std::optional<std::int64_t> JobRepository::id_of(const std::string& display_id) {
+    if (display_id.find('.') != std::string::npos) {
+        auto row = tx_.exec01(kIdBySubId, display_id);
+        if (!row) return std::nullopt;
+        return (*row)[0].as<std::int64_t>();
+    }
+    if (display_id.empty() || display_id.size() > 18 ||
+        display_id.find_first_not_of("0123456789") != std::string::npos) {
+        return std::nullopt;
+    }
+    return std::stoll(display_id);
+}
 
 std::optional<Job> JobRepository::get(std::int64_t id) {
     auto row = tx_.exec01(kGet, id);

@@ -98,6 +98,9 @@ public:
     std::int64_t insert(const NewJob& job);
     void set_sub_id(std::int64_t id, const std::string& sub_id);
     std::optional<Job> get(std::int64_t id);
+    // The id a display id names: "N", or a MultiNode sub_id "N.M" (nullopt
+    // for text that is neither, or an unknown sub_id).
+    std::optional<std::int64_t> id_of(const std::string& display_id);
     // `get`, if the viewer may see the job.
     std::optional<Job> get_visible(std::int64_t id, const Viewer& viewer);
     // The jobs of a MultiNode group, by sub_id.

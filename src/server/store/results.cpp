@@ -25,6 +25,10 @@ const Statement kInsertCases{
     "INSERT INTO test_cases (suite_id, test_set_id, name, result, measurement, units, metadata, "
     "start_log_line, end_log_line) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], "
     "$4::smallint[], $5::numeric[], $6::text[], $7::text[], $8::bigint[], $9::bigint[])"};
+const Statement kCaseMetadata{
+    "results.case_metadata",
+    "SELECT c.metadata FROM test_cases c JOIN test_suites s ON s.id = c.suite_id "
+    "WHERE s.job_id = $1 AND s.name = $2 AND c.name = $3 ORDER BY c.id LIMIT 1"};
 const Statement kCountSuites{"results.count_suites", "SELECT count(*) FROM test_suites WHERE job_id = $1"};
 const Statement kSuites{"results.suites",
                         "SELECT id, job_id, name FROM test_suites WHERE job_id = $1 ORDER BY id LIMIT $2 OFFSET $3"};
@@ -152,6 +156,13 @@ std::vector<TestCase> ResultRepository::cases(std::int64_t job_id, std::optional
         out.push_back(std::move(c));
     }
     return out;
+}
+
+std::optional<std::string> ResultRepository::case_metadata(std::int64_t job_id, const std::string& suite,
+                                                           const std::string& name) {
+    auto row = tx_.exec01(kCaseMetadata, job_id, suite, name);
+    if (!row || (*row)[0].is_null()) return std::nullopt;
+    return (*row)[0].as<std::string>();
 }
 
 }  // namespace lava::server::store

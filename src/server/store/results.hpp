@@ -64,6 +64,10 @@ public:
     std::vector<TestCase> cases(std::int64_t job_id, std::optional<std::int64_t> suite_id, long limit,
                                 long offset);
 
+    // The metadata text of the first case `name` of suite `suite` (the
+    // "lava"/"job" case carries the job's error_type and error_msg).
+    std::optional<std::string> case_metadata(std::int64_t job_id, const std::string& suite, const std::string& name);
+
 private:
     common::db::Tx& tx_;
 };

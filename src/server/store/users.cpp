@@ -189,6 +189,12 @@ std::optional<Principal> UserRepository::authenticate(const std::string& usernam
     return p;
 }
 
+std::optional<Principal> UserRepository::principal(const std::string& username) {
+    auto row = tx_.exec01(kPrincipal, username);
+    if (!row) return std::nullopt;
+    return to_principal(*row);
+}
+
 Result<Group> GroupRepository::create(const std::string& name) {
     if (name.empty() || name.size() > 150) {
         return make_error(errc::kInvalidArgument,

@@ -64,6 +64,8 @@ public:
     Result<std::string> password_hash(const std::string& username);
     // The principal for `username` when `password` is right and the user active.
     std::optional<Principal> authenticate(const std::string& username, const std::string& password);
+    // The principal of `username` (any state), without credentials.
+    std::optional<Principal> principal(const std::string& username);
 
 private:
     common::db::Tx& tx_;

@@ -19,8 +19,8 @@ using proto::WorkerHealth;
 
 const Statement kInsertWorker{
     "workers.insert",
-    "INSERT INTO workers (hostname, description, health, job_limit, token) "
-    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hostname) DO NOTHING RETURNING state"};
+    "INSERT INTO workers (hostname, description, health, job_limit, token, last_ping) "
+    "VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT (hostname) DO NOTHING RETURNING state"};  // LAVA: default now
 const Statement kGetWorker{"workers.get", WORKER_SELECT "WHERE w.hostname = $1"};
 const Statement kListWorkers{"workers.list",
                              WORKER_SELECT "WHERE $1 OR w.health <> 2 ORDER BY w.hostname"};

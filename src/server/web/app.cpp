@@ -208,6 +208,7 @@ App::App(ServerSettings settings, db::Pool& pool, common::async::BlockingPool& b
     add_result_routes(*this);
     add_lab_routes(*this);
     add_account_routes(*this);
+    add_xmlrpc_routes(*this);
 }
 
 App::~App() = default;
@@ -276,6 +277,8 @@ HttpResponse App::dispatch(const HttpRequest& request) {
     }
     std::vector<PendingEvent> events;
     bool keep = false;
+    bool discard = false;
+    const auto committed = [&](const HttpResponse& r) { return (r.status < 400 || keep) && !discard; };
     // Nothing an unsuccessful request wrote is kept (unless it says so).
     HttpResponse response = db::transact_when(
         pool_,
@@ -287,10 +290,11 @@ HttpResponse App::dispatch(const HttpRequest& request) {
             HttpResponse r = match.handler->handler(call);
             events = std::move(call.events);
             keep = call.keep_changes;
+            discard = call.discard_changes;
             return r;
         },
-        [&](const HttpResponse& r) { return r.status < 400 || keep; });
-    if (response.status < 400 || keep) publish(events);
+        committed);
+    if (committed(response)) publish(events);
     return response;
 }
 

@@ -56,6 +56,9 @@ struct Call {
     std::vector<PendingEvent> events;  // published after commit
     // Commit (and publish) even though the response is an error.
     bool keep_changes = false;
+    // Roll back even though the response is a success (an XML-RPC fault
+    // travels in a 200 response).
+    bool discard_changes = false;
 
     // A query-string parameter (decoded), or nullopt.
     std::optional<std::string> query(const std::string& name) const;
@@ -151,5 +154,6 @@ void add_worker_routes(App& app);
 void add_result_routes(App& app);
 void add_lab_routes(App& app);
 void add_account_routes(App& app);  // /accounts/login/, /accounts/logout/ (auth.cpp)
+void add_xmlrpc_routes(App& app);   // /RPC2 (rpc.cpp)
 
 }  // namespace lava::server::web

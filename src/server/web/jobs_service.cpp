@@ -251,4 +251,18 @@ void queue_worker_event(Call& call, const std::string& hostname) {
     }
 }
 
+std::optional<std::string> cancel_for(Call& call, const store::Job& job) {
+    const bool cancellable = job.state == proto::JobState::kSubmitted || job.state == proto::JobState::kScheduling ||
+                             job.state == proto::JobState::kScheduled || job.state == proto::JobState::kRunning;
+    if (!cancellable) return std::nullopt;  // already ending or ended: nothing to do
+    if (!can_cancel(job, call.who)) return "Insufficient permissions";
+    cancel_job(call, job.id);
+    return std::nullopt;
+}
+
+Result<Submitted> resubmit_job(Call& call, const store::Job& job, const std::optional<std::string>& original_url) {
+    const std::string& definition = job.multinode_definition.empty() ? job.definition : job.multinode_definition;
+    return submit_job(call, definition, original_url);
+}
+
 }  // namespace lava::server::web

@@ -40,6 +40,16 @@ bool can_cancel(const store::Job& job, const Identity& who);
 // Cancels the job (a MultiNode job: its whole group); queues events.
 void cancel_job(Call& call, std::int64_t id);
 
+// LAVA's TestJob.cancel for the caller: a job that is ending or ended is left
+// alone; otherwise the caller needs can_cancel. Nullopt when done (or nothing
+// to do), else why not ("Insufficient permissions").
+std::optional<std::string> cancel_for(Call& call, const store::Job& job);
+
+// Resubmits a job's definition (a MultiNode job: the whole group's);
+// `original_url` as submit_job's.
+Result<Submitted> resubmit_job(Call& call, const store::Job& job,
+                               const std::optional<std::string>& original_url = std::nullopt);
+
 // Queues the events of what a transition touched (jobs, devices).
 void queue_touched(Call& call, const store::Touched& touched);
 // Queues a worker event.

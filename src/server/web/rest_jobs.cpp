@@ -87,16 +87,6 @@ HttpResponse list_jobs(Call& call) {
     return json_response(200, paginated(call, page, result->count, std::move(results)));
 }
 
-// Cancels one job for the caller: nullopt when done (or nothing to do), else why not.
-std::optional<std::string> cancel_for(Call& call, const store::Job& job) {
-    const bool cancellable = job.state == proto::JobState::kSubmitted || job.state == proto::JobState::kScheduling ||
-                             job.state == proto::JobState::kScheduled || job.state == proto::JobState::kRunning;
-    if (!cancellable) return std::nullopt;  // already ending or ended: nothing to do
-    if (!can_cancel(job, call.who)) return "Insufficient permissions";
-    cancel_job(call, job.id);
-    return std::nullopt;
-}
-
 }  // namespace
 
 void add_job_routes(App& app) {
@@ -184,13 +174,11 @@ void add_job_routes(App& app) {
     app.route("POST", "/api/v0.2/jobs/{id}/resubmit/", [](Call& call) {
         const auto job = visible_job(call);
         if (!job) return not_found();
-        const std::string& definition = job->multinode_definition.empty() ? job->definition
-                                                                           : job->multinode_definition;
         std::string host(call.request.header("host"));
         if (host.empty()) host = "localhost";
         const std::string url = "http://" + host + "/scheduler/job/" + (job->sub_id.empty() ? std::to_string(job->id)
                                                                                              : job->sub_id);
-        return submission_response(submit_job(call, definition, url));
+        return submission_response(resubmit_job(call, *job, url));
     });
 }
 

@@ -4,26 +4,22 @@
 // permissions on device types and devices. Shapes, permissions and error
 // texts are LAVA's; visibility follows each object's view rule.
 
-#include "common/yaml/load.hpp"
 #include "server/store/catalogue.hpp"
 #include "server/store/devices.hpp"
 #include "server/store/permissions.hpp"
 #include "server/store/workers.hpp"
 #include "server/web/app.hpp"
 #include "server/web/jobs_service.hpp"
+#include "server/web/lab_service.hpp"
 #include "server/web/json.hpp"
 #include "server/web/json_filter.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 namespace lava::server::web {
 namespace {
 
-namespace fs = std::filesystem;
 using nlohmann::json;
 
 const std::string kApi = "/api/v0.2/";
@@ -63,28 +59,6 @@ HttpResponse field_error(const Error& e) {
     return json_response(400, {{e.message.substr(0, nl), {e.message.substr(nl + 1)}}});
 }
 
-std::optional<std::string> read_text(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return std::nullopt;
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-bool write_text(const fs::path& path, const std::string& text) {
-    std::error_code ec;
-    fs::create_directories(path.parent_path(), ec);
-    const fs::path tmp = path.string() + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) return false;
-        out << text;
-        if (!out.flush()) return false;
-    }
-    fs::rename(tmp, path, ec);  // readers never see half a file
-    return !ec;
-}
-
 HttpResponse no_content() {
     HttpResponse r;
     r.status = 204;
@@ -122,14 +96,10 @@ bool all_param(const Call& call) {
 }
 
 // The device in the path, if the caller may see it (Retired ones only with ?all).
-std::optional<store::Device> visible_device(Call& call) {
-    const auto& hostname = call.params.at("hostname");
-    store::DeviceRepository devices(call.tx);
-    const auto visible = devices.visible(call.who.user);
-    if (std::find(visible.begin(), visible.end(), hostname) == visible.end()) return std::nullopt;
-    auto d = devices.get(hostname);
+std::optional<store::Device> path_device(Call& call) {
+    auto d = visible_device(call, call.params.at("hostname"));
     if (!d || (d->health == proto::DeviceHealth::kRetired && !all_param(call))) return std::nullopt;
-    return *d;
+    return d;
 }
 
 HttpResponse list_devices(Call& call) {
@@ -205,11 +175,8 @@ HttpResponse device_create(Call& call) {
     auto tags = tag_names(call);
     if (!tags) return field_error(tags.error());
     if (*tags) d.tags = **tags;
-    auto created = store::DeviceRepository(call.tx).create(d, store::Change{call.who.user->username, "REST"});
+    auto created = create_device(call, d, "REST");
     if (!created) return rest_detail(400, created.error().message);
-    store::Touched touched;
-    touched.device(created->hostname);
-    queue_touched(call, touched);
     return json_response(201, device_json(*created));
 }
 
@@ -225,51 +192,34 @@ HttpResponse device_update(Call& call) {
     auto tags = tag_names(call);
     if (!tags) return field_error(tags.error());
     u.tags = *tags;
-    auto updated = store::DeviceRepository(call.tx).update(hostname, u, store::Change{call.who.user->username, ""});
+    auto updated = update_device(call, hostname, u, "");
     if (!updated) {
         if (updated.error().code == errc::kNotFound) return rest_detail(404, "Not found.");
         return rest_detail(400, updated.error().message);
     }
-    store::Touched touched;
-    touched.device(hostname);
-    queue_touched(call, touched);
     return json_response(200, device_json(*updated));
 }
 
 HttpResponse device_dictionary_get(Call& call) {
-    const auto device = visible_device(call);
+    const auto device = path_device(call);
     if (!device) return rest_detail(404, "Not found.");
-    const auto& config = call.app.devices();
-    if (!config.has_dictionary(device->hostname)) {
-        return rest_detail(400, "Device '" + device->hostname + "' does not have a configuration");
-    }
     const auto render = call.query("render");
-    if (!render || render->empty()) {
-        auto text = config.dictionary(device->hostname);
-        if (!text) return rest_detail(400, text.error().message);
-        return attachment(*text, "text/plain", device->hostname + ".jinja2");
-    }
-    common::data::Dict context;
-    if (const auto c = call.query("context")) {
-        auto parsed = common::yaml::load(*c);
-        if (!parsed) return rest_detail(400, "Job Context '" + *c + "' is not valid: " + parsed.error().message);
-        if (parsed->is_dict()) context = parsed->as_dict();
-    }
-    auto text = config.render_text(device->hostname, context);
+    const bool rendered = render && !render->empty();
+    auto text = device_configuration(call.app, device->hostname, rendered, call.query("context"));
     if (!text) return rest_detail(400, text.error().message);
+    if (!rendered) return attachment(*text, "text/plain", device->hostname + ".jinja2");
     return attachment(*text, "application/yaml", device->hostname + ".yaml");
 }
 
 HttpResponse device_dictionary_post(Call& call) {
-    const auto device = visible_device(call);
+    const auto device = path_device(call);
     if (!device) return rest_detail(404, "Not found.");
     if (!store::DeviceRepository(call.tx).can_change(device->hostname, *call.who.user)) {
         return rest_detail(403, kNoPermission);
     }
     const auto dictionary = call.field("dictionary");
     if (!dictionary) return json_response(400, {{"dictionary", {"This field is required."}}});
-    const fs::path path = fs::path(call.app.settings().web.dispatcher_config) / "devices" / (device->hostname + ".jinja2");
-    if (!write_text(path, *dictionary)) {
+    if (!write_device_dictionary(call.app, device->hostname, *dictionary)) {
         return rest_detail(400, "Error updating configuration for device '" + device->hostname + "'");
     }
     return rest_message(200, "device config successfully updated");
@@ -277,7 +227,7 @@ HttpResponse device_dictionary_post(Call& call) {
 
 HttpResponse device_set_health(Call& call) {
     if (!call.who.superuser()) return rest_detail(403, kNoPermission);
-    const auto device = visible_device(call);
+    const auto device = path_device(call);
     if (!device) return rest_detail(404, "Not found.");
     std::string health = call.field("health").value_or("");
     for (auto& c : health) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -287,13 +237,8 @@ HttpResponse device_set_health(Call& call) {
     }
     store::DeviceUpdate update;
     update.health = *parsed;
-    const auto reason = call.field("reason").value_or("");
-    auto updated = store::DeviceRepository(call.tx).update(device->hostname, update,
-                                                          store::Change{call.who.user->username, reason});
+    auto updated = update_device(call, device->hostname, update, call.field("reason").value_or(""));
     if (!updated) return rest_message(400, updated.error().message);
-    store::Touched touched;
-    touched.device(device->hostname);
-    queue_touched(call, touched);
     return rest_message(202, "OK");
 }
 
@@ -387,18 +332,10 @@ std::optional<store::DeviceType> visible_type(Call& call) {
 HttpResponse type_file(Call& call, const std::string& kind) {
     const auto type = visible_type(call);
     if (!type) return rest_detail(404, "Not found.");
-    const fs::path root(call.app.settings().web.dispatcher_config);
     const bool health = kind == "health-check";
-    const fs::path path = health ? root / "health-checks" / (type->name + ".yaml")
-                                 : root / "device-types" / (type->name + ".jinja2");
+    const TypeFile file = health ? TypeFile::kHealthCheck : TypeFile::kTemplate;
     if (call.request.method == "GET") {
-        auto text = read_text(path);
-        if (!text && !health) {
-            // A template shipped in a further template directory counts too.
-            for (const auto& dir : call.app.devices().search_path()) {
-                if ((text = read_text(fs::path(dir) / (type->name + ".jinja2")))) break;
-            }
-        }
+        const auto text = read_type_file(call.app, type->name, file);
         if (!text) {
             return rest_detail(400, "Device-type '" + type->name + "' " + (health ? "health check" : "template") +
                                         " was not found.");
@@ -413,7 +350,7 @@ HttpResponse type_file(Call& call, const std::string& kind) {
                                     health ? "Health check configuration is required."
                                            : "Device type template is required."}});
     }
-    if (!write_text(path, *content)) {
+    if (!write_type_file(call.app, type->name, file, *content)) {
         return rest_detail(400, std::string(health ? "Unable to write health check configuration"
                                                    : "Unable to write device-type template"));
     }
@@ -438,17 +375,11 @@ json worker_json(const store::Worker& w, bool with_token) {
 HttpResponse worker_file(Call& call, const std::string& kind) {
     const auto& hostname = call.params.at("hostname");
     if (!store::WorkerRepository(call.tx).get(hostname)) return rest_detail(404, "Not found.");
-    const auto& s = call.app.settings().web;
-    const fs::path dir = fs::path(s.worker_config_dir);
     const bool env = kind == "env";
+    const WorkerFile file = env ? WorkerFile::kEnv : WorkerFile::kDispatcher;
     if (call.request.method == "GET") {
-        const std::vector<fs::path> candidates =
-            env ? std::vector<fs::path>{dir / hostname / "env.yaml", fs::path(s.env_dir) / "env.yaml"}
-                : std::vector<fs::path>{dir / hostname / "dispatcher.yaml", dir / (hostname + ".yaml")};
-        for (const auto& path : candidates) {
-            if (auto text = read_text(path)) {
-                return attachment(*text, "application/yaml", env ? "env.yaml" : "dispatcher.yaml");
-            }
+        if (auto text = read_worker_file(call.app, hostname, file)) {
+            return attachment(*text, "application/yaml", env ? "env.yaml" : "dispatcher.yaml");
         }
         return rest_detail(400, "Worker '" + hostname + "' does not have '" + (env ? "env" : "dispatcher") + "' file");
     }
@@ -457,7 +388,7 @@ HttpResponse worker_file(Call& call, const std::string& kind) {
     const auto content = call.field(field);
     if (!content) return json_response(400, {{field, {"This field is required."}}});
     const std::string filename = env ? "env.yaml" : "dispatcher.yaml";
-    if (!write_text(dir / hostname / filename, *content)) {
+    if (!write_worker_file(call.app, hostname, file, *content)) {
         return rest_detail(400, "Error updating '" + filename + "' for worker " + hostname);
     }
     return rest_message(200, "content successfully updated");
@@ -481,13 +412,11 @@ HttpResponse worker_update(Call& call, const std::string& health_field) {
             return json_response(400, {{"job_limit", {"A valid integer is required."}}});
         }
     }
-    auto updated = store::WorkerRepository(call.tx).update(
-        hostname, u, store::Change{call.who.user->username, call.field("reason").value_or("")});
+    auto updated = update_worker(call, hostname, u, call.field("reason").value_or(""));
     if (!updated) {
         if (updated.error().code == errc::kNotFound) return rest_detail(404, "Not found.");
         return rest_detail(400, updated.error().message);
     }
-    queue_worker_event(call, hostname);
     return json_response(200, worker_json(*updated, true));
 }
 
@@ -539,7 +468,7 @@ void add_lab_routes(App& app) {
     app.route("GET", kApi + "devices/", list_devices);
     app.route("POST", kApi + "devices/validate/", device_validate, Access::kAnyone);
     app.route("GET", kApi + "devices/{hostname}/", [](Call& call) {
-        const auto d = visible_device(call);
+        const auto d = path_device(call);
         if (!d) return rest_detail(404, "Not found.");
         return json_response(200, device_json(*d));
     });

@@ -7,16 +7,13 @@
 #include "server/store/results.hpp"
 #include "server/web/app.hpp"
 #include "server/web/json.hpp"
+#include "server/web/results_export.hpp"
 
-#include "common/yaml/dump.hpp"
-#include "common/yaml/load.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 namespace lava::server::web {
 namespace {
@@ -100,12 +97,6 @@ std::string xml_escape(std::string_view s, bool attribute) {
 
 // "2026-11-30T10:00:00.123456" -> Python's isoformat() of an aware UTC datetime.
 std::string iso_utc(const std::string& t) { return event_datetime(t); }
-// str(datetime): a space instead of the "T".
-std::string str_utc(const std::string& t) {
-    std::string s = iso_utc(t);
-    if (s.size() > 10 && s[10] == 'T') s[10] = ' ';
-    return s;
-}
 
 // Python's str(float) for what junit_xml sums.
 std::string py_float(double d) { return common::data::Value(d).repr(); }
@@ -122,13 +113,6 @@ Export load_export(Call& call, const store::Job& job) {
     const long count = results.count_cases(job.id);
     e.cases = results.cases(job.id, std::nullopt, std::max(count, 1L), 0);
     return e;
-}
-
-// The metadata of a case as LAVA's action_metadata (YAML), or None.
-common::data::Value case_metadata(const store::TestCase& c) {
-    if (!c.metadata || c.metadata->empty()) return {};
-    auto v = common::yaml::load(*c.metadata);
-    return v ? *v : common::data::Value();
 }
 
 std::string case_log(Call& call, const Export& e, const store::TestCase& c) {
@@ -229,74 +213,14 @@ HttpResponse tap13(Call& call, const store::Job& job) {
     return attachment(out, "application/yaml", "job_" + std::to_string(job.id) + ".yaml");
 }
 
-// LAVA's export_testcase: every value a string (metadata: a mapping).
-common::data::Value export_case(const store::TestCase& c, std::int64_t job_id) {
-    using common::data::Value;
-    Value md = case_metadata(c);
-    if (!md.is_dict()) md = Value(common::data::Dict{});
-    // `extra` names a YAML file: its items, as a list of one-key mappings.
-    if (const Value* extra = md.find("extra"); extra && extra->is_str()) {
-        std::ifstream in(extra->as_str());
-        if (in) {
-            std::ostringstream text;
-            text << in.rdbuf();
-            common::data::List items;
-            if (auto parsed = common::yaml::load(text.str()); parsed && parsed->is_dict()) {
-                for (const auto& kv : parsed->as_dict()) items.push_back(Value(common::data::Dict{kv}));
-            }
-            common::data::Dict replaced;
-            for (const auto& [k, v] : md.as_dict()) replaced.emplace_back(k, k.str() == "extra" ? Value(items) : v);
-            md = Value(std::move(replaced));
-        }
-    }
-    const Value* level = md.find("level");
-    return Value(common::data::Dict{
-        {Value("name"), Value(c.name)},
-        {Value("job"), Value(std::to_string(job_id))},
-        {Value("suite"), Value(c.suite)},
-        {Value("result"), Value(std::string(proto::display(c.result)))},
-        {Value("measurement"), Value(c.measurement.value_or("None"))},
-        {Value("unit"), Value(c.units)},
-        {Value("level"), level ? *level : Value("")},
-        {Value("url"), Value("/results/testcase/" + std::to_string(c.id))},
-        {Value("id"), Value(std::to_string(c.id))},
-        {Value("logged"), Value(str_utc(c.logged))},
-        {Value("log_start_line"), Value(c.start_log_line && *c.start_log_line ? std::to_string(*c.start_log_line) : "")},
-        {Value("log_end_line"), Value(c.end_log_line && *c.end_log_line ? std::to_string(*c.end_log_line) : "")},
-        {Value("metadata"), md},
-    });
-}
-
 HttpResponse csv_export(Call& call, const store::Job& job) {
-    const Export e = load_export(call, job);
-    static const std::vector<std::string> fields = {"job",   "suite", "result", "measurement", "unit",
-                                                    "duration", "timeout", "logged", "level", "metadata",
-                                                    "url",   "name",  "id",     "log_start_line", "log_end_line"};
-    auto cell = [](const std::string& s) {
-        std::string out = "\"";
-        for (char ch : s) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-        return out + "\"";
-    };
-    std::string out;
-    for (std::size_t i = 0; i < fields.size(); ++i) out += (i ? "," : "") + cell(fields[i]);
-    out += "\r\n";
-    for (const auto& c : e.cases) {
-        const auto row = export_case(c, job.id);
-        for (std::size_t i = 0; i < fields.size(); ++i) {
-            const auto* v = row.find(fields[i]);
-            out += (i ? "," : "") + cell(!v ? "" : v->is_str() ? v->as_str() : v->repr());
-        }
-        out += "\r\n";
-    }
-    return attachment(out, "application/csv", "job_" + std::to_string(job.id) + ".csv");
+    return attachment(cases_csv(load_export(call, job).cases, job.id), "application/csv",
+                      "job_" + std::to_string(job.id) + ".csv");
 }
 
 HttpResponse yaml_export(Call& call, const store::Job& job) {
-    const Export e = load_export(call, job);
-    common::data::List rows;
-    for (const auto& c : e.cases) rows.push_back(export_case(c, job.id));
-    return attachment(rows.empty() ? "[]\n" : common::yaml::dump(common::data::Value(std::move(rows))),
-                      "application/yaml", "job_" + std::to_string(job.id) + ".yaml");
+    return attachment(cases_yaml(load_export(call, job).cases, job.id), "application/yaml",
+                      "job_" + std::to_string(job.id) + ".yaml");
 }
 
 }  // namespace
