@@ -62,6 +62,11 @@ const Statement kOwner{"tokens.owner",
 const Statement kOwnerNamed{
     "tokens.owner_named",
     PRINCIPAL_SELECT "JOIN auth_tokens t ON t.user_id = u.id WHERE t.secret = $1 AND u.username = $2"};
+// At most one write a minute per token, however often it is used.
+const Statement kTouchToken{
+    "tokens.touch",
+    "UPDATE auth_tokens SET last_used_on = now() WHERE secret = $1 AND "
+    "(last_used_on IS NULL OR last_used_on < now() - interval '1 minute')"};
 const Statement kPrincipal{"users.principal", PRINCIPAL_SELECT "WHERE u.username = $1"};
 const Statement kFirstToken{"tokens.first", TOKEN_SELECT "WHERE u.username = $1 ORDER BY t.id LIMIT 1"};
 
@@ -253,6 +258,8 @@ std::optional<Principal> TokenRepository::owner(const std::string& username, con
     if (!row) return std::nullopt;
     return to_principal(*row);
 }
+
+void TokenRepository::touch(const std::string& secret) { tx_.exec(kTouchToken, secret); }
 
 Result<Token> TokenRepository::first_or_create(const std::string& username) {
     if (auto row = tx_.exec01(kFirstToken, username)) return to_token(*row);

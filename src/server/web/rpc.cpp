@@ -375,6 +375,15 @@ void add_xmlrpc_routes(App& app) {
             call.discard_changes = true;
             call.events.clear();
             return rpc::xml(xmlrpc::write_fault({f.code, f.message}));
+        } catch (const pqxx::broken_connection&) {
+            throw;  // 503 from the App: the client should retry
+        } catch (const std::exception& e) {
+            // A bug or a database error: the client gets a fault, the log the details.
+            common::log::get("http")->error("request {}: {} failed: {}", call.request.id, mc.method, e.what());
+            call.discard_changes = true;
+            call.events.clear();
+            return rpc::xml(xmlrpc::write_fault(
+                {xmlrpc::kInternalError, "Internal Server Error (contact server administrator for details)"}));
         }
     };
     auto redirect = [](Call&) {

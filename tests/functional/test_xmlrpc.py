@@ -1,0 +1,245 @@
+"""/RPC2 with Python's xmlrpc.client, as scripts call LAVA: the legacy
+scheduler.* calls, system.* introspection and multicall, the XML-RPC types
+on the wire, every fault code and the transport's HTTP errors."""
+
+import base64
+import xmlrpc.client
+
+import pytest
+import requests
+
+from conftest import psql, rest_lab
+
+JOB = """\
+job_name: {name}
+device_type: qemu
+visibility: public
+timeouts: {{job: {{minutes: 30}}, action: {{minutes: 5}}}}
+actions:
+- deploy: {{to: tmpfs, images: {{rootfs: {{url: "https://example.com/r.img"}}}}}}
+- boot: {{method: qemu, media: tmpfs, prompts: ["# "]}}
+"""
+
+
+@pytest.fixture(scope="module")
+def lab(pg_env):
+    yield from rest_lab(pg_env)
+
+
+def rpc_url(lab, user=None, token=None):
+    host = lab.api[len("http://"): -len("/api/v0.2/")]
+    if user:
+        return "http://%s:%s@%s/RPC2" % (user, token or lab.tokens[user], host)
+    return "http://%s/RPC2" % host
+
+
+def proxy(lab, user=None, **kw):
+    return xmlrpc.client.ServerProxy(rpc_url(lab, user), allow_none=True, **kw)
+
+
+def fault(call, *args):
+    with pytest.raises(xmlrpc.client.Fault) as e:
+        call(*args)
+    return e.value.faultCode, e.value.faultString
+
+
+def post(lab, body, headers=None):
+    return requests.post(rpc_url(lab), data=body, headers=dict({"Content-Type": "text/xml"}, **(headers or {})),
+                         timeout=30)
+
+
+# ---------------------------------------------------------------- transport
+
+def test_transport_and_authentication(lab):
+    assert proxy(lab, "alice").system.whoami() == "alice"
+    assert proxy(lab).system.whoami() is None
+    assert xmlrpc.client.ServerProxy(rpc_url(lab) + "/").system.version() == "2023.01"
+    # A token that does not match: 401 with the Basic challenge.
+    with pytest.raises(xmlrpc.client.ProtocolError) as e:
+        xmlrpc.client.ServerProxy(rpc_url(lab, "alice", "x" * 128)).system.whoami()
+    assert e.value.errcode == 401
+    assert e.value.headers["WWW-Authenticate"] == 'Basic realm="XML-RPC Authentication token"'
+    # Another user's token is not alice's.
+    with pytest.raises(xmlrpc.client.ProtocolError):
+        xmlrpc.client.ServerProxy(rpc_url(lab, "alice", lab.tokens["bob"])).system.whoami()
+    body = xmlrpc.client.dumps((), "system.whoami")
+    r = post(lab, body, {"Authorization": "Token " + lab.tokens["alice"]})
+    assert r.status_code == 400 and "only Basic scheme is supported" in r.text
+    r = post(lab, body, {"Authorization": "Basic !!!"})
+    assert r.status_code == 400 and "bad base64" in r.text
+    r = post(lab, body, {"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()})
+    assert r.status_code == 400 and "no user:pass" in r.text
+    r = requests.get(rpc_url(lab), allow_redirects=False, timeout=30)
+    assert r.status_code == 302 and r.headers["Location"] == "/api/help/"
+    r = post(lab, body)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/xml")
+    # The token's last use is recorded.
+    used = psql(lab.env, "SELECT count(*) FROM auth_tokens t JOIN users u ON u.id = t.user_id "
+                         "WHERE u.username = 'alice' AND t.last_used_on IS NOT NULL")
+    assert used == "1"
+
+
+def test_every_fault_code(lab):
+    r = post(lab, "<methodCall><methodName>x")
+    assert xmlrpc_fault(r)[0] == -32700
+    r = post(lab, "<notACall/>")
+    assert xmlrpc_fault(r)[0] == -32600
+    r = post(lab, "<methodCall><methodName>x</methodName><params><param><value><int>one</int></value></param>"
+                  "</params></methodCall>")
+    assert xmlrpc_fault(r)[0] == -32600
+    admin = proxy(lab, "admin")
+    assert fault(admin.no.such.method) == (-32601, "No such method: 'no.such.method'")
+    code, text = fault(admin.scheduler.jobs.show)
+    assert code == -32602 and "takes 1 argument (0 given)" in text
+    code, text = fault(admin.scheduler.jobs.show, [1])
+    assert code == -32602 and "'job_id' must be int or str, not list" in text
+    code, text = fault(admin.scheduler.jobs.submit, xmlrpc.client.Binary(b"job"))
+    assert code == -32602 and "must be str, not Binary" in text
+    assert fault(proxy(lab).scheduler.jobs.submit, "x")[0] == 401
+    assert fault(admin.scheduler.jobs.show, "999999") == (404, "Job '999999' was not found.")
+    assert fault(admin.scheduler.jobs.list, "NOSUCHSTATE")[0] == 400
+    job = proxy(lab, "alice").scheduler.jobs.submit(JOB.format(name="f"))
+    assert fault(proxy(lab, "bob").scheduler.jobs.cancel, job) == (403, "Permission denied.")
+
+
+def xmlrpc_fault(response):
+    assert response.status_code == 200
+    with pytest.raises(xmlrpc.client.Fault) as e:
+        xmlrpc.client.loads(response.content)
+    return e.value.faultCode, e.value.faultString
+
+
+# ---------------------------------------------------------------- types on the wire
+
+def test_types_round_trip(lab):
+    alice = proxy(lab, "alice")
+    job_id = alice.scheduler.jobs.submit(JOB.format(name="types"))
+    assert isinstance(job_id, int)
+    shown = alice.scheduler.jobs.show(job_id)
+    assert isinstance(shown["submit_time"], xmlrpc.client.DateTime)
+    assert shown["start_time"] is None and shown["device"] is None  # <nil/>
+    assert shown["health_check"] is False and shown["pipeline"] is True
+    # nil for optional arguments, as lavacli sends them.
+    assert any(j["id"] == str(job_id) for j in alice.scheduler.jobs.list(None, None, 0, 5, None, False))
+    finished, data = alice.scheduler.jobs.logs(job_id)
+    assert finished is False and isinstance(data, xmlrpc.client.Binary) and data.data == b"[]"
+    # Markup and control whitespace survive (a raw CR in a request becomes LF
+    # by XML's end-of-line rule; responses carry CR as &#13;, see xmlrpc_test).
+    text = "a < b & c\nd\ttab ]]> \u00e9"
+    alice_dt = proxy(lab, "admin")
+    alice_dt.scheduler.tags.add("crlf-tag", text)
+    assert [t["description"] for t in alice_dt.scheduler.tags.list() if t["name"] == "crlf-tag"] == [text]
+
+
+# ---------------------------------------------------------------- introspection, multicall
+
+def test_introspection(lab):
+    p = proxy(lab)
+    methods = p.system.listMethods()
+    assert methods == sorted(methods)
+    for name in ("system.multicall", "scheduler.jobs.submit", "scheduler.submit_job", "results.get_testjob_results_yaml",
+                 "scheduler.devices.tags.add", "scheduler.device_types.aliases.list", "scheduler.workers.get_env"):
+        assert name in methods, name
+    assert all(p.system.methodHelp(m) for m in methods)
+    assert p.system.methodHelp("no.such") == ""
+    assert p.system.methodSignature("system.multicall") == [["array", "array"]]
+    assert p.system.methodSignature("system.whoami") == "undef"
+    assert p.system.api_version() == 2
+    assert set(p.system.master_config()) == {"EVENT_TOPIC", "EVENT_SOCKET", "EVENT_NOTIFICATION", "LOG_SIZE_LIMIT"}
+    assert "introspect" in p.system.getCapabilities()
+
+
+def test_multicall(lab):
+    admin = proxy(lab, "admin")
+    calls = xmlrpc.client.MultiCall(admin)
+    calls.system.version()
+    calls.scheduler.tags.add("mc-one")
+    calls.scheduler.tags.add("mc-one")  # fails: exists
+    calls.no.such.method()
+    calls.scheduler.tags.add("mc-two")
+    results = calls()
+    assert results[0] == "2023.01"
+    assert results[1] is None
+    with pytest.raises(xmlrpc.client.Fault) as e:
+        results[2]
+    assert e.value.faultCode == 400
+    with pytest.raises(xmlrpc.client.Fault) as e:
+        results[3]
+    assert e.value.faultCode == -32601
+    assert results[4] is None
+    names = [t["name"] for t in admin.scheduler.tags.list()]
+    assert "mc-one" in names and "mc-two" in names
+    # Malformed entries fault one by one.
+    out = admin.system.multicall([{"methodName": "system.version"}, "junk",
+                                  {"methodName": "system.version", "params": [], "extra": 1}])
+    assert [o["faultCode"] for o in out] == [-32602, -32602, -32602]
+    assert "additional arguments ['extra']" in out[2]["faultString"]
+    assert fault(admin.system.multicall, "not a list")[0] == -32602
+
+
+# ---------------------------------------------------------------- legacy scheduler.*
+
+def test_legacy_job_calls(lab):
+    alice = proxy(lab, "alice")
+    job_id = alice.scheduler.submit_job(JOB.format(name="legacy"))
+    assert alice.scheduler.job_state(job_id) == {"job_id": job_id, "job_state": "Submitted"}
+    assert alice.scheduler.job_health(job_id) == {"job_id": job_id, "job_health": "Unknown"}
+    details = alice.scheduler.job_details(job_id)
+    assert details["id"] == job_id and details["description"] == "legacy" and details["is_pipeline"] is True
+    assert [j[0] for j in alice.scheduler.all_jobs()].count(job_id) == 1
+    assert alice.scheduler.pending_jobs_by_device_type()["qemu"] >= 1
+    assert alice.scheduler.validate_yaml(JOB.format(name="ok")) is None
+    code, text = fault(alice.scheduler.validate_yaml, JOB.format(name="bad") + "priority: urgent\n")
+    assert code == 400 and "priority" in text and "line 8" in text, text
+    new_id = alice.scheduler.resubmit_job(job_id)
+    assert new_id > job_id
+    assert alice.scheduler.cancel_job(new_id) is True
+    assert alice.scheduler.job_state(new_id)["job_state"] == "Finished"
+    assert alice.scheduler.get_publisher_event_socket().startswith("tcp://")
+
+
+def test_legacy_device_calls(lab, tmp_path):
+    admin = proxy(lab, "admin")
+    alice = proxy(lab, "alice")
+    assert ["qemu01", "qemu", "idle", None, True] in [d for d in admin.scheduler.all_devices()] or \
+        any(d[0] == "qemu01" for d in admin.scheduler.all_devices())
+    assert not any(d[0] == "secret01" for d in alice.scheduler.all_devices())
+    types = {t["name"]: t for t in admin.scheduler.all_device_types()}
+    assert set(types["qemu"]) == {"name", "idle", "busy", "offline"}
+    status = alice.scheduler.get_device_status("qemu02")
+    assert status["hostname"] == "qemu02" and status["is_pipeline"] is True
+    assert fault(alice.scheduler.get_device_status, "secret01")[0] == 403
+    assert fault(alice.scheduler.get_device_status, "nosuch")[0] == 404
+
+    assert fault(alice.scheduler.put_into_maintenance_mode, "qemu02", "why")[0] == 403
+    assert fault(admin.scheduler.put_into_maintenance_mode, "qemu02", "")[0] == 400
+    admin.scheduler.put_into_maintenance_mode("qemu02", "cable swap")
+    assert admin.scheduler.devices.show("qemu02")["health"] == "Maintenance"
+    admin.scheduler.put_into_online_mode("qemu02", "cable fixed")
+    assert admin.scheduler.devices.show("qemu02")["health"] == "Unknown"
+    reasons = psql(lab.env, "SELECT string_agg(reason, '|' ORDER BY id) FROM device_state_changes "
+                            "WHERE device = 'qemu02'")
+    assert "cable swap" in reasons and "cable fixed" in reasons
+
+    dictionary = "{% extends 'qemu.jinja2' %}\n{% set mac_addr = '52:54:00:aa:bb:cc' %}\n"
+    assert admin.scheduler.import_device_dictionary("qemu02", dictionary) == "Device dictionary updated for qemu02"
+    assert admin.scheduler.export_device_dictionary("qemu02").data.decode() == dictionary
+    config = admin.scheduler.get_device_config("qemu02", "arch: amd64")
+    assert b"52:54:00:aa:bb:cc" in config.data
+    assert fault(alice.scheduler.import_device_dictionary, "qemu02", "x")[0] == 403
+    assert fault(admin.scheduler.get_device_config, "nosuch")[0] == 404
+
+
+def test_user_can_view(lab):
+    alice = proxy(lab, "alice")
+    admin = proxy(lab, "admin")
+    private = proxy(lab, "bob").scheduler.jobs.submit(JOB.format(name="bobs").replace("public", "personal"))
+    public = alice.scheduler.jobs.submit(JOB.format(name="pub"))
+    assert alice.system.user_can_view_jobs([private, public, 999999]) == {str(private): False, str(public): True}
+    assert admin.system.user_can_view_jobs([private], "bob") == {str(private): True}
+    assert fault(alice.system.user_can_view_jobs, [private], "bob")[0] == 401
+    seen = alice.system.user_can_view_devices(["qemu01", "secret01"])
+    assert seen["qemu"] == [{"qemu01": {"is_pipeline": True, "visible": True, "exclusive": True}}]
+    assert seen["secret-type"] == [{"secret01": {"visible": False}}]
+    assert alice.system.user_can_submit_to_types(["qemu", "secret-type", "nosuch"]) == {"qemu": True,
+                                                                                       "secret-type": False}
