@@ -41,12 +41,7 @@ const Statement kResolveType{
     "device_types.resolve",
     "SELECT coalesce((SELECT a.device_type FROM aliases a WHERE a.name = $1), "
     "(SELECT dt.name FROM device_types dt WHERE dt.name = $1))"};
-const Statement kTypeVisible{
-    "device_types.visible",
-    "SELECT NOT EXISTS (SELECT 1 FROM group_device_type_permissions p WHERE p.device_type = $1 AND "
-    "p.permission = 'view_devicetype') OR EXISTS (SELECT 1 FROM group_device_type_permissions p WHERE "
-    "p.device_type = $1 AND p.permission IN ('view_devicetype', 'submit_to_devicetype', 'change_devicetype') "
-    "AND p.group_id = ANY($2::bigint[]))"};
+const Statement kTypeVisible{"device_types.visible", "SELECT " LAVA_SQL_TYPE_VISIBLE("$1", "$2")};
 
 // Submitting to a type: unrestricted unless some group holds its submit permission.
 const Statement kTypeSubmittable{

@@ -65,22 +65,27 @@ const Statement kAddTag{"devices.add_tag",
 const Statement kRemoveTag{"devices.remove_tag",
                            "DELETE FROM device_tags WHERE device = $1 AND tag_id = $2"};
 const Statement kClearTags{"devices.clear_tags", "DELETE FROM device_tags WHERE device = $1"};
-// LAVA's Device.can_submit, counted. A group permission implies the lower
-// ones (change > submit > view).
-const Statement kCountSubmittable{
-    "devices.count_submittable",
-    "SELECT count(*) FROM devices d WHERE d.device_type = $1 AND d.health <> 5 AND ($2 "
-    "  OR EXISTS (SELECT 1 FROM group_device_permissions p WHERE p.device = d.hostname "
-    "     AND p.permission IN ('submit_to_device', 'change_device') AND p.group_id = ANY($3::bigint[])) "
-    "  OR (NOT EXISTS (SELECT 1 FROM group_device_permissions p WHERE p.device = d.hostname "
-    "         AND p.permission = 'submit_to_device') "
-    "      AND (NOT EXISTS (SELECT 1 FROM group_device_type_permissions p WHERE p.device_type = d.device_type "
-    "              AND p.permission = 'submit_to_devicetype') "
-    "           OR EXISTS (SELECT 1 FROM group_device_type_permissions p WHERE p.device_type = d.device_type "
-    "              AND p.permission IN ('submit_to_devicetype', 'change_devicetype') "
-    "              AND p.group_id = ANY($3::bigint[]))))) "
-    "AND NOT EXISTS (SELECT 1 FROM unnest($4::bigint[]) want(tag) WHERE NOT EXISTS "
-    "  (SELECT 1 FROM device_tags dt WHERE dt.device = d.hostname AND dt.tag_id = want.tag))"};
+// What a submission checks about its device type, in one round trip.
+// Superusers skip the permission rules. Tags are counted by a further
+// statement, only when a job asks for some. No statement takes a value
+// that changes its plan's estimates (a boolean switch, an array whose
+// length the planner sees), so PostgreSQL keeps one generic plan for each
+// instead of planning the query on every call.
+#define LAVA_SUBMIT_TYPE                                                                   \
+    "WITH t AS MATERIALIZED (SELECT coalesce((SELECT a.device_type FROM aliases a WHERE " \
+    "a.name = $1), (SELECT dt.name FROM device_types dt WHERE dt.name = $1)) AS name) "
+const Statement kSubmitTarget{
+    "devices.submit_target",
+    LAVA_SUBMIT_TYPE "SELECT t.name, " LAVA_SQL_TYPE_VISIBLE("t.name", "$2") ", "
+    "(SELECT count(*) FROM devices d WHERE " LAVA_SQL_DEVICE_SUBMITTABLE("t.name", "$2") ") FROM t"};
+const Statement kSubmitTargetAll{
+    "devices.submit_target_all",
+    LAVA_SUBMIT_TYPE "SELECT t.name, true, "
+    "(SELECT count(*) FROM devices d WHERE d.device_type = t.name AND d.health <> 5) FROM t"};
+const Statement kSubmitTagged{
+    "devices.submit_tagged",
+    "SELECT count(*) FROM devices d WHERE ($4 OR " LAVA_SQL_DEVICE_SUBMITTABLE("$1", "$2") ") AND "
+    "d.device_type = $1 AND d.health <> 5 AND " LAVA_SQL_DEVICE_HAS_TAGS("$3")};
 const Statement kSetPhysical{
     "devices.set_physical",
     "UPDATE devices SET physical_owner_id = $2, physical_group_id = $3 WHERE hostname = $1"};
@@ -299,11 +304,23 @@ bool DeviceRepository::can_change(const std::string& hostname, const Principal& 
     return r && (*r)[0].as<bool>();
 }
 
-long DeviceRepository::count_submittable(const std::string& device_type, const Principal& user,
-                                         const std::vector<std::int64_t>& tag_ids) {
+SubmitTarget DeviceRepository::submit_target(const std::string& name_or_alias, const Principal& user,
+                                            const std::vector<std::int64_t>& tag_ids) {
     const bool everything = user.is_superuser || user.username == "lava-health";
-    return tx_.exec1(kCountSubmittable, device_type, everything, int_array_literal(user.group_ids), int_array_literal(tag_ids))[0]
-        .as<long>();
+    const auto groups = int_array_literal(user.group_ids);
+    const auto r = everything ? tx_.exec1(kSubmitTargetAll, name_or_alias)
+                              : tx_.exec1(kSubmitTarget, name_or_alias, groups);
+    SubmitTarget t;
+    if (r[0].is_null()) return t;
+    t.device_type = r[0].as<std::string>();
+    t.visible = r[1].as<bool>();
+    t.submittable = r[2].as<long>();
+    t.tagged = t.submittable;
+    if (!tag_ids.empty()) {
+        t.tagged = tx_.exec1(kSubmitTagged, *t.device_type, groups, int_array_literal(tag_ids), everything)[0]
+                       .as<long>();
+    }
+    return t;
 }
 
 Result<void> DeviceRepository::add_tags(const std::string& hostname,

@@ -82,6 +82,14 @@ struct DeviceHistoryEntry {
     std::string reason;
 };
 
+// What a submission needs to know about the device type it names.
+struct SubmitTarget {
+    std::optional<std::string> device_type;  // the type (an alias resolved); nullopt: none
+    bool visible = false;                    // the user may see the type
+    long submittable = 0;                    // devices the user may submit to
+    long tagged = 0;                         // ... that carry every requested tag
+};
+
 class DeviceRepository {
 public:
     explicit DeviceRepository(common::db::Tx& tx) : tx_(tx) {}
@@ -104,10 +112,12 @@ public:
                     proto::DeviceHealth old_health, proto::DeviceHealth new_health,
                     const Change& change);
     std::vector<DeviceHistoryEntry> history(const std::string& hostname);
-    // Non-retired devices of `device_type` the user may submit to (LAVA's
-    // submit permissions on the device, else on its type) that carry every tag.
-    long count_submittable(const std::string& device_type, const Principal& user,
-                           const std::vector<std::int64_t>& tag_ids);
+    // The type `name_or_alias` resolves to, whether the user may see it, and
+    // how many of its non-retired devices the user may submit to (LAVA's
+    // submit permissions on the device, else on its type), all and those
+    // carrying every tag of `tag_ids`, in one round trip.
+    SubmitTarget submit_target(const std::string& name_or_alias, const Principal& user,
+                               const std::vector<std::int64_t>& tag_ids);
     Result<void> add_tags(const std::string& hostname, const std::vector<std::string>& tags);
     Result<void> remove_tags(const std::string& hostname, const std::vector<std::string>& tags);
 

@@ -32,9 +32,10 @@ const Statement kInsert{
     "jobs.insert",
     "WITH job AS (INSERT INTO test_jobs (submitter_id, description, health_check, requested_device_type, "
     "priority, is_public, target_group, queue_timeout, token, metadata) VALUES ($1, $2, $3, $4, $5, $6, $10, "
-    "$11, $12, $13::jsonb) RETURNING id) "
-    "INSERT INTO test_job_definitions (job_id, definition, original_definition, multinode_definition) "
-    "SELECT id, $7, $8, $9 FROM job RETURNING job_id"};
+    "$11, $12, $13::jsonb) RETURNING id, submit_time), "
+    "def AS (INSERT INTO test_job_definitions (job_id, definition, original_definition, multinode_definition) "
+    "SELECT id, $7, $8, $9 FROM job) "
+    "SELECT id, " LAVA_SQL_ISO("submit_time") " FROM job"};
 const Statement kAddTag{"jobs.add_tag", "INSERT INTO test_job_tags (job_id, tag_id) VALUES ($1, $2)"};
 const Statement kAddGroup{"jobs.add_group",
                           "INSERT INTO test_job_viewing_groups (job_id, group_id) VALUES ($1, $2)"};
@@ -340,15 +341,32 @@ std::string job_visible_sql(common::db::Tx& tx, const Viewer& viewer, std::vecto
     return sql + ")";
 }
 
-std::int64_t JobRepository::insert(const NewJob& n) {
+Job JobRepository::insert(const NewJob& n) {
+    Job j;
+    j.token = common::crypto::random_string(32);
     const auto r = tx_.exec1(kInsert, n.submitter_id, n.description, n.health_check, n.requested_device_type,
                              n.priority, n.is_public, n.definition, n.original_definition,
-                             n.multinode_definition, n.target_group, n.queue_timeout,
-                             common::crypto::random_string(32), n.metadata);
-    const auto id = r[0].as<std::int64_t>();
-    for (auto t : n.tags) tx_.exec(kAddTag, id, t);
-    for (auto g : n.viewing_groups) tx_.exec(kAddGroup, id, g);
-    return id;
+                             n.multinode_definition, n.target_group, n.queue_timeout, j.token, n.metadata);
+    j.id = r[0].as<std::int64_t>();
+    j.submit_time = r[1].as<std::string>();
+    for (auto t : n.tags) tx_.exec(kAddTag, j.id, t);
+    for (auto g : n.viewing_groups) tx_.exec(kAddGroup, j.id, g);
+    j.is_public = n.is_public;
+    j.target_group = n.target_group;
+    j.submitter_id = n.submitter_id;
+    j.submitter = n.submitter;
+    j.description = n.description;
+    j.health_check = n.health_check;
+    j.requested_device_type = n.requested_device_type;
+    j.priority = n.priority;
+    j.definition = n.definition;
+    j.original_definition = n.original_definition;
+    j.multinode_definition = n.multinode_definition;
+    j.queue_timeout = n.queue_timeout;
+    j.metadata = n.metadata;
+    j.viewing_groups = n.viewing_groups;
+    j.tags = n.tags;
+    return j;
 }
 
 void JobRepository::set_sub_id(std::int64_t id, const std::string& sub_id) { tx_.exec(kSetSubId, id, sub_id); }

@@ -48,6 +48,7 @@ struct Job {
 
 struct NewJob {
     std::int64_t submitter_id = 0;
+    std::string submitter;  // the submitter's username (for the Job returned)
     std::string description;
     bool health_check = false;
     std::optional<std::string> requested_device_type;
@@ -94,8 +95,9 @@ class JobRepository {
 public:
     explicit JobRepository(common::db::Tx& tx) : tx_(tx) {}
 
-    // Inserts the job with a fresh 32-character token; returns its id.
-    std::int64_t insert(const NewJob& job);
+    // Inserts the job with a fresh 32-character token; returns it as stored
+    // (Submitted, health Unknown), without reading it back.
+    Job insert(const NewJob& job);
     void set_sub_id(std::int64_t id, const std::string& sub_id);
     std::optional<Job> get(std::int64_t id);
     // The id a display id names: "N", or a MultiNode sub_id "N.M" (nullopt

@@ -5,6 +5,38 @@
 // suffix, as LAVA 2023.01 prints naive UTC datetimes.
 #define LAVA_SQL_ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
 
+// LAVA's permission rules as SQL conditions, one text for every statement
+// that applies them. A group permission implies the lower ones (change >
+// submit > view); an object no group restricts is open to all.
+// Array parameters are cast from text: the planner cannot fold such an
+// expression, so a prepared statement's custom plans cost what its generic
+// plan costs and PostgreSQL keeps the generic one (no planning per call).
+//
+// DeviceType.can_view for the groups in GROUPS (a bigint[] parameter).
+#define LAVA_SQL_TYPE_VISIBLE(TYPE, GROUPS)                                                              \
+    "(NOT EXISTS (SELECT 1 FROM group_device_type_permissions p WHERE p.device_type = " TYPE            \
+    " AND p.permission = 'view_devicetype') OR EXISTS (SELECT 1 FROM group_device_type_permissions p "  \
+    "WHERE p.device_type = " TYPE " AND p.permission IN ('view_devicetype', 'submit_to_devicetype', "   \
+    "'change_devicetype') AND p.group_id = ANY(" GROUPS "::text::bigint[])))"
+// Device.can_submit for device row `d` of type TYPE, not retired, for a
+// user who is not a superuser (superusers may submit to every device).
+#define LAVA_SQL_DEVICE_SUBMITTABLE(TYPE, GROUPS)                                                         \
+    "(d.device_type = " TYPE " AND d.health <> 5 AND ("                                                  \
+    "  EXISTS (SELECT 1 FROM group_device_permissions p WHERE p.device = d.hostname "                    \
+    "     AND p.permission IN ('submit_to_device', 'change_device') AND p.group_id = ANY(" GROUPS         \
+    "::bigint[])) "                                                                                      \
+    "  OR (NOT EXISTS (SELECT 1 FROM group_device_permissions p WHERE p.device = d.hostname "             \
+    "         AND p.permission = 'submit_to_device') "                                                   \
+    "      AND (NOT EXISTS (SELECT 1 FROM group_device_type_permissions p WHERE p.device_type = "         \
+    "d.device_type AND p.permission = 'submit_to_devicetype') "                                          \
+    "           OR EXISTS (SELECT 1 FROM group_device_type_permissions p WHERE p.device_type = "          \
+    "d.device_type AND p.permission IN ('submit_to_devicetype', 'change_devicetype') "                   \
+    "              AND p.group_id = ANY(" GROUPS "::text::bigint[]))))))"
+// Device row `d` carries every tag of TAGS (a bigint[] parameter).
+#define LAVA_SQL_DEVICE_HAS_TAGS(TAGS)                                                                     \
+    "NOT EXISTS (SELECT 1 FROM unnest(" TAGS "::text::bigint[]) want(tag) WHERE NOT EXISTS "                    \
+    "(SELECT 1 FROM device_tags dt WHERE dt.device = d.hostname AND dt.tag_id = want.tag))"
+
 #include <pqxx/pqxx>
 
 #include <cstdint>

@@ -59,14 +59,14 @@ const Statement kDeleteToken{"tokens.delete", "DELETE FROM auth_tokens WHERE sec
     "ARRAY(SELECT ug.group_id::text FROM user_groups ug WHERE ug.user_id = u.id) FROM users u "
 const Statement kOwner{"tokens.owner",
                        PRINCIPAL_SELECT "JOIN auth_tokens t ON t.user_id = u.id WHERE t.secret = $1"};
+// The owner of username:token, recording the use (at most one write a
+// minute per token) in the same round trip.
 const Statement kOwnerNamed{
     "tokens.owner_named",
+    "WITH used AS (UPDATE auth_tokens SET last_used_on = now() WHERE secret = $1 AND "
+    "user_id = (SELECT id FROM users WHERE username = $2) AND "
+    "(last_used_on IS NULL OR last_used_on < now() - interval '1 minute')) "
     PRINCIPAL_SELECT "JOIN auth_tokens t ON t.user_id = u.id WHERE t.secret = $1 AND u.username = $2"};
-// At most one write a minute per token, however often it is used.
-const Statement kTouchToken{
-    "tokens.touch",
-    "UPDATE auth_tokens SET last_used_on = now() WHERE secret = $1 AND "
-    "(last_used_on IS NULL OR last_used_on < now() - interval '1 minute')"};
 const Statement kPrincipal{"users.principal", PRINCIPAL_SELECT "WHERE u.username = $1"};
 const Statement kFirstToken{"tokens.first", TOKEN_SELECT "WHERE u.username = $1 ORDER BY t.id LIMIT 1"};
 
@@ -258,8 +258,6 @@ std::optional<Principal> TokenRepository::owner(const std::string& username, con
     if (!row) return std::nullopt;
     return to_principal(*row);
 }
-
-void TokenRepository::touch(const std::string& secret) { tx_.exec(kTouchToken, secret); }
 
 Result<Token> TokenRepository::first_or_create(const std::string& username) {
     if (auto row = tx_.exec01(kFirstToken, username)) return to_token(*row);

@@ -104,10 +104,9 @@ class TokenRepository {
 public:
     // The owner of the token `secret` (any state; the caller checks is_active).
     std::optional<Principal> owner(const std::string& secret);
-    // As owner(), for XML-RPC's username:token pairs.
+    // As owner(), for XML-RPC's username:token pairs; records the use
+    // (last_used_on, to the minute).
     std::optional<Principal> owner(const std::string& username, const std::string& secret);
-    // Records that the token was used (last_used_on, to the minute).
-    void touch(const std::string& secret);
     // The user's first token, created when there is none (REST's token/ endpoint).
     Result<Token> first_or_create(const std::string& username);
     explicit TokenRepository(common::db::Tx& tx) : tx_(tx) {}

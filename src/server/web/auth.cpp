@@ -129,7 +129,6 @@ AuthResult xmlrpc(common::db::Tx& tx, const HttpRequest& request) {
         out.denied->headers.emplace_back("WWW-Authenticate", "Basic realm=\"XML-RPC Authentication token\"");
         return out;
     }
-    tokens.touch(decoded->substr(colon + 1));
     // An inactive user is known but anonymous to the methods (they refuse
     // what needs authentication with fault 401).
     if (owner->is_active) out.user = std::move(owner);

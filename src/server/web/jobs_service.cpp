@@ -76,22 +76,21 @@ Result<Visibility> visibility(Call& call, const Value& doc) {
 // devices the user may submit to, and some of them carry all the tags.
 Result<std::string> check_devices(Call& call, const std::string& requested, long count,
                                   const std::vector<std::int64_t>& tag_ids, const std::vector<std::string>& tags) {
-    store::DeviceTypeRepository types(call.tx);
-    const auto type = types.resolve(requested);
-    if (!type) return unavailable("Device type '" + requested + "' is unavailable.");
     const auto& user = *call.who.user;
-    if (!types.visible_to(*type, user)) {
+    const auto target = store::DeviceRepository(call.tx).submit_target(requested, user, tag_ids);
+    if (!target.device_type) return unavailable("Device type '" + requested + "' is unavailable.");
+    const auto& type = target.device_type;
+    if (!target.visible) {
         return unavailable("Device type '" + requested + "' is unavailable to user '" + user.username + "'");
     }
-    store::DeviceRepository devices(call.tx);
-    const long allowed = devices.count_submittable(*type, user, {});
+    const long allowed = target.submittable;
     if (allowed == 0 && count > 0) return unavailable("No devices of type " + *type + " are available.");
     if (allowed < count) {
         return unavailable("Not enough devices of type " + *type + " are currently available to user " +
                            user.username);
     }
     if (!tag_ids.empty()) {
-        const long tagged = devices.count_submittable(*type, user, tag_ids);
+        const long tagged = target.tagged;
         if (tagged < std::max(count, 1L)) {
             std::string names;
             for (const auto& t : tags) names += (names.empty() ? "" : ", ") + t;
@@ -129,10 +128,12 @@ Value with_original(const Value& doc, const std::string& url) {
     return Value(std::move(out));
 }
 
+void queue_event(Call& call, const store::Job& job) {
+    call.events.push_back(PendingEvent{".testjob", job.submitter, testjob_event(job).dump()});
+}
+
 void queue_event(Call& call, std::int64_t id) {
-    if (auto job = store::JobRepository(call.tx).get(id)) {
-        call.events.push_back(PendingEvent{".testjob", job->submitter, testjob_event(*job).dump()});
-    }
+    if (auto job = store::JobRepository(call.tx).get(id)) queue_event(call, *job);
 }
 
 }  // namespace
@@ -157,6 +158,7 @@ Result<Submitted> submit_job(Call& call, const std::string& definition,
     store::TagRepository tag_repo(call.tx);
     store::JobRepository jobs(call.tx);
     Submitted out;
+    std::vector<store::Job> created;
 
     if (model.is_multinode()) {
         out.multinode = true;
@@ -181,6 +183,7 @@ Result<Submitted> submit_job(Call& call, const std::string& definition,
             if (!tag_ids) return problem(tag_ids.error().message);
             store::NewJob nj;
             nj.submitter_id = call.who.user->id;
+            nj.submitter = call.who.user->username;
             nj.description = model.name;
             nj.requested_device_type =
                 type ? store::DeviceTypeRepository(call.tx).resolve(type->str()) : std::nullopt;
@@ -194,11 +197,13 @@ Result<Submitted> submit_job(Call& call, const std::string& definition,
             nj.target_group = group;
             if (model.queue_timeout) nj.queue_timeout = model.queue_timeout->count();
             nj.metadata = metadata_json(doc);
-            out.ids.push_back(jobs.insert(nj));
+            created.push_back(jobs.insert(nj));
+            out.ids.push_back(created.back().id);
         }
-        for (std::size_t i = 0; i < out.ids.size(); ++i) {
+        for (std::size_t i = 0; i < created.size(); ++i) {
             const std::string sub_id = std::to_string(out.ids.front()) + "." + std::to_string(i);
-            jobs.set_sub_id(out.ids[i], sub_id);
+            jobs.set_sub_id(created[i].id, sub_id);
+            created[i].sub_id = sub_id;
             out.sub_ids.push_back(sub_id);
         }
     } else {
@@ -208,19 +213,24 @@ Result<Submitted> submit_job(Call& call, const std::string& definition,
         if (!type) return type.error();
         store::NewJob nj;
         nj.submitter_id = call.who.user->id;
+        nj.submitter = call.who.user->username;
         nj.description = model.name;
         nj.requested_device_type = *type;
         nj.priority = model.priority;
         nj.is_public = vis->is_public;
         nj.viewing_groups = vis->groups;
         nj.tags = *tag_ids;
-        nj.definition = common::yaml::dump(doc);
+        // The definition as the dispatcher gets it: the text itself, unless
+        // resubmission changed the document (LAVA re-serialises it, which
+        // changes nothing a YAML reader sees).
+        nj.definition = original_url ? common::yaml::dump(doc) : definition;
         nj.original_definition = definition;
         if (model.queue_timeout) nj.queue_timeout = model.queue_timeout->count();
         nj.metadata = metadata_json(doc);
-        out.ids.push_back(jobs.insert(nj));
+        created.push_back(jobs.insert(nj));
+        out.ids.push_back(created.back().id);
     }
-    for (auto id : out.ids) queue_event(call, id);
+    for (const auto& job : created) queue_event(call, job);
     return out;
 }
 
