@@ -243,3 +243,63 @@ def test_user_can_view(lab):
     assert seen["secret-type"] == [{"secret01": {"visible": False}}]
     assert alice.system.user_can_submit_to_types(["qemu", "secret-type", "nosuch"]) == {"qemu": True,
                                                                                        "secret-type": False}
+
+
+def test_more_legacy_calls(lab):
+    admin = proxy(lab, "admin")
+    alice = proxy(lab, "alice")
+    # Finished jobs of a type and a device, newest first.
+    first = alice.scheduler.jobs.submit(JOB.format(name="recent-1"))
+    second = alice.scheduler.jobs.submit(JOB.format(name="recent-2"))
+    alice.scheduler.jobs.cancel(first)
+    alice.scheduler.jobs.cancel(second)
+    recent = alice.scheduler.get_recent_jobs_for_device_type("qemu", 2)
+    assert [j["id"] for j in recent] == [second, first]
+    assert recent[0] == {"id": second, "description": "recent-2", "status": "Canceled", "device": ""}
+    assert alice.scheduler.get_recent_jobs_for_device_type("qemu", 0) == []
+    assert fault(alice.scheduler.get_recent_jobs_for_device_type, "qemu", -1)[0] == 400
+    assert fault(alice.scheduler.get_recent_jobs_for_device_type, "nosuch")[0] == 404
+    assert alice.scheduler.get_recent_jobs_for_device("qemu01") == []
+    assert fault(alice.scheduler.get_recent_jobs_for_device, "secret01")[0] == 403
+
+    admin.scheduler.aliases.add("q-alias", "qemu")
+    assert alice.scheduler.get_device_type_by_alias("q-al") == {"q-al": ["qemu"]}
+    assert alice.scheduler.get_device_type_by_alias("zzz") == {"zzz": []}
+
+    verdicts = admin.scheduler.validate_pipeline_devices("qemu01").data.decode()
+    assert verdicts.startswith('"qemu01": {Invalid: Missing device dictionary}') or "Valid" in verdicts
+    assert fault(alice.scheduler.validate_pipeline_devices, "nothing-like-this")[0] == 404
+
+    assert alice.system.user_can_view_bundles(["x"]) is False
+    finished, _ = alice.scheduler.jobs.logs(first)
+    assert finished is True
+    assert fault(alice.scheduler.job_output, first)[0] == 404  # canceled before it ran: no log
+
+
+def test_group_and_permission_calls(lab):
+    admin = proxy(lab, "admin")
+    alice = proxy(lab, "alice")
+    psql(lab.env, "UPDATE users SET email = 'carol@example.com' WHERE username = 'carol'")
+    assert fault(alice.system.set_user_groups, "carol@example.com", ["team"]) == (403, "forbidden")
+    admin.system.set_user_groups("carol@example.com", ["team", "no-such-group"])
+    assert psql(lab.env, "SELECT string_agg(g.name, ',') FROM user_groups ug JOIN groups g ON g.id = ug.group_id "
+                         "JOIN users u ON u.id = ug.user_id WHERE u.username = 'carol'") == "team"
+    assert fault(admin.system.set_user_groups, "nobody@example.com", [])[0] == 400
+    # carol (now in team) sees secret-type; alice does not, until her group may.
+    carol = proxy(lab, "carol")
+    assert carol.system.user_can_submit_to_types(["secret-type"]) == {"secret-type": True}
+    psql(lab.env, "INSERT INTO groups (name) VALUES ('alices') ON CONFLICT DO NOTHING")
+    assert fault(alice.system.assign_perm_device_type, "view_devicetype", "secret-type", "alices")[0] == 403
+    assert fault(admin.system.assign_perm_device_type, "view_devicetype", "nosuch", "alices")[0] == 400
+    assert fault(admin.system.assign_perm_device_type, "view_devicetype", "secret-type", "nosuch")[0] == 400
+    admin.system.assign_perm_device_type("view_devicetype", "secret-type", "alices")
+    admin.system.assign_perm_device_type("view_devicetype", "secret-type", "alices")  # again: no error
+    assert psql(lab.env, "SELECT count(*) FROM group_device_type_permissions p JOIN groups g ON g.id = p.group_id "
+                         "WHERE g.name = 'alices'") == "1"
+    admin.system.revoke_perm_device_type("view_devicetype", "secret-type", "alices")
+    assert psql(lab.env, "SELECT count(*) FROM group_device_type_permissions p JOIN groups g ON g.id = p.group_id "
+                         "WHERE g.name = 'alices'") == "0"
+    admin.system.assign_perm_device("change_device", "qemu02", "alices")
+    assert psql(lab.env, "SELECT count(*) FROM group_device_permissions WHERE device = 'qemu02'") == "1"
+    admin.system.revoke_perm_device("change_device", "qemu02", "alices")
+    assert psql(lab.env, "SELECT count(*) FROM group_device_permissions WHERE device = 'qemu02'") == "0"

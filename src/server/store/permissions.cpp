@@ -73,6 +73,14 @@ Result<GroupPermission> PermissionRepository::create(const std::string& group, c
     return GroupPermission{r[0][0].as<std::int64_t>(), group, permission, target};
 }
 
+Result<void> PermissionRepository::remove(const std::string& group, const std::string& permission,
+                                          const std::string& target) {
+    for (const auto& p : list()) {
+        if (p.group == group && p.permission == permission && p.target == target) return remove(p.id);
+    }
+    return make_error(errc::kNotFound, "no permission " + permission + " of group " + group + " on " + target);
+}
+
 Result<void> PermissionRepository::remove(std::int64_t id) {
     if (tx_.exec(target_ == PermissionTarget::kDeviceType ? kDeleteTypePerm : kDeleteDevicePerm, id).empty()) {
         return make_error(errc::kNotFound, "permission " + std::to_string(id) + " not found");

@@ -33,6 +33,7 @@ public:
     // Errors name the unknown group, codename or target, or the duplicate.
     Result<GroupPermission> create(const std::string& group, const std::string& permission, const std::string& target);
     Result<void> remove(std::int64_t id);
+    Result<void> remove(const std::string& group, const std::string& permission, const std::string& target);
 
 private:
     common::db::Tx& tx_;

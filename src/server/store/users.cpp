@@ -29,6 +29,8 @@ const Statement kUpdateUser{
     "is_active = coalesce($4, is_active), is_staff = coalesce($5, is_staff), "
     "is_superuser = coalesce($6, is_superuser) WHERE id = $1"};
 const Statement kUserPassword{"users.password", "SELECT password FROM users WHERE username = $1"};
+const Statement kUserByEmail{"users.by_email", "SELECT id FROM users WHERE email = $1 AND email <> '' ORDER BY id LIMIT 1"};
+const Statement kLeaveGroups{"users.leave_groups", "DELETE FROM user_groups WHERE user_id = $1"};
 const Statement kJoinGroup{
     "users.join_group",
     "INSERT INTO user_groups (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"};
@@ -192,6 +194,24 @@ std::optional<Principal> UserRepository::authenticate(const std::string& usernam
     auto p = to_principal(*row);
     if (!p.is_active) return std::nullopt;
     return p;
+}
+
+Result<std::vector<std::string>> UserRepository::set_groups_by_email(const std::string& email,
+                                                                    const std::vector<std::string>& groups) {
+    auto row = tx_.exec01(kUserByEmail, email);
+    if (!row) return not_found("user with email", email);
+    const auto id = (*row)[0].as<std::int64_t>();
+    tx_.exec(kLeaveGroups, id);
+    std::vector<std::string> skipped;
+    GroupRepository repo(tx_);
+    for (const auto& g : groups) {
+        if (auto gid = repo.id_of(g)) {
+            tx_.exec(kJoinGroup, id, *gid);
+        } else {
+            skipped.push_back(g);
+        }
+    }
+    return skipped;
 }
 
 std::optional<Principal> UserRepository::principal(const std::string& username) {

@@ -64,6 +64,10 @@ public:
     Result<std::string> password_hash(const std::string& username);
     // The principal for `username` when `password` is right and the user active.
     std::optional<Principal> authenticate(const std::string& username, const std::string& password);
+    // Makes the groups of the user with that email exactly `groups` (LAVA's
+    // set_user_groups); returns the names that are no group and were skipped.
+    Result<std::vector<std::string>> set_groups_by_email(const std::string& email,
+                                                         const std::vector<std::string>& groups);
     // The principal of `username` (any state), without credentials.
     std::optional<Principal> principal(const std::string& username);
 

@@ -111,6 +111,22 @@ Value python_time(const std::optional<std::string>& iso) {
     return t + "+00:00";
 }
 
+std::string legacy_job_status(const store::Job& job) {
+    using proto::JobHealth;
+    using proto::JobState;
+    switch (job.state) {
+        case JobState::kSubmitted:
+        case JobState::kScheduling:
+        case JobState::kScheduled: return "Submitted";
+        case JobState::kRunning: return "Running";
+        case JobState::kCanceling: return "Canceling";
+        case JobState::kFinished: break;
+    }
+    if (job.health == JobHealth::kComplete) return "Complete";
+    if (job.health == JobHealth::kUnknown || job.health == JobHealth::kIncomplete) return "Incomplete";
+    return "Canceled";
+}
+
 store::Job visible_job(RpcCall& c, const std::string& display_id) {
     store::JobRepository jobs(c.tx());
     const auto id = jobs.id_of(display_id);
@@ -287,6 +303,23 @@ void add_system_methods(Registry& r) {
                v.set("EVENT_NOTIFICATION", true);
                v.set("LOG_SIZE_LIMIT", 10);
                return v;
+           }});
+    r.add({"system.user_can_view_bundles", {"bundle_list", "username"}, 1,
+           "Bundles are gone from LAVA: always false.", [](RpcCall&) { return Value(false); }});
+    r.add({"system.set_user_groups", {"user", "groups"}, 2,
+           "Makes the groups of the user with that email address exactly `groups` (names that are no group "
+           "are skipped). Staff only.",
+           [](RpcCall& c) {
+               c.require_user();
+               if (!c.who().user->is_staff && !c.who().superuser()) throw RpcFault{403, "forbidden"};
+               if (!c.at(1).is_array()) throw RpcFault{400, "groups must be a list"};
+               std::vector<std::string> groups;
+               for (const auto& g : c.at(1).as_array()) {
+                   if (g.is_string()) groups.push_back(g.as_string());
+               }
+               auto set = store::UserRepository(c.tx()).set_groups_by_email(c.str(0), groups);
+               if (!set) throw RpcFault{400, "please use an existing user"};
+               return Value();
            }});
     r.add({"system.user_can_view_jobs", {"job_list", "username"}, 1,
            "For each job id of the list that exists: whether the user (the caller, or `username` when a "

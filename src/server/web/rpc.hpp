@@ -102,6 +102,10 @@ Value datetime_value(const std::optional<std::string>& iso);
 // The same time as Python's str(datetime): "2026-11-30 09:21:16.238000+00:00".
 Value python_time(const std::optional<std::string>& iso);
 
+// TestJob.get_legacy_status_display: Submitted, Running, Canceling,
+// Complete, Incomplete, Canceled.
+std::string legacy_job_status(const store::Job& job);
+
 // The job `display_id` names, visible to the caller; faults as LAVA:
 // 404 "Job 'X' was not found.", 403 "Job 'X' not available to user 'U'.".
 store::Job visible_job(RpcCall& c, const std::string& display_id);

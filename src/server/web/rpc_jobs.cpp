@@ -310,7 +310,7 @@ Value all_jobs(RpcCall& c) {
     if (!page) throw RpcFault{400, page.error().message};
     Array out;
     for (const auto& job : page->jobs) {
-        std::string status(proto::display(job.state));
+        std::string status = legacy_job_status(job);
         for (auto& ch : status) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
         out.push_back(Array{job.id, job.description, status, Value(job.actual_device),
                             Value(job.requested_device_type), job.sub_id});
@@ -375,6 +375,17 @@ void add_job_methods(Registry& r) {
     r.add({"scheduler.all_jobs", {}, 0,
            "Unfinished visible jobs, newest first: [id, description, state, device, device type, sub_id].",
            all_jobs});
+    r.add({"scheduler.job_output", {"job_id", "offset"}, 1,
+           "The job's whole log file (YAML) from a byte offset, base64. Prefer scheduler.jobs.logs.",
+           [](RpcCall& c) {
+               const auto job = visible_job(c, c.job_id(0));
+               const auto extent = store::JobRepository(c.tx()).log_extent(job.id);
+               const store::JobOutput output(c.http().app.settings().web.job_output, job.id, job.submit_time);
+               auto text = output.read({extent.lines, extent.bytes}, 0, std::nullopt);
+               if (!text) throw RpcFault{404, "Job output not found."};
+               const auto offset = static_cast<std::size_t>(std::max<std::int64_t>(0, c.integer(1, 0)));
+               return Value(Binary{offset < text->size() ? text->substr(offset) : std::string()});
+           }});
     r.add({"scheduler.get_publisher_event_socket", {}, 0, "The event publisher's ZMQ address (EVENT_SOCKET).",
            [](RpcCall&) { return Value("tcp://*:5500"); }});
 }

@@ -6,10 +6,13 @@
 #include "server/store/catalogue.hpp"
 #include "server/store/devices.hpp"
 #include "server/store/jobs.hpp"
+#include "server/store/permissions.hpp"
 #include "server/store/workers.hpp"
 #include "server/web/jobs_service.hpp"
 #include "server/web/lab_service.hpp"
 #include "server/web/rpc.hpp"
+
+#include "common/base/text.hpp"
 
 #include <algorithm>
 #include <map>
@@ -742,9 +745,138 @@ void legacy_methods(Registry& r) {
            }});
 }
 
+// Finished jobs, newest first, visible to the caller (and submitted by them
+// with restrict_to_user).
+Array recent_jobs(RpcCall& c, const std::string& field, const std::string& value, bool with_device) {
+    const auto count = c.integer(1, 1);
+    if (count < 0) throw RpcFault{400, "Bad request: count must not be negative."};
+    store::JobQuery q;
+    q.filters = {{"state", "Finished"}, {field, value}};
+    if (c.boolean(2, false) && c.who().user) q.filters.emplace_back("submitter__username", c.who().user->username);
+    q.ordering = "-id";
+    q.limit = std::min<std::int64_t>(count, 1000);
+    Array out;
+    if (q.limit == 0) return out;
+    auto page = store::JobRepository(c.tx()).list(q, c.who().user);
+    if (!page) throw RpcFault{400, page.error().message};
+    for (const auto& job : page->jobs) {
+        Value v;
+        v.set("id", job.id).set("description", job.description).set("status", legacy_job_status(job));
+        if (with_device) v.set("device", job.actual_device.value_or(""));
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
+void permission_methods(Registry& r, const std::string& kind, store::PermissionTarget target) {
+    const bool types = target == store::PermissionTarget::kDeviceType;
+    const std::string perm = types ? "change_devicetype" : "change_device";
+    const std::string noun = types ? "device type name" : "device hostname";
+    const auto change = [types, perm, noun, target](bool assign) {
+        return [types, perm, noun, target, assign](RpcCall& c) {
+            require_perm(c, perm);
+            if (!c.at(1).is_string()) {
+                throw RpcFault{400, types ? "device_type name must be a string" : "device argument must be a string"};
+            }
+            const auto permission = c.str(0);
+            const auto object = c.str(1);
+            const auto group = c.str(2);
+            if (!store::GroupRepository(c.tx()).id_of(group)) throw RpcFault{400, "please use existing group name"};
+            const bool exists = types ? static_cast<bool>(store::DeviceTypeRepository(c.tx()).get(object))
+                                      : static_cast<bool>(store::DeviceRepository(c.tx()).get(object));
+            if (!exists) throw RpcFault{400, "please use existing " + noun};
+            store::PermissionRepository perms(c.tx(), target);
+            if (assign) {
+                auto made = perms.create(group, permission, object);
+                if (!made && made.error().code != errc::kAlreadyExists) {
+                    const auto& m = made.error().message;
+                    throw RpcFault{400, m.substr(m.find('\n') + 1)};
+                }
+            } else {
+                (void)perms.remove(group, permission, object);  // not held: nothing to do, as LAVA
+            }
+            return Value();
+        };
+    };
+    r.add({"system.assign_perm_" + kind, {"perm", kind, "group"}, 3,
+           "Gives a group a permission (view_*, submit_to_*, change_*) on a " + std::string(types ? "device type." : "device."),
+           change(true)});
+    r.add({"system.revoke_perm_" + kind, {"perm", kind, "group"}, 3,
+           "Takes a permission back from a group.", change(false)});
+}
+
+void more_legacy_methods(Registry& r) {
+    r.add({"scheduler.get_recent_jobs_for_device_type", {"device_type", "count", "restrict_to_user"}, 1,
+           "The last `count` finished jobs of a device type: id, description, status, device.", [](RpcCall& c) {
+               const auto type = c.opt_str(0).value_or("");
+               if (type.empty()) throw RpcFault{400, "Bad request: device_type was not specified."};
+               auto t = store::DeviceTypeRepository(c.tx()).get(type);
+               if (!t || !t->display) throw RpcFault{404, "DeviceType '" + type + "' was not found."};
+               return Value(recent_jobs(c, "requested_device_type", type, true));
+           }});
+    r.add({"scheduler.get_recent_jobs_for_device", {"device", "count", "restrict_to_user"}, 1,
+           "The last `count` finished jobs of a device: id, description, status.", [](RpcCall& c) {
+               const auto hostname = c.opt_str(0).value_or("");
+               if (hostname.empty()) throw RpcFault{400, "Bad request: device was not specified."};
+               viewable_device(c, hostname);
+               return Value(recent_jobs(c, "actual_device", hostname, false));
+           }});
+    r.add({"scheduler.get_device_type_by_alias", {"alias"}, 1,
+           "{alias: [device types]}: the visible types with an alias containing the text.", [](RpcCall& c) {
+               const auto alias = c.str(0);
+               store::DeviceTypeRepository types(c.tx());
+               Array names;
+               for (const auto& t : types.list()) {
+                   if (!types.visible_to(t.name, c.who().user)) continue;
+                   const bool match = std::any_of(t.aliases.begin(), t.aliases.end(),
+                                                  [&](const auto& a) { return a.find(alias) != std::string::npos; });
+                   if (match) names.push_back(t.name);
+               }
+               return Value().set(alias, std::move(names));
+           }});
+    r.add({"scheduler.validate_pipeline_devices", {"name"}, 0,
+           "Checks the configuration of the visible, non-retired devices (all, those of a device type, or one "
+           "device). Returns YAML (base64): {hostname: {Valid: null} or {Invalid: why}}.",
+           [](RpcCall& c) {
+               const auto name = c.opt_str(0).value_or("");
+               auto devices = visible_devices(c, false);
+               std::vector<store::Device> chosen;
+               for (auto& d : devices) {
+                   if (name.empty() || d.device_type == name) chosen.push_back(d);
+               }
+               if (chosen.empty() && !name.empty()) {
+                   for (auto& d : devices) {
+                       if (d.hostname == name) chosen.push_back(d);
+                   }
+               }
+               if (chosen.empty()) {
+                   throw RpcFault{404, name.empty() ? "No pipeline devices visible by user were found on this instance."
+                                                    : "No devices found with hostname or device type name " + name +
+                                                          ", visible by the user"};
+               }
+               const auto& config = c.http().app.devices();
+               std::string yaml;
+               for (const auto& d : chosen) {
+                   std::string verdict = "{Valid: null}";
+                   if (!config.has_dictionary(d.hostname)) {
+                       verdict = "{Invalid: Missing device dictionary}";
+                   } else if (auto text = config.dictionary(d.hostname); !text) {
+                       verdict = "{Invalid: " + json_quote(text.error().message) + "}";
+                   } else if (auto ok = config.check_dictionary(*text); !ok) {
+                       verdict = "{Invalid: " + json_quote(ok.error().message) + "}";
+                   }
+                   yaml += json_quote(d.hostname) + ": " + verdict + "\n";
+               }
+               return Value(Binary{yaml});
+           }});
+}
+
 }  // namespace
 
 void add_lab_methods(Registry& r) {
+    permission_methods(r, "device_type", store::PermissionTarget::kDeviceType);
+    permission_methods(r, "device", store::PermissionTarget::kDevice);
+    more_legacy_methods(r);
     device_methods(r);
     device_type_methods(r);
     alias_and_tag_methods(r);
