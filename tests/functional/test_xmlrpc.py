@@ -7,6 +7,7 @@ import xmlrpc.client
 
 import pytest
 import requests
+import yaml
 
 from conftest import psql, rest_lab
 
@@ -100,6 +101,10 @@ def test_every_fault_code(lab):
     assert fault(admin.scheduler.jobs.list, "NOSUCHSTATE")[0] == 400
     job = proxy(lab, "alice").scheduler.jobs.submit(JOB.format(name="f"))
     assert fault(proxy(lab, "bob").scheduler.jobs.cancel, job) == (403, "Permission denied.")
+
+
+def yaml_load(text):
+    return yaml.safe_load(text)
 
 
 def xmlrpc_fault(response):
@@ -266,8 +271,14 @@ def test_more_legacy_calls(lab):
     assert alice.scheduler.get_device_type_by_alias("q-al") == {"q-al": ["qemu"]}
     assert alice.scheduler.get_device_type_by_alias("zzz") == {"zzz": []}
 
-    verdicts = admin.scheduler.validate_pipeline_devices("qemu01").data.decode()
-    assert verdicts.startswith('"qemu01": {Invalid: Missing device dictionary}') or "Valid" in verdicts
+    assert admin.scheduler.validate_pipeline_devices("qemu01").data.decode() == \
+        '"qemu01": {Invalid: Missing device dictionary}\n'
+    admin.scheduler.import_device_dictionary("qemu02", "{% extends 'qemu.jinja2' %}\n")
+    assert admin.scheduler.validate_pipeline_devices("qemu02").data.decode() == '"qemu02": {Valid: null}\n'
+    admin.scheduler.import_device_dictionary("qemu02", "{% extends 'no-such-template.jinja2' %}\n")
+    assert "Invalid" in admin.scheduler.validate_pipeline_devices("qemu02").data.decode()
+    both = yaml_load(admin.scheduler.validate_pipeline_devices("qemu").data.decode())
+    assert set(both) == {"qemu01", "qemu02"}
     assert fault(alice.scheduler.validate_pipeline_devices, "nothing-like-this")[0] == 404
 
     assert alice.system.user_can_view_bundles(["x"]) is False
