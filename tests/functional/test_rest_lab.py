@@ -156,6 +156,21 @@ def test_workers(lab):
     assert lab.get("devices/qemu01/").json()["health"] == "Unknown"
 
 
+def test_worker_create(lab):
+    assert lab.post("workers/", "alice", data={"hostname": "worker02"}).status_code == 403
+    r = lab.post("workers/", "admin", data={"hostname": "worker02", "description": "spare", "job_limit": "2"})
+    assert r.status_code == 201, r.text
+    w = r.json()
+    assert w["hostname"] == "worker02" and w["health"] == "Active" and w["state"] == "Offline"
+    assert w["job_limit"] == 2 and len(w["token"]) == 32
+    r = lab.post("workers/", "admin", data={"hostname": "worker02"})
+    assert r.status_code == 400 and "already exists" in r.text
+    assert lab.post("workers/", "admin", data={}).json() == {"hostname": ["This field is required."]}
+    r = requests.patch(lab.api + "workers/worker02/", data={"health": "Retired"}, headers=lab.headers("admin"),
+                       timeout=30)
+    assert r.status_code == 200 and r.json()["health"] == "Retired"
+
+
 def test_worker_env_and_config(lab):
     r = lab.get("workers/worker01/env/")
     assert r.status_code == 400 and r.json() == {"detail": "Worker 'worker01' does not have 'env' file"}
@@ -182,6 +197,14 @@ def test_aliases_and_tags_need_a_login(lab):
     r = lab.post("tags/", "admin", data={"name": "gpu", "description": "has a GPU"})
     assert r.status_code == 201 and r.json()["name"] == "gpu"
     assert lab.get("tags/?name=gpu", "carol").json()["results"][0]["description"] == "has a GPU"
+    gpu = r.json()["id"]
+    assert lab.get("tags/%d/" % gpu, "carol").json() == {"id": gpu, "name": "gpu", "description": "has a GPU"}
+    assert lab.get("tags/%d/" % gpu).status_code == 403
+    assert requests.delete(lab.api + "tags/%d/" % gpu, headers=lab.headers("carol"), timeout=30).status_code == 403
+    assert requests.delete(lab.api + "tags/%d/" % gpu, headers=lab.headers("admin"), timeout=30).status_code == 204
+    assert lab.get("tags/%d/" % gpu, "carol").status_code == 404
+    assert lab.get("aliases/kvm/", "carol").json() == {"name": "kvm", "device_type": "qemu"}
+    assert lab.get("aliases/nope/", "carol").status_code == 404
     r = requests.delete(lab.api + "aliases/kvm/", headers=lab.headers("admin"), timeout=30)
     assert r.status_code == 204
     # Jobs may name a device type by an alias (checked at submission).

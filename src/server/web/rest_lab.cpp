@@ -542,6 +542,37 @@ void add_lab_routes(App& app) {
         if (!w) return rest_detail(404, "Not found.");
         return json_response(200, worker_json(*w, call.who.superuser()));
     });
+    app.route(
+        "POST", kApi + "workers/",
+        [](Call& call) {
+            const auto hostname = call.field("hostname");
+            if (!hostname || hostname->empty()) return json_response(400, {{"hostname", {"This field is required."}}});
+            store::NewWorker w;
+            w.hostname = *hostname;
+            w.description = call.field("description").value_or("");
+            if (const auto h = call.field("health")) {
+                const auto parsed = proto::parse<proto::WorkerHealth>(*h);
+                if (!parsed) return json_response(400, {{"health", {"\"" + *h + "\" is not a valid choice."}}});
+                w.health = *parsed;
+            }
+            if (const auto limit = call.field("job_limit")) {
+                try {
+                    w.job_limit = std::stoi(*limit);
+                } catch (const std::exception&) {
+                    return json_response(400, {{"job_limit", {"A valid integer is required."}}});
+                }
+            }
+            auto created = store::WorkerRepository(call.tx).create(w, store::Change{call.who.user->username, "REST"});
+            if (!created) {
+                if (created.error().code == errc::kAlreadyExists) {
+                    return json_response(400, {{"hostname", {"worker with this hostname already exists."}}});
+                }
+                return rest_detail(400, created.error().message);
+            }
+            queue_worker_event(call, w.hostname);
+            return json_response(201, worker_json(*created, true));
+        },
+        Access::kSuperuser);
     for (const char* method : {"PUT", "PATCH"}) {
         app.route(method, kApi + "workers/{hostname}/", [](Call& call) { return worker_update(call, "health"); },
                   Access::kSuperuser);
@@ -579,6 +610,17 @@ void add_lab_routes(App& app) {
         },
         Access::kSuperuser);
     app.route(
+        "GET", kApi + "aliases/{name}/",
+        [](Call& call) {
+            auto a = store::AliasRepository(call.tx).get(call.params.at("name"));
+            store::DeviceTypeRepository types(call.tx);
+            if (!a || a->device_type.empty() || !types.visible_to(a->device_type, call.who.user)) {
+                return rest_detail(404, "Not found.");
+            }
+            return json_response(200, {{"name", a->name}, {"device_type", a->device_type}});
+        },
+        Access::kUser);
+    app.route(
         "DELETE", kApi + "aliases/{name}/",
         [](Call& call) {
             if (!store::AliasRepository(call.tx).remove(call.params.at("name"))) return rest_detail(404, "Not found.");
@@ -603,6 +645,32 @@ void add_lab_routes(App& app) {
             auto t = store::TagRepository(call.tx).create(*name, call.field("description").value_or(""));
             if (!t) return rest_detail(400, t.error().message);
             return json_response(201, {{"id", t->id}, {"name", t->name}, {"description", t->description}});
+        },
+        Access::kSuperuser);
+
+    // tags/<id>/: by primary key, as DRF's ModelViewSet.
+    const auto tag_by_id = [](Call& call) -> std::optional<store::Tag> {
+        for (auto& t : store::TagRepository(call.tx).list()) {
+            if (std::to_string(t.id) == call.params.at("id")) return t;
+        }
+        return std::nullopt;
+    };
+    app.route(
+        "GET", kApi + "tags/{id}/",
+        [tag_by_id](Call& call) {
+            const auto t = tag_by_id(call);
+            if (!t) return rest_detail(404, "Not found.");
+            return json_response(200, {{"id", t->id}, {"name", t->name}, {"description", t->description}});
+        },
+        Access::kUser);
+    app.route(
+        "DELETE", kApi + "tags/{id}/",
+        [tag_by_id](Call& call) {
+            const auto t = tag_by_id(call);
+            if (!t) return rest_detail(404, "Not found.");
+            auto gone = store::TagRepository(call.tx).remove(t->name);
+            if (!gone) return rest_detail(400, gone.error().message);
+            return no_content();
         },
         Access::kSuperuser);
 
