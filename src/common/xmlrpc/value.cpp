@@ -62,13 +62,43 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-// The concatenated character data directly inside `node`.
+bool xml_char(char32_t cp) {
+    return cp == '\t' || cp == '\n' || cp == '\r' ||
+           (cp >= 0x20 && !(cp >= 0xD800 && cp <= 0xDFFF) && cp != 0xFFFE && cp != 0xFFFF);
+}
+
+// `s` with invalid UTF-8 and characters XML 1.0 cannot carry replaced by
+// U+FFFD (pugixml passes them through): values are clean text from here on,
+// so two struct names that differ only in such bytes are the same name.
+std::string clean(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c < 0x80) {
+            out += static_cast<char>(c);
+            ++i;
+            continue;
+        }
+        const std::size_t start = i;
+        const char32_t cp = next_code_point(s, i);
+        if (xml_char(cp) && !(cp == 0xFFFD && i - start == 1)) {
+            out.append(s.substr(start, i - start));
+        } else {
+            append_utf8(out, 0xFFFD);
+        }
+    }
+    return out;
+}
+
+// The concatenated character data directly inside `node`, cleaned.
 std::string text_of(const pugi::xml_node& node) {
     std::string out;
     for (auto child = node.first_child(); child; child = child.next_sibling()) {
         if (child.type() == pugi::node_pcdata || child.type() == pugi::node_cdata) out += child.value();
     }
-    return out;
+    return clean(out);
 }
 
 // The element children of `node` (comments and whitespace skipped); text
@@ -214,30 +244,13 @@ Array read_params(const pugi::xml_node& params, const Limits& limits) {
 // parser would turn a raw one into LF), characters XML 1.0 cannot carry
 // (controls, invalid UTF-8) replaced by U+FFFD.
 void escape(std::string& out, std::string_view s) {
-    std::size_t i = 0;
-    while (i < s.size()) {
-        const unsigned char c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c < 0x80 && c != '&' && c != '<' && c != '>') {
-            out += static_cast<char>(c);
-            ++i;
-            continue;
-        }
+    for (const char c : clean(s)) {
         switch (c) {
-            case '&': out += "&amp;"; ++i; continue;
-            case '<': out += "&lt;"; ++i; continue;
-            case '>': out += "&gt;"; ++i; continue;
-            case '\r': out += "&#13;"; ++i; continue;
-            case '\n':
-            case '\t': out += static_cast<char>(c); ++i; continue;
-            default: break;
-        }
-        const std::size_t start = i;
-        const char32_t cp = next_code_point(s, i);
-        const bool allowed = cp >= 0x20 && !(cp >= 0xD800 && cp <= 0xDFFF) && cp != 0xFFFE && cp != 0xFFFF;
-        if (allowed && !(cp == 0xFFFD && i - start == 1)) {
-            out.append(s.substr(start, i - start));
-        } else {
-            append_utf8(out, 0xFFFD);
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '\r': out += "&#13;"; break;
+            default: out += c;
         }
     }
 }
