@@ -97,6 +97,9 @@ struct HttpServer::Impl {
                 log->warn("accept failed: {}", ec.message());
                 continue;
             }
+            // Responses go out whole; never hold one back waiting for an ACK (Nagle).
+            boost::system::error_code ignored;
+            socket.set_option(asio::ip::tcp::no_delay(true), ignored);
             auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
             asio::co_spawn(stream->get_executor(), session(stream), async::log_completion("http session"));
         }
