@@ -231,10 +231,19 @@ Value multicall(RpcCall& c) {
     return results;
 }
 
-std::string user_list_arg(RpcCall& c, const char* what) {
+// LAVA's user_can_* preamble: authenticated, and the first argument a list.
+void require_list_arg(RpcCall& c, const char* what) {
     c.require_user();
     if (!c.at(0).is_array()) throw RpcFault{400, std::string(what) + " list argument must be a list"};
-    return {};
+}
+
+// GET /RPC2 (or an empty POST): a browser; LAVA sends it to the API help page.
+HttpResponse help_redirect() {
+    HttpResponse r;
+    r.status = 302;
+    r.content_type = "text/html; charset=utf-8";
+    r.headers.emplace_back("Location", "/api/help/");
+    return r;
 }
 
 // The user a superuser asks about (LAVA's _switch_user), else the caller.
@@ -325,7 +334,7 @@ void add_system_methods(Registry& r) {
            "For each job id of the list that exists: whether the user (the caller, or `username` when a "
            "superuser asks) may view it. Returns {\"<id>\": bool}.",
            [](RpcCall& c) {
-               user_list_arg(c, "job");
+               require_list_arg(c, "job");
                const auto viewer = switch_user(c, 1);
                store::JobRepository jobs(c.tx());
                Value out = Struct{};
@@ -342,7 +351,7 @@ void add_system_methods(Registry& r) {
            "For each hostname of the list that exists, grouped by device type: whether the user may view it. "
            "Returns {type: [{hostname: {visible, is_pipeline, exclusive}}]}.",
            [](RpcCall& c) {
-               user_list_arg(c, "device");
+               require_list_arg(c, "device");
                const auto viewer = switch_user(c, 1);
                store::DeviceRepository devices(c.tx());
                const auto visible = devices.visible(viewer);
@@ -367,7 +376,7 @@ void add_system_methods(Registry& r) {
     r.add({"system.user_can_submit_to_types", {"type_list", "username"}, 1,
            "For each device type of the list that exists: whether the user may submit jobs to it.",
            [](RpcCall& c) {
-               user_list_arg(c, "type");
+               require_list_arg(c, "type");
                const auto user = switch_user(c, 1);
                store::DeviceTypeRepository types(c.tx());
                Value out = Struct{};
@@ -392,13 +401,7 @@ void add_xmlrpc_routes(App& app) {
     rpc::add_result_methods(*registry);
     auto handle = [registry](Call& call) {
         namespace xmlrpc = common::xmlrpc;
-        if (call.request.body.empty()) {
-            HttpResponse r;
-            r.status = 302;
-            r.content_type = "text/html; charset=utf-8";
-            r.headers.emplace_back("Location", "/api/help/");
-            return r;
-        }
+        if (call.request.body.empty()) return rpc::help_redirect();
         auto parsed = xmlrpc::parse_call(call.request.body);
         if (auto* fault = std::get_if<xmlrpc::Fault>(&parsed)) return rpc::xml(xmlrpc::write_fault(*fault));
         const auto& mc = std::get<xmlrpc::MethodCall>(parsed);
@@ -419,16 +422,9 @@ void add_xmlrpc_routes(App& app) {
                 {xmlrpc::kInternalError, "Internal Server Error (contact server administrator for details)"}));
         }
     };
-    auto redirect = [](Call&) {
-        HttpResponse r;
-        r.status = 302;
-        r.content_type = "text/html; charset=utf-8";
-        r.headers.emplace_back("Location", "/api/help/");
-        return r;
-    };
     for (const char* path : {"/RPC2", "/RPC2/"}) {
         app.route("POST", path, handle, Access::kAnyone, Credentials::kXmlRpc);
-        app.route("GET", path, redirect, Access::kAnyone, Credentials::kNone);
+        app.route("GET", path, [](Call&) { return rpc::help_redirect(); }, Access::kAnyone, Credentials::kNone);
     }
 }
 

@@ -620,7 +620,6 @@ void legacy_methods(Registry& r) {
            "Visible device types with counts of their non-retired devices: name, idle, busy, offline.",
            [](RpcCall& c) {
                store::DeviceTypeRepository types(c.tx());
-               std::map<std::string, std::string> worker_online;
                std::map<std::string, bool> online;
                for (const auto& w : store::WorkerRepository(c.tx()).list(true)) {
                    online[w.hostname] = w.state == proto::WorkerState::kOnline;
