@@ -1,0 +1,84 @@
+#include "server/publisher/publisher.hpp"
+
+#include "common/log/log.hpp"
+
+#include <zmq.hpp>
+
+#include <stdexcept>
+#include <vector>
+
+namespace lava::server::publisher {
+
+struct Publisher::Sockets {
+    zmq::context_t context{1};
+    zmq::socket_t pull{context, zmq::socket_type::pull};
+    zmq::socket_t pub{context, zmq::socket_type::pub};
+};
+
+namespace {
+
+std::string bind(zmq::socket_t& socket, const std::string& endpoint, const char* what) {
+    try {
+        socket.bind(endpoint);
+    } catch (const zmq::error_t& e) {
+        throw std::runtime_error(std::string("cannot bind the ") + what + " socket " + endpoint + ": " + e.what());
+    }
+    return socket.get(zmq::sockopt::last_endpoint);
+}
+
+}  // namespace
+
+Publisher::Publisher(const PublisherSettings& settings) : sockets_(std::make_unique<Sockets>()) {
+    auto& s = *sockets_;
+    s.pull.set(zmq::sockopt::linger, 0);
+    s.pub.set(zmq::sockopt::linger, 0);
+    s.pull.set(zmq::sockopt::rcvhwm, settings.queue_limit);
+    s.pub.set(zmq::sockopt::sndhwm, settings.queue_limit);
+    input_ = bind(s.pull, settings.event_socket, "input");
+    output_ = bind(s.pub, settings.publish_socket, "publish");
+}
+
+Publisher::~Publisher() = default;
+
+std::uint64_t Publisher::run() {
+    auto log = common::log::get("lava-publisher");
+    auto& s = *sockets_;
+    std::uint64_t forwarded = 0;
+    std::vector<zmq::message_t> frames;
+    while (!stopping_.load()) {
+        zmq::pollitem_t items[] = {{s.pull.handle(), 0, ZMQ_POLLIN, 0}};
+        try {
+            zmq::poll(items, 1, std::chrono::milliseconds(100));
+        } catch (const zmq::error_t& e) {
+            if (e.num() == EINTR) continue;
+            throw;
+        }
+        if (!(items[0].revents & ZMQ_POLLIN)) continue;
+        // Drain what is there; each event is one multipart message.
+        while (!stopping_.load()) {
+            frames.clear();
+            zmq::message_t frame;
+            if (!s.pull.recv(frame, zmq::recv_flags::dontwait)) break;
+            frames.push_back(std::move(frame));
+            while (frames.back().more()) {
+                zmq::message_t next;
+                (void)s.pull.recv(next, zmq::recv_flags::none);  // the rest of a message is already here
+                frames.push_back(std::move(next));
+            }
+            if (frames.size() != 5) {
+                log->warn("dropped a message of {} frames (LAVA events have 5)", frames.size());
+                continue;
+            }
+            for (std::size_t i = 0; i < frames.size(); ++i) {
+                // PUB never blocks: a subscriber at its limit loses this event.
+                (void)s.pub.send(frames[i], i + 1 < frames.size() ? zmq::send_flags::sndmore | zmq::send_flags::dontwait
+                                                                  : zmq::send_flags::dontwait);
+            }
+            ++forwarded;
+            log->debug("event {} forwarded", frames[0].to_string());
+        }
+    }
+    return forwarded;
+}
+
+}  // namespace lava::server::publisher
