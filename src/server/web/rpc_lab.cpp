@@ -136,7 +136,12 @@ void device_methods(Registry& r) {
                if (auto u = c.opt_str(3)) d.ownership.owner = *u;
                if (auto g = c.opt_str(4)) d.ownership.group = *g;
                auto created = create_device(c.http(), d, "xmlrpc api");
-               if (!created) throw RpcFault{400, "Bad request: device already exists? " + created.error().message};
+               if (!created) {
+                   if (created.error().code == errc::kAlreadyExists) {
+                       throw RpcFault{400, "Bad request: device already exists?"};
+                   }
+                   throw RpcFault{400, "Bad request: " + created.error().message};
+               }
                return Value();
            }});
     r.add({"scheduler.devices.get_dictionary", {"hostname", "render", "context"}, 1,
