@@ -61,7 +61,7 @@ def lab(pg_env):
             assert r.code == 0, r.err
         token = lava_server(env, "manage", "tokens", "add", "--user", "admin").out.strip().splitlines()[-1]
         publisher = Publisher(workdir)
-        server = Server(env, workdir, "--event-socket", publisher.input)
+        server = Server(env, workdir, "--event-socket", publisher.input, "--publisher-url", publisher.output_url)
         yield {"publisher": publisher, "server": server, "token": token, "env": env}
     finally:
         if server:
@@ -120,6 +120,15 @@ def test_events_reach_every_subscriber_as_five_frames(lab):
         a.close(linger=0)
         b.close(linger=0)
         ctx.term()
+
+
+def test_clients_learn_the_publisher_address_from_the_server(lab):
+    import xmlrpc.client
+    url = lab["publisher"].output_url
+    assert requests.get(lab["server"].api + "system/master_config/", timeout=30).json()["EVENT_SOCKET"] == url
+    rpc = xmlrpc.client.ServerProxy(lab["server"].url + "/RPC2")
+    assert rpc.system.master_config()["EVENT_SOCKET"] == url
+    assert rpc.scheduler.get_publisher_event_socket() == url
 
 
 def test_a_subscriber_that_never_reads_holds_up_no_one(lab):

@@ -15,7 +15,7 @@ void add_system_routes(App& app) {
     });
     app.route("GET", "/api/v0.2/system/master_config/", [](Call& call) {
         return json_response(200, {{"EVENT_TOPIC", call.app.settings().web.event_topic},
-                                   {"EVENT_SOCKET", "tcp://*:5500"},
+                                   {"EVENT_SOCKET", call.app.settings().web.publisher_url},
                                    {"EVENT_NOTIFICATION", true},
                                    {"LOG_SIZE_LIMIT", 10}});
     });

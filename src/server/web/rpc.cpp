@@ -308,7 +308,7 @@ void add_system_methods(Registry& r) {
            [](RpcCall& c) {
                Value v;
                v.set("EVENT_TOPIC", c.http().app.settings().web.event_topic);
-               v.set("EVENT_SOCKET", "tcp://*:5500");
+               v.set("EVENT_SOCKET", c.http().app.settings().web.publisher_url);
                v.set("EVENT_NOTIFICATION", true);
                v.set("LOG_SIZE_LIMIT", 10);
                return v;

@@ -387,7 +387,7 @@ void add_job_methods(Registry& r) {
                return Value(Binary{offset < text->size() ? text->substr(offset) : std::string()});
            }});
     r.add({"scheduler.get_publisher_event_socket", {}, 0, "The event publisher's ZMQ address (EVENT_SOCKET).",
-           [](RpcCall&) { return Value("tcp://*:5500"); }});
+           [](RpcCall& c) { return Value(c.http().app.settings().web.publisher_url); }});
 }
 
 }  // namespace lava::server::web::rpc

@@ -20,6 +20,8 @@ void register_settings(common::config::SettingsLoader& loader, WebSettings& s) {
     loader.add("job_output", &s.job_output, "Root of the job logs (LAVA's job-output layout)");
     loader.add("event_socket", &s.event_socket, "ZMQ endpoint of lava-publisher's input");
     loader.add("event_topic", &s.event_topic, "Topic prefix of events");
+    loader.add("publisher_url", &s.publisher_url,
+               "lava-publisher's ZMQ PUB address as clients reach it (LAVA's EVENT_SOCKET)");
     loader.add("strict_submission", &s.strict_submission,
                "Validate submitted jobs with LAVA's strict schema (false: lenient)");
     loader.add("extra_context_variables", &s.extra_context_variables,

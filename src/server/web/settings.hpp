@@ -27,6 +27,9 @@ struct WebSettings {
     std::string job_output = "/var/lib/lava-server/default/media/job-output";
     std::string event_socket = "ipc:///tmp/lava.events";  // LAVA's INTERNAL_EVENT_SOCKET
     std::string event_topic = "org.lavasoftware";
+    // Where clients subscribe to events: lava-publisher's ZMQ PUB as they
+    // reach it (LAVA's EVENT_SOCKET; "*" stands for this server's host).
+    std::string publisher_url = "tcp://*:5500";
     bool strict_submission = true;  // docs/adr/0005-job-validation.md
     std::string extra_context_variables;  // comma-separated
     bool worker_auto_register = true;
