@@ -131,3 +131,15 @@ def test_expired_and_inactive_sessions_authenticate_no_one(lab):
         assert whoami(lab, s) == ""
     finally:
         psql(lab.env, "UPDATE users SET is_active = true WHERE username = 'carol'")
+
+
+def test_xmlrpc_takes_the_session_only_with_its_csrf_token(lab):
+    import xmlrpc.client
+    s, _ = sign_in(lab, "alice", "alice-pw")
+    body = xmlrpc.client.dumps((), "system.whoami")
+    headers = {"Content-Type": "text/xml"}
+    r = s.post(root(lab) + "/RPC2", data=body, headers=headers, timeout=30)
+    assert xmlrpc.client.loads(r.content)[0][0] is None  # a cross-site POST carries the cookie alone
+    r = s.post(root(lab) + "/RPC2", data=body, headers=dict(headers, **{"X-CSRFToken": s.cookies["csrftoken"]}),
+               timeout=30)
+    assert xmlrpc.client.loads(r.content)[0][0] == "alice"
