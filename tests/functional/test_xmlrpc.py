@@ -314,3 +314,19 @@ def test_group_and_permission_calls(lab):
     assert psql(lab.env, "SELECT count(*) FROM group_device_permissions WHERE device = 'qemu02'") == "1"
     admin.system.revoke_perm_device("change_device", "qemu02", "alices")
     assert psql(lab.env, "SELECT count(*) FROM group_device_permissions WHERE device = 'qemu02'") == "0"
+
+
+def test_worker_env_dut_files_in_lavas_order(lab):
+    import os
+    admin = proxy(lab, "admin")
+    etc = os.path.join(os.path.dirname(lab.server.dispatcher_config), "etc")
+    os.makedirs(etc, exist_ok=True)
+    assert fault(admin.scheduler.workers.get_env_dut, "worker01")[0] == 404
+    with open(os.path.join(etc, "env.dut.yaml"), "w") as f:  # the name before 2020.10
+        f.write("legacy: true\n")
+    assert admin.scheduler.workers.get_env_dut("worker01").data == b"legacy: true\n"
+    with open(os.path.join(etc, "env-dut.yaml"), "w") as f:
+        f.write("lab: true\n")
+    assert admin.scheduler.workers.get_env_dut("worker01").data == b"lab: true\n"
+    assert admin.scheduler.workers.set_env_dut("worker01", "own: true\n") is True
+    assert admin.scheduler.workers.get_env_dut("worker01").data == b"own: true\n"

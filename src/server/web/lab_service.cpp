@@ -48,7 +48,9 @@ std::vector<fs::path> worker_paths(const App& app, const std::string& worker, Wo
     switch (kind) {
         case WorkerFile::kDispatcher: return {dir / worker / "dispatcher.yaml", dir / (worker + ".yaml")};
         case WorkerFile::kEnv: return {dir / worker / "env.yaml", fs::path(s.env_dir) / "env.yaml"};
-        case WorkerFile::kEnvDut: return {dir / worker / "env-dut.yaml", fs::path(s.env_dir) / "env-dut.yaml"};
+        case WorkerFile::kEnvDut:  // env.dut.yaml: LAVA's name before 2020.10, still read
+            return {dir / worker / "env-dut.yaml", fs::path(s.env_dir) / "env-dut.yaml",
+                    fs::path(s.env_dir) / "env.dut.yaml"};
     }
     return {};
 }

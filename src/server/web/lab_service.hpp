@@ -17,9 +17,10 @@ namespace lava::server::web {
 // A device type's files: <dispatcher_config>/device-types/<name>.jinja2
 // (then the further template directories), health-checks/<name>.yaml.
 enum class TypeFile { kTemplate, kHealthCheck };
-// A worker's files: <worker_config_dir>/<host>/{dispatcher,env,env-dut}.yaml,
-// falling back to <worker_config_dir>/<host>.yaml (dispatcher) and the
-// lab-wide <env_dir>/{env,env-dut}.yaml.
+// A worker's files, in LAVA's lava_server/files.py order:
+// <worker_config_dir>/<host>/{dispatcher,env,env-dut}.yaml, falling back to
+// <worker_config_dir>/<host>.yaml (dispatcher) and the lab-wide
+// <env_dir>/{env,env-dut}.yaml (env-dut also <env_dir>/env.dut.yaml).
 enum class WorkerFile { kDispatcher, kEnv, kEnvDut };
 
 // A name usable as one path component (no '/', not "." or "..", no NUL).

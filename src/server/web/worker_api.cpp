@@ -17,6 +17,7 @@
 #include "server/web/app.hpp"
 #include "server/web/jobs_service.hpp"
 #include "server/web/json.hpp"
+#include "server/web/lab_service.hpp"
 #include "server/web/log_ingest.hpp"
 
 #include <arpa/inet.h>
@@ -27,14 +28,11 @@
 #include <array>
 #include <variant>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 
 namespace lava::server::web {
 namespace {
 
-namespace fs = std::filesystem;
 using common::data::Dict;
 using common::data::Value;
 
@@ -288,30 +286,15 @@ Value substitute_tokens(const Value& def, const std::map<std::string, std::strin
     return Value(std::move(top));
 }
 
-// A per-worker file (LAVA's lava_server/files.py order): the first that
-// exists, "" when none; it must be YAML.
-Result<std::string> worker_file(const WebSettings& s, const std::string& worker, const std::string& kind) {
-    const fs::path d(s.worker_config_dir);
-    const fs::path e(s.env_dir);
-    std::vector<fs::path> candidates;
-    if (kind == "dispatcher") {
-        candidates = {d / worker / "dispatcher.yaml", d / (worker + ".yaml")};
-    } else if (kind == "env") {
-        candidates = {d / worker / "env.yaml", e / "env.yaml"};
-    } else {
-        candidates = {d / worker / "env-dut.yaml", e / "env-dut.yaml", e / "env.dut.yaml"};
+// A per-worker file for a job (lab_service's lookup): "" when there is
+// none; it must be YAML.
+Result<std::string> worker_file(const App& app, const std::string& worker, WorkerFile kind, const char* name) {
+    auto text = read_worker_file(app, worker, kind);
+    if (!text) return std::string();
+    if (!common::yaml::load(*text)) {
+        return make_error(errc::kInvalidArgument, "Invalid YAML file for " + worker + ": " + name + " file");
     }
-    for (const auto& path : candidates) {
-        std::ifstream in(path, std::ios::binary);
-        if (!in) continue;
-        std::ostringstream text;
-        text << in.rdbuf();
-        if (!common::yaml::load(text.str())) {
-            return make_error(errc::kInvalidArgument, "Invalid YAML file for " + worker + ": " + kind + " file");
-        }
-        return text.str();
-    }
-    return std::string();
+    return std::move(*text);
 }
 
 HttpResponse fetch_job(Call& call) {
@@ -337,10 +320,11 @@ HttpResponse fetch_job(Call& call) {
 
     const auto& s = call.app.settings().web;
     std::map<std::string, std::string> files;
-    for (const char* kind : {"dispatcher", "env", "env-dut"}) {
-        auto text = worker_file(s, *job->worker, kind);
+    for (const auto& [kind, name] : {std::pair{WorkerFile::kDispatcher, "dispatcher"},
+                                     std::pair{WorkerFile::kEnv, "env"}, std::pair{WorkerFile::kEnvDut, "env-dut"}}) {
+        auto text = worker_file(call.app, *job->worker, kind, name);
         if (!text) return error(500, text.error().message);
-        files[kind] = *text;
+        files[name] = *text;
     }
     // What the worker got, kept with the job (LAVA's configuration files).
     const store::JobOutput output(s.job_output, job->id, job->submit_time);
