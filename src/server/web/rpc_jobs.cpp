@@ -10,8 +10,6 @@
 #include "server/web/rpc.hpp"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 namespace lava::server::web::rpc {
 namespace {
@@ -245,14 +243,7 @@ Value configuration(RpcCall& c) {
     const store::JobOutput output(c.http().app.settings().web.job_output, job.id, job.submit_time);
     Array out;
     for (const char* name : {"job.yaml", "device.yaml", "dispatcher.yaml", "env.yaml", "env-dut.yaml"}) {
-        std::ifstream in(output.dir() / name, std::ios::binary);
-        if (!in) {
-            out.emplace_back();
-            continue;
-        }
-        std::ostringstream text;
-        text << in.rdbuf();
-        out.push_back(text.str());
+        out.emplace_back(output.read_file(name));  // nil when the job ran without it
     }
     return out;
 }
