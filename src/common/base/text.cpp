@@ -107,4 +107,13 @@ std::vector<std::string> split(std::string_view s, char sep, bool keep_empty) {
     return out;
 }
 
+std::optional<std::int64_t> parse_id(std::string_view text) {
+    if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string_view::npos) {
+        return std::nullopt;
+    }
+    std::int64_t n = 0;
+    for (const char c : text) n = n * 10 + (c - '0');
+    return n;
+}
+
 }  // namespace lava

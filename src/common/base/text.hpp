@@ -1,6 +1,8 @@
 #pragma once
 // Small text helpers shared by modules that write quoted strings.
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +24,10 @@ void append_utf8(std::string& out, char32_t cp);
 // `s` cut at every `sep`; empty parts kept (so "a,,b" has three) unless
 // `keep_empty` is false.
 std::vector<std::string> split(std::string_view s, char sep, bool keep_empty = true);
+
+// A row id as URLs and APIs spell it: 1 to 18 decimal digits (so it fits
+// an int64), nothing else; nullopt otherwise.
+std::optional<std::int64_t> parse_id(std::string_view text);
 
 // `s` with every invalid UTF-8 byte replaced by U+FFFD (as Python's
 // decode(errors="replace") and Django do with request data).

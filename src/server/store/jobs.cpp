@@ -377,11 +377,7 @@ std::optional<std::int64_t> JobRepository::id_of(const std::string& display_id) 
         if (!row) return std::nullopt;
         return (*row)[0].as<std::int64_t>();
     }
-    if (display_id.empty() || display_id.size() > 18 ||
-        display_id.find_first_not_of("0123456789") != std::string::npos) {
-        return std::nullopt;
-    }
-    return std::stoll(display_id);
+    return parse_id(display_id);
 }
 
 std::optional<Job> JobRepository::get(std::int64_t id) {

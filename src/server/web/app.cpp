@@ -167,6 +167,10 @@ std::optional<std::string> Call::field(const std::string& name) const {
     return std::nullopt;
 }
 
+std::optional<std::int64_t> id_param(const Call& call, const std::string& name) {
+    return parse_id(call.params.at(name));
+}
+
 HttpResponse json_response(int status, const nlohmann::json& body) {
     HttpResponse r;
     r.status = status;

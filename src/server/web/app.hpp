@@ -82,6 +82,9 @@ enum class Access {
     kSuperuser,
 };
 
+// The path parameter `name` as a row id (parse_id), or nullopt.
+std::optional<std::int64_t> id_param(const Call& call, const std::string& name = "id");
+
 // Response helpers for each API family.
 HttpResponse json_response(int status, const nlohmann::json& body);
 HttpResponse rest_detail(int status, const std::string& detail);    // {"detail": ...} (DRF)

@@ -3,6 +3,7 @@
 // metadata. Every lookup goes through the visibility rule: a job the caller
 // may not see does not exist for them.
 
+#include "common/base/text.hpp"
 #include "common/job/testdef.hpp"
 #include "common/yaml/load.hpp"
 #include "server/store/jobs.hpp"
@@ -15,17 +16,9 @@
 namespace lava::server::web {
 namespace {
 
-std::optional<std::int64_t> job_id(const Call& call) {
-    const auto& text = call.params.at("id");
-    if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) {
-        return std::nullopt;
-    }
-    return std::stoll(text);
-}
-
 // The job named in the path, if the caller may see it.
 std::optional<store::Job> visible_job(Call& call) {
-    const auto id = job_id(call);
+    const auto id = id_param(call);
     if (!id) return std::nullopt;
     return store::JobRepository(call.tx).get_visible(*id, call.who.user);
 }
@@ -140,9 +133,7 @@ void add_job_routes(App& app) {
         store::JobRepository jobs(call.tx);
         for (const auto& text : requested) {
             std::optional<store::Job> job;
-            if (!text.empty() && text.size() <= 18 && text.find_first_not_of("0123456789") == std::string::npos) {
-                job = jobs.get_visible(std::stoll(text), call.who.user);
-            }
+            if (const auto id = parse_id(text)) job = jobs.get_visible(*id, call.who.user);
             if (!job || cancel_for(call, *job)) {
                 invalid.push_back(text);
                 continue;

@@ -451,9 +451,8 @@ void permission_routes(App& app, const std::string& path, store::PermissionTarge
     app.route(
         "DELETE", kApi + "permissions/" + path + "/{id}/",
         [target](Call& call) {
-            const auto& id = call.params.at("id");
-            if (id.empty() || id.size() > 18 || id.find_first_not_of("0123456789") != std::string::npos ||
-                !store::PermissionRepository(call.tx, target).remove(std::stoll(id))) {
+            const auto id = id_param(call);
+            if (!id || !store::PermissionRepository(call.tx, target).remove(*id)) {
                 return rest_detail(404, "Not found.");
             }
             return no_content();

@@ -20,15 +20,8 @@ namespace {
 
 constexpr long kPageSize = 50;
 
-std::optional<std::int64_t> number(const std::string& text) {
-    if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) {
-        return std::nullopt;
-    }
-    return std::stoll(text);
-}
-
 std::optional<store::Job> visible_job(Call& call) {
-    const auto id = number(call.params.at("id"));
+    const auto id = id_param(call);
     if (!id) return std::nullopt;
     return store::JobRepository(call.tx).get_visible(*id, call.who.user);
 }
@@ -262,7 +255,7 @@ void add_result_routes(App& app) {
     });
     app.route("GET", "/api/v0.2/jobs/{id}/suites/{suite}/", [](Call& call) {
         const auto job = visible_job(call);
-        const auto sid = number(call.params.at("suite"));
+        const auto sid = id_param(call, "suite");
         if (!job || !sid) return not_found();
         const auto suite = store::ResultRepository(call.tx).suite(job->id, *sid);
         if (!suite) return not_found();
@@ -270,7 +263,7 @@ void add_result_routes(App& app) {
     });
     app.route("GET", "/api/v0.2/jobs/{id}/suites/{suite}/tests/", [](Call& call) {
         const auto job = visible_job(call);
-        const auto sid = number(call.params.at("suite"));
+        const auto sid = id_param(call, "suite");
         if (!job || !sid || !store::ResultRepository(call.tx).suite(job->id, *sid)) return not_found();
         return cases_page(call, job->id, *sid);
     });

@@ -62,19 +62,11 @@ std::optional<HttpResponse> check_token(const Call& call, const std::string& exp
     return std::nullopt;
 }
 
-std::optional<std::int64_t> job_id(const Call& call) {
-    const auto& text = call.params.at("id");
-    if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) {
-        return std::nullopt;
-    }
-    return std::stoll(text);
-}
-
 HttpResponse unknown_job(const Call& call) { return error(404, "Unknown job '" + call.params.at("id") + "'"); }
 
 // The job in the path, if the request carries its token; else the error reply.
 std::variant<store::Job, HttpResponse> token_job(Call& call) {
-    const auto id = job_id(call);
+    const auto id = id_param(call);
     auto job = id ? store::JobRepository(call.tx).get(*id) : std::nullopt;
     if (!job) return unknown_job(call);
     if (auto bad = check_token(call, job->token)) return *bad;
@@ -365,7 +357,7 @@ HttpResponse post_state(Call& call) {
 }
 
 HttpResponse post_logs(Call& call) {
-    const auto id = job_id(call);
+    const auto id = id_param(call);
     store::JobRepository jobs(call.tx);
     // The row lock serializes the uploads of one job.
     const auto state = id ? jobs.lock_log(*id) : std::nullopt;
