@@ -184,6 +184,14 @@ HttpResponse rest_detail(int status, const std::string& detail) {
 HttpResponse rest_message(int status, const std::string& message) {
     return json_response(status, {{"message", message}});
 }
+HttpResponse redirect(const std::string& location) {
+    HttpResponse r;
+    r.status = 302;
+    r.content_type = "text/html; charset=utf-8";
+    r.headers.emplace_back("Location", location);
+    return r;
+}
+
 HttpResponse attachment(std::string body, const std::string& content_type, const std::string& filename) {
     HttpResponse r;
     r.content_type = content_type;

@@ -90,6 +90,8 @@ HttpResponse json_response(int status, const nlohmann::json& body);
 HttpResponse rest_detail(int status, const std::string& detail);    // {"detail": ...} (DRF)
 HttpResponse rest_message(int status, const std::string& message);  // {"message": ...}
 HttpResponse internal_error(int status, const std::string& error);  // {"error": ...} (worker API)
+// 302 to `location` (a path on this site).
+HttpResponse redirect(const std::string& location);
 // A file download: Content-Type and Content-Disposition: attachment; filename=...
 HttpResponse attachment(std::string body, const std::string& content_type, const std::string& filename);
 

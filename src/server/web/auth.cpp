@@ -144,12 +144,6 @@ std::string cookie_header(std::string_view name, const std::string& value, long 
     return c;
 }
 
-HttpResponse redirect(const std::string& location) {
-    HttpResponse r = plain(302, "");
-    r.headers.emplace_back("Location", location);
-    return r;
-}
-
 // Only a path on this site (never "//host" or "http://...": no open redirect).
 std::string local_target(const std::optional<std::string>& next) {
     if (!next || next->empty() || (*next)[0] != '/' || next->rfind("//", 0) == 0 ||

@@ -238,13 +238,7 @@ void require_list_arg(RpcCall& c, const char* what) {
 }
 
 // GET /RPC2 (or an empty POST): a browser; LAVA sends it to the API help page.
-HttpResponse help_redirect() {
-    HttpResponse r;
-    r.status = 302;
-    r.content_type = "text/html; charset=utf-8";
-    r.headers.emplace_back("Location", "/api/help/");
-    return r;
-}
+HttpResponse help_redirect() { return redirect("/api/help/"); }
 
 // The user a superuser asks about (LAVA's _switch_user), else the caller.
 std::optional<store::Principal> switch_user(RpcCall& c, std::size_t i) {
