@@ -133,6 +133,20 @@ std::optional<store::Device> visible_device(Call& call, const std::string& hostn
     return std::move(*d);
 }
 
+std::vector<store::Device> visible_devices(Call& call, bool include_retired) {
+    store::DeviceRepository devices(call.tx);
+    // Sorted here, by bytes: the database's collation may order names otherwise.
+    auto visible = devices.visible(call.who.user);
+    std::sort(visible.begin(), visible.end());
+    store::DeviceFilter filter;
+    filter.include_retired = include_retired;
+    std::vector<store::Device> out;
+    for (auto& d : devices.list(filter)) {
+        if (std::binary_search(visible.begin(), visible.end(), d.hostname)) out.push_back(std::move(d));
+    }
+    return out;
+}
+
 Result<store::Device> create_device(Call& call, const store::NewDevice& device, const std::string& reason) {
     auto created = store::DeviceRepository(call.tx).create(device, store::Change{call.who.user->username, reason});
     if (created) {

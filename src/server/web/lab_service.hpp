@@ -44,6 +44,8 @@ Result<std::string> device_configuration(const App& app, const std::string& host
 
 // The device, if the caller may see it.
 std::optional<store::Device> visible_device(Call& call, const std::string& hostname);
+// The devices the caller may see (Retired ones only when asked), by hostname.
+std::vector<store::Device> visible_devices(Call& call, bool include_retired);
 
 // Catalogue changes that queue the events of what they touched.
 Result<store::Device> create_device(Call& call, const store::NewDevice& device, const std::string& reason);

@@ -103,14 +103,8 @@ std::optional<store::Device> path_device(Call& call) {
 }
 
 HttpResponse list_devices(Call& call) {
-    store::DeviceRepository devices(call.tx);
-    store::DeviceFilter filter;
-    filter.include_retired = all_param(call);
-    const auto visible = devices.visible(call.who.user);
     json items = json::array();
-    for (const auto& d : devices.list(filter)) {
-        if (std::binary_search(visible.begin(), visible.end(), d.hostname)) items.push_back(device_json(d));
-    }
+    for (const auto& d : visible_devices(call, all_param(call))) items.push_back(device_json(d));
     return listing(call, items, device_filters());
 }
 

@@ -86,19 +86,6 @@ std::string legacy_status(const store::Device& d) {
     return "running";
 }
 
-std::vector<store::Device> visible_devices(RpcCall& c, bool include_retired) {
-    store::DeviceRepository devices(c.tx());
-    const auto visible = devices.visible(c.who().user);
-    store::DeviceFilter filter;
-    filter.include_retired = include_retired;
-    std::vector<store::Device> out;
-    for (auto& d : devices.list(filter)) {
-        if (std::binary_search(visible.begin(), visible.end(), d.hostname)) out.push_back(std::move(d));
-    }
-    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.hostname < b.hostname; });
-    return out;
-}
-
 Value binary_or_fault(const Result<std::string>& text) {
     if (!text) {
         throw RpcFault{text.error().code == errc::kNotFound ? 404 : 400, text.error().message};
@@ -164,7 +151,7 @@ void device_methods(Registry& r) {
            "current_job, pipeline.",
            [](RpcCall& c) {
                Array out;
-               for (const auto& d : visible_devices(c, c.boolean(0, false))) {
+               for (const auto& d : visible_devices(c.http(), c.boolean(0, false))) {
                    out.push_back(Value()
                                      .set("hostname", d.hostname)
                                      .set("type", d.device_type)
@@ -350,7 +337,7 @@ void device_type_methods(Registry& r) {
                Array aliases;
                for (const auto& a : t.aliases) aliases.push_back(a);
                Array devices;
-               for (const auto& d : visible_devices(c, true)) {
+               for (const auto& d : visible_devices(c.http(), true)) {
                    if (d.device_type == t.name) devices.push_back(d.hostname);
                }
                return Value()
@@ -494,7 +481,7 @@ void alias_and_tag_methods(Registry& r) {
                auto t = store::TagRepository(c.tx()).get(name);
                if (!t) throw RpcFault{404, "Tag '" + name + "' was not found."};
                Array devices;
-               for (const auto& d : visible_devices(c, true)) {
+               for (const auto& d : visible_devices(c.http(), true)) {
                    if (std::find(d.tags.begin(), d.tags.end(), name) != d.tags.end()) devices.push_back(d.hostname);
                }
                return Value().set("name", name).set("description", t->description).set("devices", std::move(devices));
@@ -616,7 +603,7 @@ void legacy_methods(Registry& r) {
     r.add({"scheduler.all_devices", {}, 0,
            "Non-retired visible devices as [hostname, type, status, current job, true] lists.", [](RpcCall& c) {
                Array out;
-               for (const auto& d : visible_devices(c, false)) {
+               for (const auto& d : visible_devices(c.http(), false)) {
                    out.push_back(Array{d.hostname, d.device_type, legacy_status(d), Value(d.current_job), true});
                }
                return Value(std::move(out));
@@ -843,7 +830,7 @@ void more_legacy_methods(Registry& r) {
            "device). Returns YAML (base64): {hostname: {Valid: null} or {Invalid: why}}.",
            [](RpcCall& c) {
                const auto name = c.opt_str(0).value_or("");
-               auto devices = visible_devices(c, false);
+               auto devices = visible_devices(c.http(), false);
                std::vector<store::Device> chosen;
                for (auto& d : devices) {
                    if (name.empty() || d.device_type == name) chosen.push_back(d);
