@@ -35,11 +35,9 @@ store::Device device_or_404(RpcCall& c, const std::string& hostname) {
 }
 
 store::Device viewable_device(RpcCall& c, const std::string& hostname) {
-    auto d = device_or_404(c, hostname);
-    if (!visible_device(c.http(), hostname)) {
-        throw RpcFault{403, "Device '" + hostname + "' not available to user '" + c.caller_name() + "'."};
-    }
-    return d;
+    if (auto d = visible_device(c.http(), hostname)) return std::move(*d);
+    device_or_404(c, hostname);  // 404 when it does not exist at all
+    throw RpcFault{403, "Device '" + hostname + "' not available to user '" + c.caller_name() + "'."};
 }
 
 void require_device_change(RpcCall& c, const std::string& hostname) {
