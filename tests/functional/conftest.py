@@ -150,12 +150,52 @@ class Server:
         return code
 
 
+class Publisher:
+    """lava-publisher on free loopback ports (ZMQ PUB and WebSocket), reading
+    the database in `env` for who may see what."""
+
+    def __init__(self, workdir, env=None, *extra_args):
+        import re
+        self.input = "ipc://" + os.path.join(workdir, "events")
+        self.log_path = os.path.join(workdir, "publisher.log")
+        self.log = open(self.log_path, "w")
+        e = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "LAVA_"))}
+        e.update(env or {})
+        self.proc = subprocess.Popen([program("lava-publisher"), "--event-socket", self.input,
+                                      "--publish-socket", "tcp://127.0.0.1:*", "--websocket-bind", "127.0.0.1",
+                                      "--websocket-port", "0", "--log-level", "debug"] + list(extra_args),
+                                     env=e, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+        def address():
+            assert self.proc.poll() is None, self.output()
+            return re.search(r"publishing on (tcp://[0-9.]+:[0-9]+) and ws://([0-9.]+:[0-9]+)/ws/", self.output())
+
+        m = wait_for(address, what="lava-publisher to bind")
+        self.output_url = m.group(1)
+        self.ws_address = m.group(2)
+        self.http_url = "http://" + m.group(2)
+        self.ws_url = "ws://" + m.group(2) + "/ws/"
+
+    def output(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        """SIGTERM; returns the exit code."""
+        import signal
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=30)
+        self.log.close()
+        return code
+
+
 class RestLab:
     """A lab for REST tests: users admin (superuser), alice, bob (group team), carol;
     device types qemu, secret-type (team only), empty-type; worker01 with
     qemu01 (tag usb), qemu02, secret01; lava-server serving it."""
 
-    def __init__(self, env, workdir):
+    def __init__(self, env, workdir, server_args=()):
         self.env = env
         self.tokens = {}
         self.manage("migrate")
@@ -179,7 +219,7 @@ class RestLab:
         psql(env, "INSERT INTO group_device_type_permissions (group_id, device_type, permission) "
                   "SELECT g.id, 'secret-type', p FROM groups g, unnest(ARRAY['view_devicetype', "
                   "'submit_to_devicetype']) p WHERE g.name = 'team'")
-        self.server = Server(env, workdir)
+        self.server = Server(env, workdir, *server_args)
         self.api = self.server.api
 
     def manage(self, *args):
@@ -202,22 +242,33 @@ class RestLab:
         return r.json()["job_ids"]
 
 
-def rest_lab(pg_env):
-    """Generator for a module fixture: yields a RestLab, then tears it down."""
+def rest_lab(pg_env, publisher_args=None):
+    """Generator for a module fixture: yields a RestLab, then tears it down.
+    With `publisher_args` (a list), a lava-publisher runs too (lab.publisher),
+    started first, and lava-server sends it its events."""
     name = "lava_rest_" + uuid.uuid4().hex[:10]
     psql(pg_env, 'CREATE DATABASE "%s"' % name)
     env = dict(pg_env, PGDATABASE=name)
     workdir = tempfile.mkdtemp(prefix="lava-rest-")
-    lab = None
+    lab = publisher = None
     try:
-        lab = RestLab(env, workdir)
+        server_args = ()
+        if publisher_args is not None:
+            publisher = Publisher(workdir, env, *publisher_args)
+            server_args = ("--event-socket", publisher.input, "--publisher-url", publisher.output_url,
+                           "--websocket-upstream", publisher.ws_address)
+        lab = RestLab(env, workdir, server_args)
+        lab.publisher = publisher
         yield lab
     finally:
         # Even when setting up failed: nothing of this lab outlives the module.
         server = getattr(lab, "server", None)
         code = server.stop() if server else 0
         output = server.output() if server else ""
+        publisher_code = publisher.stop() if publisher else 0
+        publisher_output = publisher.output() if publisher else ""
         shutil.rmtree(workdir, ignore_errors=True)
         psql(pg_env, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
     assert code == 0, output
     assert "error [http]" not in output, output
+    assert publisher_code == 0, publisher_output

@@ -11,7 +11,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import SOURCE_DIR, psql, rest_lab
+from conftest import SOURCE_DIR, psql, rest_lab, wait_for
 
 LAVACLI = "/usr/bin/lavacli"
 
@@ -57,7 +57,7 @@ class Cli:
 
 @pytest.fixture(scope="module")
 def lab(pg_env):
-    yield from rest_lab(pg_env)
+    yield from rest_lab(pg_env, publisher_args=[])
 
 
 @pytest.fixture(scope="module")
@@ -358,3 +358,44 @@ def test_aliases(cli):
     cli.ok("aliases", "delete", "cli-q")
     r = cli.run("aliases", "show", "cli-q")
     assert r.returncode == 1 and "Alias 'cli-q' was not found." in r.stdout
+
+
+def test_events_listen_through_the_server_url(cli, lab, tmp_path):
+    """lavacli derives ws://<server>/ws/ from the RPC URL; lava-server relays it to lava-publisher."""
+    import queue
+    import threading
+    connections = lab.publisher.output().count(": anonymous")
+    listen = subprocess.Popen([LAVACLI, "-i", "anonymous", "events", "listen"], env=cli.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in listen.stdout], daemon=True).start()
+    try:
+        wait_for(lambda: lab.publisher.output().count(": anonymous") > connections, what="lavacli to connect")
+        job_id = submit(cli, tmp_path, "listened")
+        seen = []
+        while not any("org.lavasoftware.testjob" in line and "[%d] <??> state=Submitted" % job_id in line
+                      for line in seen):
+            seen.append(lines.get(timeout=30))
+        assert any(line.startswith("Connecting to " + lab.server.url + "/ws/") for line in seen), seen
+    finally:
+        listen.kill()
+        listen.wait()
+
+
+def test_events_wait_for_a_worker_state(cli, lab):
+    cli.ok("workers", "add", "waited")
+    wait = subprocess.Popen([LAVACLI, "-i", "admin", "events", "wait", "worker", "waited", "--health", "MAINTENANCE"],
+                            env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        # Its ZMQ subscription starts at some point: change the worker until it sees one.
+        def ended():
+            cli.ok("workers", "maintenance", "waited")
+            cli.ok("workers", "update", "waited", "--health", "ACTIVE")
+            return wait.poll() is not None
+
+        wait_for(ended, what="lavacli events wait to see the worker go to maintenance")
+        assert wait.returncode == 0, wait.stdout.read()
+    finally:
+        if wait.poll() is None:
+            wait.kill()
+            wait.wait()

@@ -17,35 +17,7 @@ import pytest
 import requests
 import zmq
 
-from conftest import Server, lava_server, program, psql, wait_for
-
-
-class Publisher:
-    def __init__(self, workdir):
-        self.input = "ipc://" + os.path.join(workdir, "events")
-        self.log_path = os.path.join(workdir, "publisher.log")
-        self.log = open(self.log_path, "w")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LAVA_")}
-        self.proc = subprocess.Popen([program("lava-publisher"), "--event-socket", self.input,
-                                      "--publish-socket", "tcp://127.0.0.1:*", "--log-level", "debug"],
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-
-        def address():
-            assert self.proc.poll() is None, self.output()
-            m = re.search(r"publishing on (tcp://[0-9.]+:[0-9]+)", self.output())
-            return m.group(1) if m else None
-
-        self.output_url = wait_for(address, what="lava-publisher to bind")
-
-    def output(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=10)
-        self.log.close()
-        return code
+from conftest import Publisher, Server, lava_server, program, psql, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +32,7 @@ def lab(pg_env):
             r = lava_server(env, "manage", *args)
             assert r.code == 0, r.err
         token = lava_server(env, "manage", "tokens", "add", "--user", "admin").out.strip().splitlines()[-1]
-        publisher = Publisher(workdir)
+        publisher = Publisher(workdir, env)
         server = Server(env, workdir, "--event-socket", publisher.input, "--publisher-url", publisher.output_url)
         yield {"publisher": publisher, "server": server, "token": token, "env": env}
     finally:

@@ -9,12 +9,15 @@
 
 namespace lava::common::db {
 
-// co_await transact_async(blocking, pool, [](Tx& tx) { ...; return value; })
+// co_await transact_async(blocking, pool, [&](Tx& tx) { ...; return value; })
 // with transact()'s commit rules.
+// (No temporary with non-trivial members may live across the co_await:
+// GCC 12 destroys such temporaries of a coroutine twice. Hence the named,
+// reference-capturing `work`.)
 template <class F, class R = std::invoke_result_t<F&, Tx&>>
 boost::asio::awaitable<R> transact_async(async::BlockingPool& blocking, Pool& pool, F f) {
-    co_return co_await async::run_blocking(
-        blocking, [&pool, f = std::move(f)]() mutable { return transact(pool, f); });
+    auto work = [&pool, &f]() { return transact(pool, f); };
+    co_return co_await async::run_blocking(blocking, work);
 }
 
 }  // namespace lava::common::db

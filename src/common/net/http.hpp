@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -59,6 +60,29 @@ struct HttpServerOptions {
     std::chrono::milliseconds read_timeout{std::chrono::seconds(30)};
     std::chrono::milliseconds idle_timeout{std::chrono::seconds(75)};
     std::string server_name = "lava-cpp";
+    // Upgrade requests (WebSocket) for which this returns an upstream
+    // "host:port" are relayed there byte for byte, both ways, until either
+    // side closes (lava-server's /ws/ to lava-publisher, so clients that
+    // derive the WebSocket URL from the server's find it). The upstream
+    // sees the request as sent, plus X-Forwarded-For. Unreachable: 502.
+    std::function<std::optional<std::string>(const HttpRequest&)> upgrade_upstream;
+};
+
+// WebSocket endpoints (lava-publisher's /ws/). A GET asking for an upgrade on
+// a path `accepts` takes is handed to `open` (a coroutine; it may await
+// blocking work): nullopt accepts the client; otherwise the text returned
+// is sent as the one message of the connection, which then closes (how
+// LAVA refuses bad credentials). Clients only receive: what they send is
+// read and dropped. Each client has a bounded queue of outgoing messages; a
+// client that lets it fill up is disconnected (close code 1008, a reason
+// saying so) and the others never wait for it. Pings keep idle
+// connections checked: a peer silent for two intervals is dropped.
+struct WebSocketOptions {
+    std::function<bool(std::string_view path)> accepts;
+    std::function<boost::asio::awaitable<std::optional<std::string>>(std::uint64_t client, const HttpRequest&)> open;
+    std::function<void(std::uint64_t client)> closed;  // after an accepted client went away
+    std::size_t queue_limit = 1000;                     // messages per client
+    std::chrono::milliseconds ping_interval{std::chrono::seconds(30)};
 };
 
 // Owns its io_context and threads. Construct, then run() (blocks) or
@@ -80,6 +104,15 @@ public:
     void stop();
     // Also stops on SIGTERM and SIGINT (for daemons).
     void stop_on_signals();
+
+    // Serves WebSockets as `options` say; call before run().
+    void serve_websockets(WebSocketOptions options);
+    // From any thread: queues `text` for every open WebSocket client that
+    // `to` accepts (called under the server's lock: keep it quick). Returns
+    // how many clients got it.
+    std::size_t broadcast(std::shared_ptr<const std::string> text, const std::function<bool(std::uint64_t client)>& to);
+    // Open WebSocket clients.
+    std::size_t websocket_clients() const;
 
 private:
     struct Impl;

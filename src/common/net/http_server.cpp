@@ -3,6 +3,7 @@
 #include "common/async/spawn.hpp"
 #include "common/log/log.hpp"
 #include "common/net/http.hpp"
+#include "common/net/http_internal.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -88,6 +89,7 @@ struct HttpServer::Impl {
     std::mutex mutex;
     std::list<std::shared_ptr<beast::tcp_stream>> streams;
     std::unique_ptr<asio::signal_set> signals;
+    std::unique_ptr<detail::WebSockets> websockets;
 
     asio::awaitable<void> accept_loop() {
         while (!stopping) {
@@ -158,6 +160,17 @@ struct HttpServer::Impl {
             r.body = std::move(req.body());
             r.remote_address = remote_address;
             r.id = next_id++;
+            if (options.upgrade_upstream && req.find(http::field::upgrade) != req.end()) {
+                if (auto upstream = options.upgrade_upstream(r)) {
+                    req.set("X-Forwarded-For", remote_address);
+                    co_await relay(stream, buffer, req, *upstream, r.id);
+                    co_return;
+                }
+            }
+            if (websockets && websockets->wants(req, r)) {
+                co_await websockets->serve(std::move(*stream), parser.release(), std::move(r), options.server_name);
+                co_return;
+            }
             const bool keep_alive = req.keep_alive();
             const unsigned version = req.version();
             const auto start = std::chrono::steady_clock::now();
@@ -176,6 +189,65 @@ struct HttpServer::Impl {
             if (!co_await respond(*stream, response, version, again) || !again) break;
         }
         stream->socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
+
+    // The request, what followed it, then bytes both ways until one side ends.
+    asio::awaitable<void> relay(std::shared_ptr<beast::tcp_stream> client, beast::flat_buffer& buffer,
+                                http::request<http::string_body>& req, const std::string& upstream, std::uint64_t id) {
+        // Named locals only: GCC 12 may destroy temporaries of a co_await
+        // expression twice (conditional operands especially).
+        const auto colon = upstream.rfind(':');
+        const std::string host = upstream.substr(0, colon);
+        const std::string port = colon == std::string::npos ? std::string("80") : upstream.substr(colon + 1);
+        auto server = std::make_shared<beast::tcp_stream>(client->get_executor());
+        tcp::resolver resolver(client->get_executor());
+        auto [rec, endpoints] = co_await resolver.async_resolve(host, port, asio::as_tuple(asio::use_awaitable));
+        boost::system::error_code cec = rec;
+        if (!rec) {
+            server->expires_after(std::chrono::seconds(10));
+            auto [ec, ep] = co_await server->async_connect(endpoints, asio::as_tuple(asio::use_awaitable));
+            (void)ep;
+            cec = ec;
+        }
+        if (cec) {
+            log->warn("request {}: upstream {} unreachable: {}", id, upstream, cec.message());
+            const auto unreachable = plain_error(502, "Upstream " + upstream + " is not reachable");
+            co_await respond(*client, unreachable, req.version(), false);
+            co_return;
+        }
+        server->expires_never();
+        client->expires_never();
+        boost::system::error_code ignored;
+        server->socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+        auto [wec, wn] = co_await http::async_write(*server, req, asio::as_tuple(asio::use_awaitable));
+        (void)wn;
+        if (wec) co_return;
+        if (buffer.size() > 0) {
+            auto [bec, bn] = co_await asio::async_write(*server, buffer.data(), asio::as_tuple(asio::use_awaitable));
+            (void)bn;
+            if (bec) co_return;
+            buffer.consume(buffer.size());
+        }
+        log->debug("request {}: relaying to {}", id, upstream);
+        asio::co_spawn(client->get_executor(), pump(server, client), async::log_completion("relay"));
+        co_await pump(client, server);
+    }
+
+    // One direction of a relay; ends by shutting down the other side's
+    // sending (the relay ends when both directions did).
+    static asio::awaitable<void> pump(std::shared_ptr<beast::tcp_stream> from, std::shared_ptr<beast::tcp_stream> to) {
+        std::vector<char> block(64 * 1024);
+        for (;;) {
+            auto [ec, n] = co_await from->async_read_some(asio::buffer(block), asio::as_tuple(asio::use_awaitable));
+            if (ec) break;
+            auto [wec, wn] = co_await asio::async_write(*to, asio::buffer(block.data(), n),
+                                                        asio::as_tuple(asio::use_awaitable));
+            (void)wn;
+            if (wec) break;
+        }
+        boost::system::error_code ignored;
+        to->socket().shutdown(tcp::socket::shutdown_send, ignored);
+        from->socket().shutdown(tcp::socket::shutdown_receive, ignored);
     }
 
     asio::awaitable<bool> respond(beast::tcp_stream& stream, const HttpResponse& response, unsigned version,
@@ -234,6 +306,7 @@ struct HttpServer::Impl {
             beast::error_code ec;
             acceptor.close(ec);
             if (signals) signals->cancel(ec);
+            if (websockets) websockets->close_all();
             // Connections waiting for a next request are closed; one in the
             // middle of a request finishes it (its handler is running), then
             // closes. Each socket is touched only on its own strand.
@@ -284,5 +357,15 @@ void HttpServer::stop_on_signals() {
         impl_->stop();
     });
 }
+
+void HttpServer::serve_websockets(WebSocketOptions options) {
+    impl_->websockets = std::make_unique<detail::WebSockets>(std::move(options));
+}
+
+std::size_t HttpServer::broadcast(std::shared_ptr<const std::string> text, const std::function<bool(std::uint64_t)>& to) {
+    return impl_->websockets ? impl_->websockets->broadcast(text, to) : 0;
+}
+
+std::size_t HttpServer::websocket_clients() const { return impl_->websockets ? impl_->websockets->clients() : 0; }
 
 }  // namespace lava::common::net

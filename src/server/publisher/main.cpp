@@ -1,37 +1,50 @@
-// lava-publisher: LAVA's event fan-out (ZMQ PULL in, ZMQ PUB out).
+// lava-publisher: LAVA's event fan-out (ZMQ PULL in; ZMQ PUB and WebSocket out).
 
+#include "common/async/blocking.hpp"
 #include "common/config/settings.hpp"
+#include "common/db/pool.hpp"
 #include "common/log/log.hpp"
+#include "common/net/http.hpp"
+#include "server/publisher/fanout.hpp"
 #include "server/publisher/publisher.hpp"
 
 #include <CLI/CLI.hpp>
 
+#include <pthread.h>
+
+#include <atomic>
 #include <csignal>
 #include <iostream>
-
-namespace {
-
-lava::server::publisher::Publisher* g_publisher = nullptr;
-
-extern "C" void on_signal(int) {
-    if (g_publisher) g_publisher->stop();
-}
-
-}  // namespace
+#include <thread>
 
 int main(int argc, char** argv) {
     using namespace lava;
     constexpr const char* kProgram = "lava-publisher";
-    CLI::App app("lava-publisher: LAVA's event fan-out (ZMQ PULL in, ZMQ PUB out)", kProgram);
+    CLI::App app("lava-publisher: LAVA's event fan-out (ZMQ PULL in; ZMQ PUB and WebSocket out)", kProgram);
     common::log::LogSettings log_settings;
+    common::db::DbSettings db_settings;
+    db_settings.pool_size = 2;
     server::publisher::PublisherSettings settings;
+    std::string ws_bind = "0.0.0.0";
+    int ws_port = 8001;
+    int ws_queue_limit = 1000;
+    int ws_ping_s = 30;
     common::config::SettingsLoader loader("/etc/lava-server/publisher.yaml");
     common::log::register_settings(loader, log_settings);
+    common::db::register_settings(loader, db_settings);
     loader.add("event_socket", &settings.event_socket,
                "ZMQ endpoint events are pushed to (lava-server's and lava-scheduler's event_socket)");
-    loader.add("publish_socket", &settings.publish_socket, "ZMQ PUB endpoint subscribers connect to");
-    loader.add("publisher_queue_limit", &settings.queue_limit, "Events queued per subscriber before it loses some",
+    loader.add("publish_socket", &settings.publish_socket,
+               "ZMQ PUB endpoint (every event, unfiltered: keep it on a trusted network)");
+    loader.add("publisher_queue_limit", &settings.queue_limit, "Events queued per ZMQ subscriber before it loses some",
                1, 10000000);
+    loader.add("websocket_bind", &ws_bind, "Address the WebSocket server listens on");
+    loader.add("websocket_port", &ws_port, "WebSocket port, path /ws/ (0: any free port, printed at start)", 0,
+               65535);
+    loader.add("websocket_queue_limit", &ws_queue_limit,
+               "Events queued per WebSocket client; a client that falls this far behind is disconnected", 1,
+               10000000);
+    loader.add("websocket_ping_s", &ws_ping_s, "Seconds between pings to a quiet WebSocket client", 1, 3600);
     loader.attach(app);
     app.set_version_flag("--version", std::string("lava-cpp ") + LAVA_CPP_VERSION);
     try {
@@ -45,18 +58,58 @@ int main(int argc, char** argv) {
     }
     common::log::init(log_settings);
     auto log = common::log::get(kProgram);
+
+    // SIGTERM and SIGINT are taken by one thread (sigwait), not by handlers.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     try {
         server::publisher::Publisher publisher(settings);
-        g_publisher = &publisher;
-        struct sigaction action {};
-        action.sa_handler = on_signal;
-        sigemptyset(&action.sa_mask);
-        sigaction(SIGTERM, &action, nullptr);
-        sigaction(SIGINT, &action, nullptr);
-        log->info("lava-publisher {} receiving on {}, publishing on {}", LAVA_CPP_VERSION,
-                  publisher.input_endpoint(), publisher.output_endpoint());
-        const auto forwarded = publisher.run();
-        g_publisher = nullptr;
+        common::db::Pool db(db_settings.database, static_cast<std::size_t>(db_settings.pool_size));
+        common::async::BlockingPool blocking(1);
+        common::net::HttpServerOptions http;
+        http.address = ws_bind;
+        http.port = static_cast<std::uint16_t>(ws_port);
+        http.threads = 1;
+        http.body_limit = 64 * 1024;
+        http.server_name = "lava-publisher";
+        common::net::HttpServer server(http, [](common::net::HttpRequest request)
+                                                 -> boost::asio::awaitable<common::net::HttpResponse> {
+            co_return server::publisher::Fanout::http(request);
+        });
+        common::net::WebSocketOptions limits;
+        limits.queue_limit = static_cast<std::size_t>(ws_queue_limit);
+        limits.ping_interval = std::chrono::seconds(ws_ping_s);
+        server::publisher::Fanout fanout(db, blocking, server, limits);
+
+        std::atomic<bool> signalled{false};
+        std::thread websockets([&server] { server.run(); });
+        std::thread stopper([&] {
+            int signo = 0;
+            sigwait(&signals, &signo);
+            signalled = true;
+            log->info("signal {}: stopping", signo);
+            publisher.stop();
+            server.stop();
+        });
+        // Both threads end however run() ends (a signal, or an exception).
+        struct Join {
+            std::thread& websockets;
+            std::thread& stopper;
+            common::net::HttpServer& server;
+            std::atomic<bool>& signalled;
+            ~Join() {
+                server.stop();
+                websockets.join();
+                if (!signalled) pthread_kill(stopper.native_handle(), SIGTERM);
+                stopper.join();
+            }
+        } join{websockets, stopper, server, signalled};
+        log->info("lava-publisher {} receiving on {}, publishing on {} and ws://{}:{}/ws/", LAVA_CPP_VERSION,
+                  publisher.input_endpoint(), publisher.output_endpoint(), ws_bind, server.port());
+        const auto forwarded = publisher.run([&fanout](const proto::Event& e) { fanout.deliver(e); });
         log->info("lava-publisher stopped ({} events forwarded)", forwarded);
         return 0;
     } catch (const std::exception& e) {

@@ -40,7 +40,7 @@ Publisher::Publisher(const PublisherSettings& settings) : sockets_(std::make_uni
 
 Publisher::~Publisher() = default;
 
-std::uint64_t Publisher::run() {
+std::uint64_t Publisher::run(const std::function<void(const proto::Event&)>& also) {
     auto log = common::log::get("lava-publisher");
     auto& s = *sockets_;
     std::uint64_t forwarded = 0;
@@ -69,13 +69,28 @@ std::uint64_t Publisher::run() {
                 log->warn("dropped a message of {} frames (LAVA events have 5)", frames.size());
                 continue;
             }
+            // Sending empties a message (zero copy): the fan-out's copy first.
+            std::vector<std::string> text;
+            for (const auto& f : frames) text.push_back(f.to_string());
             for (std::size_t i = 0; i < frames.size(); ++i) {
                 // PUB never blocks: a subscriber at its limit loses this event.
                 (void)s.pub.send(frames[i], i + 1 < frames.size() ? zmq::send_flags::sndmore | zmq::send_flags::dontwait
                                                                   : zmq::send_flags::dontwait);
             }
             ++forwarded;
-            log->debug("event {} forwarded", frames[0].to_string());
+            log->debug("event {} forwarded", text[0]);
+            if (also) {
+                auto event = proto::parse_frames(text);
+                if (!event) {
+                    log->warn("event {} not passed on: {}", text[0], event.error().message);
+                    continue;
+                }
+                try {
+                    also(*event);
+                } catch (const std::exception& e) {
+                    log->error("event {}: {}", text[0], e.what());
+                }
+            }
         }
     }
     return forwarded;

@@ -2,13 +2,16 @@
 // lava-publisher's event fan-out (lava-protocols.md §5): a ZMQ PULL socket
 // where lava-server and lava-scheduler push LAVA's 5-frame events, and a
 // ZMQ PUB socket that forwards each event unchanged to every subscriber
-// (LAVA's ZMQ output is unfiltered; WebSocket clients, which are filtered
-// by what they may see, come with the WebSocket server). A subscriber that
+// (LAVA's ZMQ output is unfiltered: an internal bus, see ADR 0007; the
+// WebSocket clients get what they may see, fanout.hpp). A subscriber that
 // cannot keep up loses events at its queue's limit; it never slows the
 // others or the pushers.
 
+#include "common/proto/events.hpp"
+
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -16,7 +19,7 @@ namespace lava::server::publisher {
 
 struct PublisherSettings {
     std::string event_socket = "ipc:///tmp/lava.events";  // input (LAVA's INTERNAL_EVENT_SOCKET)
-    std::string publish_socket = "tcp://*:5500";          // output (LAVA's EVENT_SOCKET)
+    std::string publish_socket = "tcp://127.0.0.1:5500";  // output (LAVA's EVENT_SOCKET; loopback, ADR 0007)
     int queue_limit = 10000;                               // messages per subscriber (ZMQ HWM)
 };
 
@@ -32,8 +35,9 @@ public:
     const std::string& input_endpoint() const { return input_; }
     const std::string& output_endpoint() const { return output_; }
 
-    // Forwards events until stop(); returns how many were forwarded.
-    std::uint64_t run();
+    // Forwards events until stop(); returns how many were forwarded. Each
+    // event also goes to `also` (the WebSocket fan-out), after the PUB send.
+    std::uint64_t run(const std::function<void(const proto::Event&)>& also = {});
     // From any thread or a signal handler: run() returns within 100 ms.
     void stop() { stopping_.store(true); }
 

@@ -28,6 +28,13 @@ int serve(const ServerSettings& settings, std::ostream& err) {
         options.port = static_cast<std::uint16_t>(web.port);
         options.threads = static_cast<std::size_t>(web.http_threads);
         options.body_limit = static_cast<std::size_t>(web.body_limit_mb) * 1024 * 1024;
+        if (!web.websocket_upstream.empty()) {
+            options.upgrade_upstream = [upstream = web.websocket_upstream](const common::net::HttpRequest& r)
+                -> std::optional<std::string> {
+                if (r.path == "/ws" || r.path.rfind("/ws/", 0) == 0) return upstream;
+                return std::nullopt;
+            };
+        }
         common::net::HttpServer server(options, [&app](common::net::HttpRequest r) { return app.handle(std::move(r)); });
         server.stop_on_signals();
         // The bound port on stdout, so a supervisor (or tools/lab) can use port 0.

@@ -22,6 +22,8 @@ void register_settings(common::config::SettingsLoader& loader, WebSettings& s) {
     loader.add("event_topic", &s.event_topic, "Topic prefix of events");
     loader.add("publisher_url", &s.publisher_url,
                "lava-publisher's ZMQ PUB address as clients reach it (LAVA's EVENT_SOCKET)");
+    loader.add("websocket_upstream", &s.websocket_upstream,
+               "host:port of lava-publisher's WebSocket server, which /ws/ is relayed to (empty: none)");
     loader.add("strict_submission", &s.strict_submission,
                "Validate submitted jobs with LAVA's strict schema (false: lenient)");
     loader.add("extra_context_variables", &s.extra_context_variables,

@@ -30,6 +30,10 @@ struct WebSettings {
     // Where clients subscribe to events: lava-publisher's ZMQ PUB as they
     // reach it (LAVA's EVENT_SOCKET; "*" stands for this server's host).
     std::string publisher_url = "tcp://*:5500";
+    // Where /ws/ (WebSocket upgrades) is relayed: lava-publisher's
+    // WebSocket port, so clients that derive ws://<server>/ws/ from the
+    // server's URL (lavacli) reach it. Empty: /ws/ is not served.
+    std::string websocket_upstream = "127.0.0.1:8001";
     bool strict_submission = true;  // docs/adr/0005-job-validation.md
     std::string extra_context_variables;  // comma-separated
     bool worker_auto_register = true;

@@ -1,0 +1,211 @@
+#include "server/publisher/fanout.hpp"
+
+#include "common/base/base64.hpp"
+#include "common/crypto/password.hpp"
+#include "common/db/async.hpp"
+#include "common/log/log.hpp"
+#include "server/store/devices.hpp"
+#include "server/store/jobs.hpp"
+#include "server/store/users.hpp"
+#include "server/store/workers.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <set>
+#include <vector>
+
+namespace lava::server::publisher {
+
+using common::net::HttpRequest;
+using common::net::HttpResponse;
+
+struct Fanout::Client {
+    enum class Kind { kAnonymous, kUser, kWorker };
+    Kind kind = Kind::kAnonymous;
+    std::optional<store::Principal> user;  // kUser
+    std::string worker;                    // kWorker: its hostname
+};
+
+// Who may receive one event.
+struct Fanout::Audience {
+    bool everyone = false;               // a public object
+    std::set<std::int64_t> users;        // besides: these users may view it
+    std::optional<std::string> worker;   // a testjob event: the worker running the job
+};
+
+namespace {
+
+std::string error_message(const std::string& text) { return nlohmann::json{{"error", text}}.dump(); }
+
+// The topic's last component: "testjob", "device", "worker", "event".
+std::string topic_kind(const std::string& topic) {
+    const auto dot = topic.rfind('.');
+    return dot == std::string::npos ? topic : topic.substr(dot + 1);
+}
+
+}  // namespace
+
+Fanout::Fanout(common::db::Pool& db, common::async::BlockingPool& blocking, common::net::HttpServer& server,
+               common::net::WebSocketOptions limits)
+    : db_(db), blocking_(blocking), server_(server) {
+    limits.accepts = [](std::string_view path) { return path == "/ws/" || path == "/ws"; };
+    limits.open = [this](std::uint64_t id, const HttpRequest& request) { return open(id, request); };
+    limits.closed = [this](std::uint64_t id) { closed(id); };
+    server_.serve_websockets(std::move(limits));
+}
+
+Fanout::~Fanout() = default;
+
+HttpResponse Fanout::http(const HttpRequest& request) {
+    HttpResponse r;
+    if (request.path == "/ws/v1/healthz" || request.path == "/ws/v1/healthz/") {
+        r.body = R"({"health": "good"})";
+    } else if (request.path == "/ws/" || request.path == "/ws") {
+        r.status = 426;
+        r.headers.emplace_back("Upgrade", "websocket");
+        r.body = error_message("This is a WebSocket endpoint: connect with Upgrade: websocket");
+    } else {
+        r.status = 404;
+        r.body = error_message("Not found");
+    }
+    return r;
+}
+
+boost::asio::awaitable<std::optional<std::string>> Fanout::open(std::uint64_t id, HttpRequest request) {
+    auto log = common::log::get("lava-publisher");
+    auto client = std::make_shared<Client>();
+    const bool has_auth = std::any_of(request.headers.begin(), request.headers.end(),
+                                      [](const auto& h) { return h.first == "authorization"; });
+    const std::string host(request.header("lava-host"));
+    const std::string worker_token(request.header("lava-token"));
+    if (has_auth) {
+        const auto header = request.header("authorization");
+        const auto space = header.find(' ');
+        if (space == std::string_view::npos || header.substr(0, space) != "Basic") {
+            co_return error_message("Unsupported Authorization header: only Basic username:token is supported");
+        }
+        const auto decoded = base64_decode(header.substr(space + 1));
+        const auto colon = decoded ? decoded->find(':') : std::string::npos;
+        if (!decoded || colon == std::string::npos) {
+            co_return error_message("Corrupted Authorization header: expected base64 of username:token");
+        }
+        const std::string username = decoded->substr(0, colon);
+        const std::string secret = decoded->substr(colon + 1);
+        auto owner = co_await common::db::transact_async(blocking_, db_, [&](common::db::Tx& tx) {
+            return store::TokenRepository(tx).owner(username, secret);
+        });
+        if (!owner || !owner->is_active) co_return error_message("Invalid token for user '" + username + "'");
+        client->kind = Client::Kind::kUser;
+        client->user = std::move(owner);
+    } else if (!host.empty() || !worker_token.empty()) {
+        if (host.empty() || worker_token.empty()) {
+            co_return error_message("A worker sends both LAVA-Host and LAVA-Token");
+        }
+        const bool valid = co_await common::db::transact_async(blocking_, db_, [&](common::db::Tx& tx) {
+            auto w = store::WorkerRepository(tx).get(host);
+            return w && common::crypto::constant_time_equal(w->token, worker_token);
+        });
+        if (!valid) co_return error_message("Invalid token for worker '" + host + "'");
+        client->kind = Client::Kind::kWorker;
+        client->worker = host;
+    }
+    log->info("websocket {} from {}: {}", id, request.remote_address,
+              client->kind == Client::Kind::kUser     ? "user " + client->user->username
+              : client->kind == Client::Kind::kWorker ? "worker " + client->worker
+                                                      : std::string("anonymous"));
+    std::lock_guard lock(mutex_);
+    clients_.emplace(id, std::move(client));
+    co_return std::nullopt;
+}
+
+void Fanout::closed(std::uint64_t id) {
+    std::lock_guard lock(mutex_);
+    clients_.erase(id);
+}
+
+Fanout::Audience Fanout::audience(const proto::Event& event, const std::string& kind) {
+    Audience out;
+    const auto payload = nlohmann::json::parse(event.payload, nullptr, false);
+    if (!payload.is_object()) return out;  // superusers only
+    if (kind == "testjob") {
+        const auto w = payload.find("worker");
+        if (w != payload.end() && w->is_string()) out.worker = w->get<std::string>();
+    }
+    if (kind != "testjob" && kind != "event" && kind != "device") {
+        out.everyone = true;  // workers (and anything else) are public in LAVA
+        return out;
+    }
+    // The users connected now whose view depends on the object.
+    std::vector<store::Principal> viewers;
+    bool anonymous = false;
+    {
+        std::lock_guard lock(mutex_);
+        std::set<std::int64_t> seen;
+        for (const auto& [id, c] : clients_) {
+            if (c->kind == Client::Kind::kAnonymous) anonymous = true;
+            if (c->kind != Client::Kind::kUser || c->user->is_superuser) continue;
+            if (seen.insert(c->user->id).second) viewers.push_back(*c->user);
+        }
+    }
+    if (!anonymous && viewers.empty()) return out;
+    try {
+        common::db::transact(db_, [&](common::db::Tx& tx) {
+            if (kind == "device") {
+                const auto d = payload.find("device");
+                if (d == payload.end() || !d->is_string()) return;
+                const auto hostname = d->get<std::string>();
+                store::DeviceRepository devices(tx);
+                auto sees = [&](const store::Viewer& v) {
+                    const auto visible = devices.visible(v);
+                    return std::find(visible.begin(), visible.end(), hostname) != visible.end();
+                };
+                out.everyone = sees(std::nullopt);
+                if (out.everyone) return;
+                for (const auto& v : viewers) {
+                    if (sees(v)) out.users.insert(v.id);
+                }
+                return;
+            }
+            const auto j = payload.find("job");
+            if (j == payload.end() || !j->is_number_integer()) return;
+            const auto job = j->get<std::int64_t>();
+            store::JobRepository jobs(tx);
+            out.everyone = jobs.get_visible(job, std::nullopt).has_value();
+            if (out.everyone) return;
+            for (const auto& v : viewers) {
+                if (jobs.get_visible(job, v)) out.users.insert(v.id);
+            }
+        });
+    } catch (const std::exception& e) {
+        // Without the database nobody but superusers and the job's worker
+        // can be shown to be allowed: the event goes to them only.
+        common::log::get("lava-publisher")->warn("event {}: visibility unknown: {}", event.topic,
+                                                 common::db::first_line(e.what()));
+    }
+    return out;
+}
+
+std::size_t Fanout::deliver(const proto::Event& event) {
+    const auto kind = topic_kind(event.topic);
+    {
+        std::lock_guard lock(mutex_);
+        if (clients_.empty()) return 0;
+    }
+    const auto who = audience(event, kind);
+    const auto text = std::make_shared<const std::string>(proto::to_websocket_text(event));
+    std::lock_guard lock(mutex_);
+    return server_.broadcast(text, [&](std::uint64_t id) {
+        const auto it = clients_.find(id);
+        if (it == clients_.end()) return false;  // still authenticating
+        const Client& c = *it->second;
+        switch (c.kind) {
+        case Client::Kind::kWorker: return kind == "testjob" && who.worker && *who.worker == c.worker;
+        case Client::Kind::kUser: return who.everyone || c.user->is_superuser || who.users.count(c.user->id) > 0;
+        case Client::Kind::kAnonymous: return who.everyone;
+        }
+        return false;
+    });
+}
+
+}  // namespace lava::server::publisher

@@ -1,0 +1,59 @@
+#pragma once
+// lava-publisher's WebSocket side (lava-protocols.md §5.2, §5.4): who each
+// client is, and which events it may receive.
+//
+// A client says who it is when it connects:
+//  - `Authorization: Basic base64(username:token)`: a user; it receives the
+//    events of the jobs, devices and workers that user may view;
+//  - `LAVA-Token` + `LAVA-Host`: a worker; it receives only `testjob`
+//    events whose `worker` is that worker (the jobs it runs);
+//  - nothing: anonymous; public objects only.
+// Bad credentials get one {"error": ...} message, then the close.
+// Each event is sent as one text message, the JSON array of its 5 frames.
+
+#include "common/async/blocking.hpp"
+#include "common/db/pool.hpp"
+#include "common/net/http.hpp"
+#include "common/proto/events.hpp"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace lava::server::publisher {
+
+class Fanout {
+public:
+    // Serves the server's WebSockets with `limits` (queue, pings); the pools
+    // outlive the Fanout; the server must not run yet.
+    Fanout(common::db::Pool& db, common::async::BlockingPool& blocking, common::net::HttpServer& server,
+           common::net::WebSocketOptions limits);
+    ~Fanout();
+    Fanout(const Fanout&) = delete;
+    Fanout& operator=(const Fanout&) = delete;
+
+    // Sends the event to every client allowed to see it; returns how many
+    // got it. Blocks on the database (call it from the ZMQ thread).
+    std::size_t deliver(const proto::Event& event);
+
+    // The HTTP side of the WebSocket port: GET /ws/v1/healthz.
+    static common::net::HttpResponse http(const common::net::HttpRequest& request);
+
+private:
+    struct Client;
+    struct Audience;
+    boost::asio::awaitable<std::optional<std::string>> open(std::uint64_t id, common::net::HttpRequest request);
+    void closed(std::uint64_t id);
+    Audience audience(const proto::Event& event, const std::string& kind);
+
+    common::db::Pool& db_;
+    common::async::BlockingPool& blocking_;
+    common::net::HttpServer& server_;
+    std::mutex mutex_;
+    std::map<std::uint64_t, std::shared_ptr<const Client>> clients_;
+};
+
+}  // namespace lava::server::publisher
