@@ -5,6 +5,8 @@
 #include "server/store/names.hpp"
 #include "server/store/sql.hpp"
 
+#include <algorithm>
+
 namespace lava::server::store {
 namespace {
 
@@ -30,6 +32,12 @@ const Statement kUpdateWorker{
     "workers.update",
     "UPDATE workers SET description = coalesce($2, description), health = coalesce($3, health), "
     "job_limit = coalesce($4, job_limit) WHERE hostname = $1"};
+const Statement kExpireSilent{
+    "workers.expire_silent",
+    "WITH gone AS (UPDATE workers SET state = 1 WHERE state = 0 AND (last_ping IS NULL OR "
+    "last_ping < now() - $1::bigint * interval '1 second') RETURNING hostname, health) "
+    "INSERT INTO worker_state_changes (worker, actor, old_state, new_state, old_health, new_health, reason) "
+    "SELECT hostname, $2, 0, 1, health, health, $3 FROM gone RETURNING worker"};
 const Statement kWorkerHistory{
     "workers.history",
     "INSERT INTO worker_state_changes (worker, actor, old_state, new_state, old_health, "
@@ -131,6 +139,15 @@ Result<Worker> WorkerRepository::update(const std::string& hostname, const Worke
     if (u.health) health = static_cast<int>(*u.health);
     tx_.exec(kUpdateWorker, hostname, u.description, health, u.job_limit);
     return get(hostname);
+}
+
+std::vector<std::string> WorkerRepository::expire_silent(long seconds, const Change& change) {
+    std::vector<std::string> out;
+    for (const auto& row : tx_.exec(kExpireSilent, seconds, change.actor, change.reason)) {
+        out.push_back(row[0].as<std::string>());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 bool WorkerRepository::record_ping(const std::string& hostname, const std::string& version, bool online,

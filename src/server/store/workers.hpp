@@ -58,6 +58,10 @@ public:
     bool record_ping(const std::string& hostname, const std::string& version, bool online,
                      const Change& change);
 
+    // Online workers silent for more than `seconds` go Offline (recorded in
+    // their history); returns their hostnames.
+    std::vector<std::string> expire_silent(long seconds, const Change& change);
+
 private:
     common::db::Tx& tx_;
 };

@@ -2,7 +2,7 @@
 
 #include "common/base/text.hpp"
 #include "common/log/log.hpp"
-#include "server/web/events.hpp"
+#include "server/events/events.hpp"
 #include "server/web/response_cache.hpp"
 
 #include <nlohmann/json.hpp>

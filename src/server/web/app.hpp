@@ -10,6 +10,7 @@
 #include "common/device/device.hpp"
 #include "common/job/validate.hpp"
 #include "common/net/http.hpp"
+#include "server/events/events.hpp"
 #include "server/store/users.hpp"
 #include "server/web/auth.hpp"
 #include "server/web/router.hpp"
@@ -35,15 +36,10 @@ struct Identity {
     bool superuser() const { return user && user->is_superuser; }
 };
 
-// An event to publish once the request's transaction committed (§5.2 frames).
-struct PendingEvent {
-    std::string topic_suffix;  // ".testjob", ".device", ".worker"
-    std::string username;
-    std::string payload;  // JSON text
-};
+using events::EventPublisher;
+using events::PendingEvent;
 
 class App;
-class EventPublisher;
 class ResponseCache;
 
 // One request, as a handler sees it.

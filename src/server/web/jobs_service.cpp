@@ -128,13 +128,7 @@ Value with_original(const Value& doc, const std::string& url) {
     return Value(std::move(out));
 }
 
-void queue_event(Call& call, const store::Job& job) {
-    call.events.push_back(PendingEvent{".testjob", job.submitter, testjob_event(job).dump()});
-}
-
-void queue_event(Call& call, std::int64_t id) {
-    if (auto job = store::JobRepository(call.tx).get(id)) queue_event(call, *job);
-}
+void queue_event(Call& call, const store::Job& job) { call.events.push_back(events::job_event(job)); }
 
 }  // namespace
 
@@ -245,20 +239,10 @@ void cancel_job(Call& call, std::int64_t id) {
     queue_touched(call, touched);
 }
 
-void queue_touched(Call& call, const store::Touched& touched) {
-    for (auto id : touched.jobs) queue_event(call, id);
-    store::DeviceRepository devices(call.tx);
-    for (const auto& hostname : touched.devices) {
-        if (auto d = devices.get(hostname)) {
-            call.events.push_back(PendingEvent{".device", "lavaserver", device_event(*d).dump()});
-        }
-    }
-}
+void queue_touched(Call& call, const store::Touched& touched) { events::collect(call.tx, touched, call.events); }
 
 void queue_worker_event(Call& call, const std::string& hostname) {
-    if (auto w = store::WorkerRepository(call.tx).get(hostname)) {
-        call.events.push_back(PendingEvent{".worker", "lavaserver", worker_event(*w).dump()});
-    }
+    events::collect_worker(call.tx, hostname, call.events);
 }
 
 std::optional<std::string> cancel_for(Call& call, const store::Job& job) {

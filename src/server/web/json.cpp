@@ -1,6 +1,5 @@
 #include "server/web/json.hpp"
 
-#include "common/proto/events.hpp"
 
 namespace lava::server::web {
 
@@ -21,7 +20,6 @@ nlohmann::json drf_datetime(const std::optional<std::string>& iso) {
     return drf_datetime(*iso);
 }
 
-std::string event_datetime(const std::string& iso) { return trim_micro(iso) + "+00:00"; }
 
 nlohmann::json to_json(const Value& v) {
     switch (v.kind()) {
@@ -71,41 +69,6 @@ nlohmann::json job_json(const store::Job& j, bool with_token) {
     };
     if (with_token) out["token"] = j.token;
     return out;
-}
-
-nlohmann::json testjob_event(const store::Job& j) {
-    proto::TestJobEvent e;
-    e.health = proto::display(j.health);
-    e.state = proto::display(j.state);
-    e.job = j.id;
-    e.description = j.description;
-    e.priority = j.priority;
-    e.submit_time = event_datetime(j.submit_time);
-    e.submitter = j.submitter;
-    e.health_check = j.health_check;
-    if (!j.sub_id.empty()) e.sub_id = j.sub_id;
-    e.device = j.actual_device;
-    e.worker = j.worker;
-    e.device_type = j.requested_device_type;
-    if (j.start_time) e.start_time = event_datetime(*j.start_time);
-    if (j.end_time) e.end_time = event_datetime(*j.end_time);
-    return proto::to_json(e);
-}
-
-nlohmann::json device_event(const store::Device& d) {
-    proto::DeviceEvent e;
-    e.health = proto::display(d.health);
-    e.state = proto::display(d.state);
-    e.device = d.hostname;
-    e.device_type = d.device_type;
-    e.worker = d.worker;
-    if (d.current_job) e.job = std::to_string(*d.current_job);
-    return proto::to_json(e);
-}
-
-nlohmann::json worker_event(const store::Worker& w) {
-    return proto::to_json(
-        proto::WorkerEvent{w.hostname, std::string(proto::display(w.health)), std::string(proto::display(w.state))});
 }
 
 }  // namespace lava::server::web

@@ -18,17 +18,10 @@ namespace lava::server::web {
 // microseconds are dropped when zero, as Python's isoformat() does.
 std::string drf_datetime(const std::string& iso);
 nlohmann::json drf_datetime(const std::optional<std::string>& iso);
-// The same with "+00:00", as LAVA's events carry it.
-std::string event_datetime(const std::string& iso);
 
 nlohmann::json to_json(const common::data::Value& v);
 
 // REST v0.2's TestJobSerializer (token only for superusers).
 nlohmann::json job_json(const store::Job& job, bool with_token);
-
-// The payloads of org.lavasoftware.{testjob,device,worker} events.
-nlohmann::json testjob_event(const store::Job& job);
-nlohmann::json device_event(const store::Device& device);
-nlohmann::json worker_event(const store::Worker& worker);
 
 }  // namespace lava::server::web

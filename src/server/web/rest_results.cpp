@@ -89,7 +89,7 @@ std::string xml_escape(std::string_view s, bool attribute) {
 }
 
 // "2026-11-30T10:00:00.123456" -> Python's isoformat() of an aware UTC datetime.
-std::string iso_utc(const std::string& t) { return event_datetime(t); }
+std::string iso_utc(const std::string& t) { return events::event_datetime(t); }
 
 // Python's str(float) for what junit_xml sums.
 std::string py_float(double d) { return common::data::Value(d).repr(); }

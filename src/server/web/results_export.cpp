@@ -2,6 +2,7 @@
 
 #include "common/yaml/dump.hpp"
 #include "common/yaml/load.hpp"
+#include "server/events/events.hpp"
 #include "server/web/json.hpp"
 
 #include <fstream>
@@ -14,7 +15,7 @@ using common::data::Value;
 
 // str(datetime) of an aware UTC time: "2026-11-30 10:00:00.123456+00:00".
 std::string str_utc(const std::string& t) {
-    std::string s = event_datetime(t);
+    std::string s = events::event_datetime(t);
     if (s.size() > 10 && s[10] == 'T') s[10] = ' ';
     return s;
 }

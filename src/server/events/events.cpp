@@ -1,9 +1,11 @@
-#include "server/web/events.hpp"
+#include "server/events/events.hpp"
 
 #include "common/crypto/password.hpp"
 #include "common/log/log.hpp"
 #include "common/proto/events.hpp"
-#include "server/web/app.hpp"
+#include "common/proto/states.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <zmq.hpp>
 
@@ -13,7 +15,7 @@
 #include <ctime>
 #include <mutex>
 
-namespace lava::server::web {
+namespace lava::server::events {
 namespace {
 
 // datetime.utcnow().isoformat(): microseconds dropped when zero.
@@ -36,6 +38,65 @@ std::string utc_now_iso() {
 }
 
 }  // namespace
+
+std::string event_datetime(const std::string& iso) {
+    if (iso.size() > 7 && iso.compare(iso.size() - 7, 7, ".000000") == 0) return iso.substr(0, iso.size() - 7) + "+00:00";
+    return iso + "+00:00";
+}
+
+nlohmann::json testjob_event(const store::Job& j) {
+    proto::TestJobEvent e;
+    e.health = proto::display(j.health);
+    e.state = proto::display(j.state);
+    e.job = j.id;
+    e.description = j.description;
+    e.priority = j.priority;
+    e.submit_time = event_datetime(j.submit_time);
+    e.submitter = j.submitter;
+    e.health_check = j.health_check;
+    if (!j.sub_id.empty()) e.sub_id = j.sub_id;
+    e.device = j.actual_device;
+    e.worker = j.worker;
+    e.device_type = j.requested_device_type;
+    if (j.start_time) e.start_time = event_datetime(*j.start_time);
+    if (j.end_time) e.end_time = event_datetime(*j.end_time);
+    return proto::to_json(e);
+}
+
+nlohmann::json device_event(const store::Device& d) {
+    proto::DeviceEvent e;
+    e.health = proto::display(d.health);
+    e.state = proto::display(d.state);
+    e.device = d.hostname;
+    e.device_type = d.device_type;
+    e.worker = d.worker;
+    if (d.current_job) e.job = std::to_string(*d.current_job);
+    return proto::to_json(e);
+}
+
+nlohmann::json worker_event(const store::Worker& w) {
+    return proto::to_json(
+        proto::WorkerEvent{w.hostname, std::string(proto::display(w.health)), std::string(proto::display(w.state))});
+}
+
+PendingEvent job_event(const store::Job& job) { return PendingEvent{".testjob", job.submitter, testjob_event(job).dump()}; }
+
+void collect(common::db::Tx& tx, const store::Touched& touched, std::vector<PendingEvent>& out) {
+    store::JobRepository jobs(tx);
+    for (auto id : touched.jobs) {
+        if (auto job = jobs.get(id)) out.push_back(job_event(*job));
+    }
+    store::DeviceRepository devices(tx);
+    for (const auto& hostname : touched.devices) {
+        if (auto d = devices.get(hostname)) out.push_back(PendingEvent{".device", "lavaserver", device_event(*d).dump()});
+    }
+}
+
+void collect_worker(common::db::Tx& tx, const std::string& hostname, std::vector<PendingEvent>& out) {
+    if (auto w = store::WorkerRepository(tx).get(hostname)) {
+        out.push_back(PendingEvent{".worker", "lavaserver", worker_event(*w).dump()});
+    }
+}
 
 std::string uuid1() {
     // 100 ns intervals since 1582-10-15, a random clock sequence and a
@@ -101,4 +162,4 @@ void EventPublisher::publish(const std::vector<PendingEvent>& events) {
     }
 }
 
-}  // namespace lava::server::web
+}  // namespace lava::server::events

@@ -1,0 +1,63 @@
+// lava-scheduler: assigns Submitted jobs to devices (lava-protocols.md §9.3),
+// woken by lava-publisher's events, with a timer as a safety net. One is
+// active at a time (a PostgreSQL advisory lock); others wait as hot standby.
+
+#include "common/config/settings.hpp"
+#include "common/db/pool.hpp"
+#include "common/log/log.hpp"
+#include "server/events/events.hpp"
+#include "server/scheduler/daemon.hpp"
+#include "server/store/schema.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+int main(int argc, char** argv) {
+    using namespace lava;
+    constexpr const char* kProgram = "lava-scheduler";
+    CLI::App app("lava-scheduler: assigns Submitted jobs to devices, event-driven", kProgram);
+    common::log::LogSettings log_settings;
+    common::db::DbSettings db_settings;
+    db_settings.pool_size = 2;
+    server::scheduler::DaemonSettings settings;
+    common::config::SettingsLoader loader("/etc/lava-server/scheduler.yaml");
+    common::log::register_settings(loader, log_settings);
+    common::db::register_settings(loader, db_settings);
+    loader.add("dispatcher_config", &settings.scheduler.dispatcher_config,
+               "Root of health-checks/<device type>.yaml and devices/<hostname>.jinja2");
+    loader.add("worker_timeout_s", &settings.scheduler.worker_timeout_s,
+               "Seconds without a ping before an Online worker goes Offline", 1, 86400);
+    loader.add("event_socket", &settings.event_socket, "ZMQ endpoint of lava-publisher's input (events pushed)");
+    loader.add("events_url", &settings.events_url, "lava-publisher's ZMQ PUB, whose events wake the scheduler");
+    loader.add("event_topic", &settings.event_topic, "Topic prefix of events");
+    loader.add("interval_s", &settings.interval_s, "Seconds between passes when no event wakes it", 1, 3600);
+    loader.add("standby_poll_ms", &settings.standby_poll_ms,
+               "How often a standby scheduler tries to become the active one (ms)", 10, 60000);
+    loader.attach(app);
+    app.set_version_flag("--version", std::string("lava-cpp ") + LAVA_CPP_VERSION);
+    try {
+        app.parse(argc, argv);
+        loader.load();
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    } catch (const common::config::ConfigError& e) {
+        std::cerr << kProgram << ": error: " << e.what() << "\n";
+        return 2;
+    }
+    common::log::init(log_settings);
+    try {
+        common::db::Pool pool(db_settings.database, static_cast<std::size_t>(db_settings.pool_size));
+        {
+            auto lease = pool.acquire();
+            if (auto ok = server::store::require_schema(lease->raw(), kProgram); !ok) {
+                std::cerr << kProgram << ": error: " << ok.error().message << "\n";
+                return 1;
+            }
+        }
+        return server::scheduler::run_daemon(settings, db_settings.database, pool);
+    } catch (const std::exception& e) {
+        std::cerr << kProgram << ": error: " << common::db::first_line(e.what()) << "\n";
+        return 1;
+    }
+}
