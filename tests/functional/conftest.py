@@ -93,45 +93,17 @@ def wait_for(predicate, timeout=30.0, interval=0.05, what="condition"):
         time.sleep(interval)
 
 
-class Server:
-    """`lava-server serve` on a free loopback port, against the database in `env`."""
+class Daemon:
+    """A built program run in the background with its output in a log file;
+    `env` (PG* variables) replaces this process's PG* and LAVA_* variables."""
 
-    def __init__(self, env, workdir, *extra_args):
-        import re
-        self.log_path = os.path.join(workdir, "lava-server.log")
-        dc = os.path.join(workdir, "dispatcher-config")
-        os.makedirs(os.path.join(dc, "devices"), exist_ok=True)
-        self.dispatcher_config = dc
-        self.job_output = os.path.join(workdir, "job-output")
+    def start(self, log_path, args, env):
+        self.log_path = log_path
+        self.log = open(log_path, "w")
         e = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "LAVA_"))}
-        e.update(env)
-        args = [program("lava-server"), "--port", "0", "--dispatcher-config", dc,
-                "--device-template-dirs", os.path.join(SOURCE_DIR, "etc", "dispatcher-config", "device-types"),
-                "--job-output", self.job_output]
-        # Nothing from this machine's /etc: worker files live in the work directory too.
-        if "--env-dir" not in extra_args:
-            args += ["--env-dir", os.path.join(workdir, "etc")]
-        if "--worker-config-dir" not in extra_args:
-            args += ["--worker-config-dir", os.path.join(workdir, "etc", "dispatcher.d")]
-        args += list(extra_args) + ["serve"]
-        self.log = open(self.log_path, "w")
+        e.update(env or {})
         self.proc = subprocess.Popen(args, env=e, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
-
-        def listening():
-            if self.proc.poll() is not None:
-                pytest.fail("lava-server exited with %s:\n%s" % (self.proc.returncode, self.output()))
-            m = re.search(r"listening on (http://[0-9.]+:[0-9]+)/", self.output())
-            return m.group(1) if m else None
-
-        try:
-            self.url = wait_for(listening, what="lava-server to listen")
-        except BaseException:
-            self.proc.kill()  # a server that never listened outlives no test
-            self.proc.wait()
-            self.log.close()
-            raise
-        self.api = self.url + "/api/v0.2/"
 
     def output(self):
         with open(self.log_path, errors="replace") as f:
@@ -150,21 +122,53 @@ class Server:
         return code
 
 
-class Publisher:
+class Server(Daemon):
+    """`lava-server serve` on a free loopback port, against the database in `env`."""
+
+    def __init__(self, env, workdir, *extra_args):
+        import re
+        dc = os.path.join(workdir, "dispatcher-config")
+        os.makedirs(os.path.join(dc, "devices"), exist_ok=True)
+        self.dispatcher_config = dc
+        self.job_output = os.path.join(workdir, "job-output")
+        args = [program("lava-server"), "--port", "0", "--dispatcher-config", dc,
+                "--device-template-dirs", os.path.join(SOURCE_DIR, "etc", "dispatcher-config", "device-types"),
+                "--job-output", self.job_output]
+        # Nothing from this machine's /etc: worker files live in the work directory too.
+        if "--env-dir" not in extra_args:
+            args += ["--env-dir", os.path.join(workdir, "etc")]
+        if "--worker-config-dir" not in extra_args:
+            args += ["--worker-config-dir", os.path.join(workdir, "etc", "dispatcher.d")]
+        args += list(extra_args) + ["serve"]
+        self.start(os.path.join(workdir, "lava-server.log"), args, env)
+
+        def listening():
+            if self.proc.poll() is not None:
+                pytest.fail("lava-server exited with %s:\n%s" % (self.proc.returncode, self.output()))
+            m = re.search(r"listening on (http://[0-9.]+:[0-9]+)/", self.output())
+            return m.group(1) if m else None
+
+        try:
+            self.url = wait_for(listening, what="lava-server to listen")
+        except BaseException:
+            self.proc.kill()  # a server that never listened outlives no test
+            self.proc.wait()
+            self.log.close()
+            raise
+        self.api = self.url + "/api/v0.2/"
+
+
+class Publisher(Daemon):
     """lava-publisher on free loopback ports (ZMQ PUB and WebSocket), reading
     the database in `env` for who may see what."""
 
     def __init__(self, workdir, env=None, *extra_args):
         import re
         self.input = "ipc://" + os.path.join(workdir, "events")
-        self.log_path = os.path.join(workdir, "publisher.log")
-        self.log = open(self.log_path, "w")
-        e = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "LAVA_"))}
-        e.update(env or {})
-        self.proc = subprocess.Popen([program("lava-publisher"), "--event-socket", self.input,
-                                      "--publish-socket", "tcp://127.0.0.1:*", "--websocket-bind", "127.0.0.1",
-                                      "--websocket-port", "0", "--log-level", "debug"] + list(extra_args),
-                                     env=e, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.start(os.path.join(workdir, "publisher.log"),
+                   [program("lava-publisher"), "--event-socket", self.input, "--publish-socket", "tcp://127.0.0.1:*",
+                    "--websocket-bind", "127.0.0.1", "--websocket-port", "0", "--log-level", "debug"]
+                   + list(extra_args), env)
 
         def address():
             assert self.proc.poll() is None, self.output()
@@ -176,18 +180,21 @@ class Publisher:
         self.http_url = "http://" + m.group(2)
         self.ws_url = "ws://" + m.group(2) + "/ws/"
 
-    def output(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
 
-    def stop(self):
-        """SIGTERM; returns the exit code."""
-        import signal
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=30)
-        self.log.close()
-        return code
+class Scheduler(Daemon):
+    """lava-scheduler against the database in `env`, woken by `publisher`'s events."""
+
+    def __init__(self, workdir, env, publisher, name="lava-scheduler", *extra_args):
+        self.start(os.path.join(workdir, name + ".log"),
+                   [program("lava-scheduler"), "--dispatcher-config", os.path.join(workdir, "dispatcher-config"),
+                    "--event-socket", publisher.input, "--events-url", publisher.output_url, "--log-level", "debug"]
+                   + list(extra_args), env)
+        wait_for(lambda: self.proc.poll() is not None or "active: scheduling" in self.output()
+                 or "standby:" in self.output(), what=name + " to start")
+        assert self.proc.poll() is None, self.output()
+
+    def active(self):
+        return "active: scheduling" in self.output()
 
 
 class RestLab:

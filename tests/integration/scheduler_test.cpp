@@ -151,7 +151,7 @@ const Case kCases[] = {
                                                     {"medium2", t.submit({})}};
      },
      {{"high", "q1"}, {"medium", "q3"}, {"medium2", "q2"}, {"low", ""}},
-     {{"low", "all 3 usable devices of type 'qemu' are busy"}}},
+     {{"low", "all usable devices of type 'qemu' are busy (3 devices)"}}},
     {"untagged jobs leave tagged devices for tagged jobs; unmatched tags wait",
      [](SchedulerTest& t) {
          return std::map<std::string, std::int64_t>{{"plain", t.submit({})},

@@ -202,6 +202,9 @@ bool intersects(const std::vector<std::int64_t>& sorted_a, const std::vector<std
     return false;
 }
 
+// "1 device", "3 devices".
+std::string devices_text(long n) { return std::to_string(n) + (n == 1 ? " device" : " devices"); }
+
 std::string list_text(const std::vector<std::string>& items) {
     std::string out;
     for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
@@ -426,7 +429,7 @@ private:
         for (auto i : t.free) {
             if (!devices_[i].taken && !tentative.count(i)) pool.push_back(i);
         }
-        if (pool.empty()) return fmt::format("all {} usable devices of type '{}' are busy", t.usable, t.name);
+        if (pool.empty()) return fmt::format("all usable devices of type '{}' are busy ({})", t.name, devices_text(t.usable));
         auto keep = [&](auto pred) {
             pool.erase(std::remove_if(pool.begin(), pool.end(), [&](std::size_t i) { return !pred(devices_[i]); }),
                        pool.end());
@@ -568,7 +571,7 @@ private:
             const long usable = it == types_.end() ? 0 : it->second.usable;
             if (usable < n) {
                 feasible = false;
-                shortfall = fmt::format("it needs {} devices of type '{}', {} usable", n, type, usable);
+                shortfall = fmt::format("it needs {} of type '{}', {} usable", devices_text(n), type, usable);
             }
         }
         std::string reason;
@@ -643,12 +646,12 @@ private:
             if (t.devices == 0) {
                 reason = "no device of type '" + name + "'";
             } else if (t.usable == 0) {
-                reason = fmt::format("no usable device of type '{}': its {} devices are in Maintenance, Bad or "
-                                     "Looping, or their workers are offline or not Active", name, t.devices);
+                reason = fmt::format("no usable device of type '{}': {} in Maintenance, Bad or Looping, or on "
+                                     "an offline or inactive worker", name, devices_text(t.devices));
             } else if (t.blocked_after) {
                 reason = t.blocked_reason;
             } else if (!has_free(t)) {
-                reason = fmt::format("all {} usable devices of type '{}' are busy", t.usable, name);
+                reason = fmt::format("all usable devices of type '{}' are busy ({})", name, devices_text(t.usable));
             } else {
                 reason = "waiting for a free device of type '" + name + "' that it may use";
             }

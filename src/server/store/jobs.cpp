@@ -21,7 +21,9 @@ using common::db::Statement;
     "jd.multinode_definition, j.queue_timeout, j.failure_comment, j.token, j.metadata::text, "       \
     "ARRAY(SELECT g.group_id::text FROM test_job_viewing_groups g WHERE g.job_id = j.id ORDER BY 1), " \
     "ARRAY(SELECT t.tag_id::text FROM test_job_tags t WHERE t.job_id = j.id ORDER BY 1), "           \
-    "ARRAY(SELECT f.failure_tag_id::text FROM test_job_failure_tags f WHERE f.job_id = j.id ORDER BY 1)"
+    "ARRAY(SELECT f.failure_tag_id::text FROM test_job_failure_tags f WHERE f.job_id = j.id ORDER BY 1), " \
+    "CASE WHEN j.state = 0 THEN coalesce(nullif(j.waiting_reason, ''), (SELECT q.waiting_reason FROM "      \
+    "device_type_queues q WHERE q.device_type = j.requested_device_type), '') ELSE '' END"
 // Listings count over LIST_FROM (narrow rows); pages and details add the definitions.
 #define LIST_FROM                                                \
     " FROM test_jobs j JOIN users u ON u.id = j.submitter_id "   \
@@ -118,6 +120,7 @@ Job to_job(const pqxx::row& r) {
     j.viewing_groups = ids(r[24]);
     j.tags = ids(r[25]);
     j.failure_tags = ids(r[26]);
+    j.waiting_reason = r[27].as<std::string>();
     return j;
 }
 

@@ -41,6 +41,9 @@ struct Job {
     std::optional<std::string> failure_comment;
     std::string token;
     std::string metadata;  // JSON text
+    // A Submitted job: why lava-scheduler has not placed it yet ("" before
+    // its first pass); other states: "".
+    std::string waiting_reason;
     std::vector<std::int64_t> viewing_groups;
     std::vector<std::int64_t> tags;
     std::vector<std::int64_t> failure_tags;

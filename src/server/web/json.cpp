@@ -66,6 +66,10 @@ nlohmann::json job_json(const store::Job& j, bool with_token) {
         {"multinode_definition", j.multinode_definition},
         {"failure_tags", j.failure_tags},
         {"failure_comment", j.failure_comment ? nlohmann::json(*j.failure_comment) : nlohmann::json()},
+        // lava-cpp: why a Submitted job still waits (null otherwise).
+        {"waiting_reason", j.state == proto::JobState::kSubmitted && !j.waiting_reason.empty()
+                               ? nlohmann::json(j.waiting_reason)
+                               : nlohmann::json()},
     };
     if (with_token) out["token"] = j.token;
     return out;

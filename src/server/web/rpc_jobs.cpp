@@ -124,6 +124,10 @@ Value show(RpcCall& c) {
     v.set("tags", std::move(tags));
     v.set("visibility", visibility(c, job));
     v.set("failure_comment", job.failure_comment);
+    // lava-cpp: why a Submitted job still waits.
+    if (job.state == proto::JobState::kSubmitted && !job.waiting_reason.empty()) {
+        v.set("waiting_reason", job.waiting_reason);
+    }
     return v;
 }
 
