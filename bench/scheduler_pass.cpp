@@ -74,19 +74,21 @@ int main(int argc, char** argv) {
     lava::server::scheduler::Scheduler scheduler(pool, settings);
     std::vector<double> placing, idle;
     std::size_t placed = 0;
+    std::string phases;
     for (int round = 0; round < rounds; ++round) {
         exec(conninfo, "UPDATE workers SET last_ping = now(); UPDATE devices SET state = 0 WHERE state <> 0");
         const auto report = scheduler.pass();
         placing.push_back(report.ms);
         placed = report.scheduled.size();
+        phases = report.phases;
         idle.push_back(scheduler.pass().ms);  // every device busy now
         // The placed jobs end; as many new ones keep the queue at Q.
         exec(conninfo, "UPDATE test_jobs SET state = 5, health = 1, end_time = now() WHERE state = 2");
         queue(conninfo, static_cast<long>(placed));
     }
     std::printf("%ld devices, %ld queued: pass placing %zu jobs: median %.1f ms (min %.1f, max %.1f); "
-                "pass with every device busy: median %.1f ms\n",
+                "pass with every device busy: median %.1f ms; last placing pass by phase (ms): %s\n",
                 devices, queued, placed, median(placing), *std::min_element(placing.begin(), placing.end()),
-                *std::max_element(placing.begin(), placing.end()), median(idle));
+                *std::max_element(placing.begin(), placing.end()), median(idle), phases.c_str());
     return 0;
 }

@@ -4,8 +4,11 @@
 #include "common/log/log.hpp"
 #include "common/proto/events.hpp"
 #include "common/proto/states.hpp"
+#include "server/store/sql.hpp"
 
 #include <nlohmann/json.hpp>
+
+#include <map>
 
 #include <zmq.hpp>
 
@@ -81,14 +84,74 @@ nlohmann::json worker_event(const store::Worker& w) {
 
 PendingEvent job_event(const store::Job& job) { return PendingEvent{".testjob", job.submitter, testjob_event(job).dump()}; }
 
+namespace {
+
+// What the events need of jobs and devices, and no more (a pass may touch
+// a thousand of each). `state + 0`: the current job is found through the
+// device's index, never through the state index (with a thousand jobs
+// Scheduled, that one would be read once per device).
+const common::db::Statement kJobEvents{
+    "events.jobs",
+    "SELECT j.id, j.sub_id, u.username, j.description, j.health_check, j.requested_device_type, j.actual_device, "
+    "d.worker_host, " LAVA_SQL_ISO("j.submit_time") ", " LAVA_SQL_ISO("j.start_time") ", " LAVA_SQL_ISO("j.end_time")
+    ", j.state, j.health, j.priority FROM test_jobs j JOIN users u ON u.id = j.submitter_id "
+    "LEFT JOIN devices d ON d.hostname = j.actual_device WHERE j.id = ANY($1::text::bigint[])"};
+const common::db::Statement kDeviceEvents{
+    "events.devices",
+    "SELECT d.hostname, d.device_type, d.state, d.health, d.worker_host, (SELECT j.id FROM test_jobs j "
+    "WHERE j.actual_device = d.hostname AND j.state + 0 BETWEEN 1 AND 4 ORDER BY j.id DESC LIMIT 1) "
+    "FROM devices d WHERE d.hostname = ANY($1::text::text[])"};
+
+std::optional<std::string> opt(const pqxx::field& f) {
+    if (f.is_null()) return std::nullopt;
+    return f.as<std::string>();
+}
+
+}  // namespace
+
 void collect(common::db::Tx& tx, const store::Touched& touched, std::vector<PendingEvent>& out) {
-    store::JobRepository jobs(tx);
-    for (auto id : touched.jobs) {
-        if (auto job = jobs.get(id)) out.push_back(job_event(*job));
+    // In the order things were touched (jobs' events before devices').
+    if (!touched.jobs.empty()) {
+        std::map<std::int64_t, store::Job> jobs;
+        for (const auto& r : tx.exec(kJobEvents, store::int_array_literal(touched.jobs))) {
+            store::Job j;
+            j.id = r[0].as<std::int64_t>();
+            j.sub_id = r[1].as<std::string>();
+            j.submitter = r[2].as<std::string>();
+            j.description = r[3].as<std::string>();
+            j.health_check = r[4].as<bool>();
+            j.requested_device_type = opt(r[5]);
+            j.actual_device = opt(r[6]);
+            j.worker = opt(r[7]);
+            j.submit_time = r[8].as<std::string>();
+            j.start_time = opt(r[9]);
+            j.end_time = opt(r[10]);
+            j.state = static_cast<proto::JobState>(r[11].as<int>());
+            j.health = static_cast<proto::JobHealth>(r[12].as<int>());
+            j.priority = r[13].as<int>();
+            jobs.emplace(j.id, std::move(j));
+        }
+        for (auto id : touched.jobs) {
+            if (auto it = jobs.find(id); it != jobs.end()) out.push_back(job_event(it->second));
+        }
     }
-    store::DeviceRepository devices(tx);
-    for (const auto& hostname : touched.devices) {
-        if (auto d = devices.get(hostname)) out.push_back(PendingEvent{".device", "lavaserver", device_event(*d).dump()});
+    if (!touched.devices.empty()) {
+        std::map<std::string, store::Device> devices;
+        for (const auto& r : tx.exec(kDeviceEvents, store::text_array_literal(touched.devices))) {
+            store::Device d;
+            d.hostname = r[0].as<std::string>();
+            d.device_type = r[1].as<std::string>();
+            d.state = static_cast<proto::DeviceState>(r[2].as<int>());
+            d.health = static_cast<proto::DeviceHealth>(r[3].as<int>());
+            d.worker = opt(r[4]);
+            if (!r[5].is_null()) d.current_job = r[5].as<std::int64_t>();
+            devices.emplace(d.hostname, std::move(d));
+        }
+        for (const auto& hostname : touched.devices) {
+            if (auto it = devices.find(hostname); it != devices.end()) {
+                out.push_back(PendingEvent{".device", "lavaserver", device_event(it->second).dump()});
+            }
+        }
     }
 }
 

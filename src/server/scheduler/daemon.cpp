@@ -122,21 +122,27 @@ int run_daemon(const DaemonSettings& settings, const std::string& conninfo, comm
         log->info("active: scheduling");
         standby_logged = false;
         auto next_timer = std::chrono::steady_clock::now();
+        auto checked = next_timer - std::chrono::seconds(1);
         bool wake = true;
         while (!g_stopping) {
             const auto now = std::chrono::steady_clock::now();
             if (wake || now >= next_timer) {
-                if (!leadership.held()) {
-                    log->error("lost the database connection holding the leader lock");
-                    break;
+                // The lock goes with its connection: checked at most once a
+                // second (a round trip a pass would otherwise cost).
+                if (now - checked >= std::chrono::seconds(1)) {
+                    if (!leadership.held()) {
+                        log->error("lost the database connection holding the leader lock");
+                        break;
+                    }
+                    checked = now;
                 }
                 try {
                     auto report = scheduler.pass();
                     publisher.publish(report.events);
                     if (!report.scheduled.empty() || !report.timed_out.empty() || !report.workers_offline.empty()) {
-                        log->info("pass: {} scheduled, {} health checks, {} timed out, {} workers offline in {:.1f} ms",
-                                  report.scheduled.size(), report.health_checks.size(), report.timed_out.size(),
-                                  report.workers_offline.size(), report.ms);
+                        log->info("pass: {} scheduled, {} health checks, {} timed out, {} workers offline in {:.1f} ms "
+                                  "({})", report.scheduled.size(), report.health_checks.size(), report.timed_out.size(),
+                                  report.workers_offline.size(), report.ms, report.phases);
                     } else {
                         log->debug("pass: nothing to do ({:.1f} ms)", report.ms);
                     }

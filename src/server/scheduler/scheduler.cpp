@@ -40,34 +40,35 @@ const Statement kQueueTimeouts{
     "SELECT id FROM test_jobs WHERE state = 0 AND queue_timeout IS NOT NULL "
     "AND submit_time + queue_timeout * interval '1 second' < now() ORDER BY id"};
 // Devices that may take a job now: Idle, Good/Unknown/Looping, on an Online
-// and Active worker; locked for the pass.
+// and Active worker; locked for the pass. With their worker's job_limit,
+// their tags, the groups that may submit to them and whether
+// a submit permission restricts them.
 const Statement kFreeDevices{
     "scheduler.free_devices",
-    "SELECT d.hostname, d.device_type, d.health, d.worker_host, w.job_limit FROM devices d "
-    "JOIN workers w ON w.hostname = d.worker_host "
+    "SELECT d.hostname, d.device_type, d.health, d.worker_host, w.job_limit, "
+    "ARRAY(SELECT t.tag_id FROM device_tags t WHERE t.device = d.hostname ORDER BY 1)::text, "
+    "ARRAY(SELECT p.group_id FROM group_device_permissions p WHERE p.device = d.hostname "
+    " AND p.permission IN ('submit_to_device', 'change_device') ORDER BY 1)::text, "
+    "EXISTS (SELECT 1 FROM group_device_permissions p WHERE p.device = d.hostname "
+    " AND p.permission = 'submit_to_device') "
+    "FROM devices d JOIN workers w ON w.hostname = d.worker_host "
     "WHERE d.state = 0 AND d.health IN (0, 1, 2) AND w.state = 0 AND w.health = 0 "
     "ORDER BY d.hostname FOR UPDATE OF d"};
 const Statement kBusyPerWorker{
     "scheduler.busy_per_worker",
     "SELECT worker_host, count(*) FROM devices WHERE state IN (1, 2) AND worker_host IS NOT NULL GROUP BY 1"};
-const Statement kDeviceTags{"scheduler.device_tags",
-                            "SELECT device, tag_id FROM device_tags WHERE device = ANY($1::text[])"};
-const Statement kDevicePermissions{
-    "scheduler.device_permissions",
-    "SELECT device, group_id, permission FROM group_device_permissions WHERE device = ANY($1::text[]) "
-    "AND permission IN ('submit_to_device', 'change_device')"};
 const Statement kTypes{
     "scheduler.types",
     "SELECT dt.name, dt.disable_health_check, dt.health_frequency, dt.health_denominator, "
     "EXISTS (SELECT 1 FROM test_jobs j WHERE j.state = 0 AND j.requested_device_type = dt.name), "
     "(SELECT count(*) FROM devices d WHERE d.device_type = dt.name AND d.health <> 5), "
     "(SELECT count(*) FROM devices d JOIN workers w ON w.hostname = d.worker_host WHERE d.device_type = dt.name "
-    " AND d.health IN (0, 1) AND w.state = 0 AND w.health = 0) "
+    " AND d.health IN (0, 1) AND w.state = 0 AND w.health = 0), "
+    "ARRAY(SELECT p.group_id FROM group_device_type_permissions p WHERE p.device_type = dt.name "
+    " AND p.permission IN ('submit_to_devicetype', 'change_devicetype') ORDER BY 1)::text, "
+    "EXISTS (SELECT 1 FROM group_device_type_permissions p WHERE p.device_type = dt.name "
+    " AND p.permission = 'submit_to_devicetype') "
     "FROM device_types dt ORDER BY dt.name"};
-const Statement kTypePermissions{
-    "scheduler.type_permissions",
-    "SELECT device_type, group_id, permission FROM group_device_type_permissions "
-    "WHERE permission IN ('submit_to_devicetype', 'change_devicetype')"};
 #define CANDIDATE_COLUMNS                                                                                   \
     "j.id, j.priority, (extract(epoch FROM j.submit_time) * 1000000)::bigint, j.submit_time::text, j.sub_id, " \
     "j.target_group, j.requested_device, j.requested_worker, u.is_superuser, "                              \
@@ -89,26 +90,33 @@ const Statement kDefinitions{"scheduler.definitions",
                              "SELECT job_id, definition FROM test_job_definitions WHERE job_id = ANY($1::bigint[])"};
 const Statement kSetDefinition{"scheduler.set_definition",
                                "UPDATE test_job_definitions SET definition = $2 WHERE job_id = $1"};
-// Job Submitted -> Scheduled on the device, device Idle -> Reserved; both or neither.
+// Jobs Submitted -> Scheduled on their devices, devices Idle -> Reserved;
+// returns how many of each moved (the caller keeps all or none).
+// (Matched by `= ANY` and array_position, not by joining unnest(): the
+// planner cannot size an unnest and would scan the tables.)
 const Statement kAssign{
     "scheduler.assign",
-    "WITH j AS (UPDATE test_jobs SET state = 2, actual_device = $2, waiting_reason = '' "
-    "WHERE id = $1 AND state = 0 RETURNING id), "
-    "d AS (UPDATE devices SET state = 1 WHERE hostname = $2 AND state = 0 AND EXISTS (SELECT 1 FROM j) "
-    "RETURNING hostname) SELECT (SELECT count(*) FROM j), (SELECT count(*) FROM d)"};
+    "WITH j AS (UPDATE test_jobs t SET state = 2, waiting_reason = '', "
+    "actual_device = ($2::text[])[array_position($1::bigint[], t.id)] "
+    "WHERE t.id = ANY($1::bigint[]) AND t.state = 0 RETURNING t.id), "
+    "d AS (UPDATE devices v SET state = 1 WHERE v.hostname = ANY($2::text[]) AND v.state = 0 RETURNING v.hostname) "
+    "SELECT (SELECT count(*) FROM j), (SELECT count(*) FROM d)"};
 const Statement kLastHealthCheck{
     "scheduler.last_health_check",
     "SELECT now() - h.submit_time > $2::bigint * interval '1 hour', "
     "(SELECT count(*) FROM (SELECT 1 FROM test_jobs j WHERE j.actual_device = $1 AND NOT j.health_check "
     " AND j.start_time >= h.submit_time LIMIT $2::bigint) c) "
     "FROM test_jobs h WHERE h.health_check AND h.actual_device = $1 ORDER BY h.submit_time DESC LIMIT 1"};
+// Reasons are text[] parameters: written as PostgreSQL array literals.
 const Statement kSetJobReasons{
     "scheduler.set_job_reasons",
-    "UPDATE test_jobs SET waiting_reason = $2 WHERE id = ANY($1::bigint[]) AND state = 0 AND waiting_reason <> $2"};
-const Statement kSetTypeReason{
-    "scheduler.set_type_reason",
-    "INSERT INTO device_type_queues (device_type, waiting_reason) VALUES ($1, $2) ON CONFLICT (device_type) "
-    "DO UPDATE SET waiting_reason = EXCLUDED.waiting_reason, updated = now() "
+    "UPDATE test_jobs t SET waiting_reason = ($2::text[])[array_position($1::bigint[], t.id)] "
+    "WHERE t.id = ANY($1::bigint[]) AND t.state = 0 "
+    "AND t.waiting_reason <> ($2::text[])[array_position($1::bigint[], t.id)]"};
+const Statement kSetTypeReasons{
+    "scheduler.set_type_reasons",
+    "INSERT INTO device_type_queues (device_type, waiting_reason) SELECT * FROM unnest($1::text[], $2::text[]) "
+    "ON CONFLICT (device_type) DO UPDATE SET waiting_reason = EXCLUDED.waiting_reason, updated = now() "
     "WHERE device_type_queues.waiting_reason <> EXCLUDED.waiting_reason"};
 const Statement kTagNames{"scheduler.tag_names", "SELECT id, name FROM tags WHERE id = ANY($1::bigint[])"};
 
@@ -217,13 +225,28 @@ public:
         : tx_(tx), settings_(settings), report_(report), log_(common::log::get(kActor)) {}
 
     void run() {
+        auto t = std::chrono::steady_clock::now();
+        auto phase = [&](const char* name) {
+            const auto now = std::chrono::steady_clock::now();
+            report_.phases += fmt::format("{}{} {:.1f}", report_.phases.empty() ? "" : ", ", name,
+                                          std::chrono::duration<double, std::milli>(now - t).count());
+            t = now;
+        };
         expire_workers();
         queue_timeouts();
+        phase("housekeeping");
         load();
+        phase("load");
         health_checks();
+        phase("health checks");
         place_jobs();
+        phase("matching");
+        apply();
+        phase("assign");
         store_reasons();
+        phase("reasons");
         events::collect(tx_, touched_, report_.events);
+        phase("events");
     }
 
 private:
@@ -250,7 +273,6 @@ private:
     void load() {
         std::map<std::string, long> busy;
         for (const auto& row : tx_.exec(kBusyPerWorker)) busy[row[0].as<std::string>()] = row[1].as<long>();
-        std::vector<std::string> names;
         for (const auto& row : tx_.exec(kFreeDevices)) {
             Device d;
             d.hostname = row[0].as<std::string>();
@@ -259,22 +281,10 @@ private:
             d.worker = row[3].as<std::string>();
             const long limit = row[4].as<long>();
             if (!room_.count(d.worker)) room_[d.worker] = limit == 0 ? LONG_MAX : limit - busy[d.worker];
-            names.push_back(d.hostname);
-            index_[d.hostname] = devices_.size();
+            d.tags = int_list(row[5]);
+            d.submit_groups = int_list(row[6]);
+            d.submit_restricted = row[7].as<bool>();
             devices_.push_back(std::move(d));
-        }
-        const auto name_array = text_array_literal(names);
-        for (const auto& row : tx_.exec(kDeviceTags, name_array)) {
-            devices_[index_.at(row[0].as<std::string>())].tags.push_back(row[1].as<std::int64_t>());
-        }
-        for (const auto& row : tx_.exec(kDevicePermissions, name_array)) {
-            auto& d = devices_[index_.at(row[0].as<std::string>())];
-            d.submit_groups.push_back(row[1].as<std::int64_t>());
-            if (row[2].as<std::string>() == "submit_to_device") d.submit_restricted = true;
-        }
-        for (auto& d : devices_) {
-            std::sort(d.tags.begin(), d.tags.end());
-            std::sort(d.submit_groups.begin(), d.submit_groups.end());
         }
         for (const auto& row : tx_.exec(kTypes)) {
             Type t;
@@ -285,31 +295,19 @@ private:
             t.queued = row[4].as<bool>();
             t.devices = row[5].as<long>();
             t.usable = row[6].as<long>();
+            t.submit_groups = int_list(row[7]);
+            t.submit_restricted = row[8].as<bool>();
             types_.emplace(t.name, std::move(t));
-        }
-        for (const auto& row : tx_.exec(kTypePermissions)) {
-            auto it = types_.find(row[0].as<std::string>());
-            if (it == types_.end()) continue;
-            it->second.submit_groups.push_back(row[1].as<std::int64_t>());
-            if (row[2].as<std::string>() == "submit_to_devicetype") it->second.submit_restricted = true;
         }
         for (std::size_t i = 0; i < devices_.size(); ++i) {
             auto it = types_.find(devices_[i].type);
             if (it != types_.end()) it->second.free.push_back(i);
         }
-        for (auto& [name, t] : types_) std::sort(t.submit_groups.begin(), t.submit_groups.end());
-    }
-
-    static std::string text_array_literal(const std::vector<std::string>& v) {
-        std::string out = "{";
-        for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ",\"" : "\"") + v[i] + "\"";  // names: [-_a-zA-Z0-9.]
-        return out + "}";
     }
 
     // ------------------------------------------------------------ health checks
 
     void health_checks() {
-        const auto user = store::UserRepository(tx_).principal("lava-health");
         for (auto& [name, type] : types_) {
             if (type.health_checks_disabled) {
                 // No health checks: Good and Unknown devices take jobs, Looping ones nothing.
@@ -328,7 +326,8 @@ private:
                 auto& d = devices_[i];
                 if (!health_check_due(d, type)) continue;
                 if (!definition) definition = read_file(file);
-                schedule_health_check(d, type, *definition, user);
+                if (!health_user_) health_user_ = store::UserRepository(tx_).principal("lava-health");
+                schedule_health_check(d, type, *definition, *health_user_);
             }
             drop_free(type, [&](const Device& d) { return d.taken || d.health == DeviceHealth::kLooping; });
         }
@@ -394,23 +393,74 @@ private:
         job.definition = definition;
         job.original_definition = definition;
         const auto created = store::JobRepository(tx_).insert(job);
-        assign(created.id, d);
+        plan({{{created.id, static_cast<std::size_t>(&d - devices_.data())}}, {}});
         report_.health_checks.push_back(created.id);
         log_->info("health check {} scheduled on {}", created.id, d.hostname);
     }
 
     // ------------------------------------------------------------ jobs
 
-    // Job Scheduled on the device; false when either moved meanwhile.
-    bool assign(std::int64_t job, Device& d) {
-        const auto r = tx_.exec1(kAssign, job, d.hostname);
-        if (r[0].as<long>() != 1 || r[1].as<long>() != 1) return false;
-        d.taken = true;
-        if (room_[d.worker] != LONG_MAX) --room_[d.worker];
-        report_.scheduled.push_back({job, d.hostname});
-        touched_.job(job);
-        touched_.device(d.hostname);
-        return true;
+    // Jobs that start together (one job, or a whole MultiNode group).
+    struct Unit {
+        std::vector<std::pair<std::int64_t, std::size_t>> jobs;  // job, device index
+        std::vector<Candidate> group;                             // a group's jobs, for its roles map
+    };
+
+    // Books the devices now; the database follows in apply().
+    void plan(Unit unit) {
+        for (const auto& [job, i] : unit.jobs) {
+            devices_[i].taken = true;
+            if (room_[devices_[i].worker] != LONG_MAX) --room_[devices_[i].worker];
+        }
+        units_.push_back(std::move(unit));
+    }
+
+    // Writes every planned unit: all in one statement; should a job or a
+    // device have moved meanwhile (a cancel, a second scheduler), unit by
+    // unit, each whole or not at all.
+    void apply() {
+        if (units_.empty()) return;
+        auto write = [&](const std::vector<const Unit*>& units) {
+            std::vector<std::int64_t> ids;
+            std::vector<std::string> hostnames;
+            for (const auto* u : units) {
+                for (const auto& [job, i] : u->jobs) {
+                    ids.push_back(job);
+                    hostnames.push_back(devices_[i].hostname);
+                }
+            }
+            tx_.savepoint();
+            const auto r = tx_.exec1(kAssign, store::int_array_literal(ids), store::text_array_literal(hostnames));
+            if (r[0].as<std::size_t>() == ids.size() && r[1].as<std::size_t>() == ids.size()) {
+                tx_.release_savepoint();
+                return true;
+            }
+            tx_.rollback_to_savepoint();
+            return false;
+        };
+        std::vector<const Unit*> all;
+        for (const auto& u : units_) all.push_back(&u);
+        std::vector<const Unit*> written;
+        if (write(all)) {
+            written = all;
+        } else {
+            for (const auto* u : all) {
+                if (write({u})) {
+                    written.push_back(u);
+                } else {
+                    for (const auto& [job, i] : u->jobs) reasons_[job] = "the job or its device changed during the pass";
+                }
+            }
+        }
+        for (const auto* u : written) {
+            for (const auto& [job, i] : u->jobs) {
+                report_.scheduled.push_back({job, devices_[i].hostname});
+                touched_.job(job);
+                touched_.device(devices_[i].hostname);
+                reasons_.erase(job);
+            }
+            if (!u->group.empty()) inject_roles(u->group);
+        }
     }
 
     bool may_submit(const Candidate& c, const Device& d, const Type& t) const {
@@ -512,7 +562,7 @@ private:
             }
             auto picked = pick(c, {});
             if (auto* i = std::get_if<std::size_t>(&picked)) {
-                if (!assign(c.id, devices_[*i])) reasons_[c.id] = "the job or the device changed during the pass";
+                plan({{{c.id, *i}}, {}});
             } else {
                 reasons_[c.id] = std::get<std::string>(picked);
             }
@@ -528,7 +578,7 @@ private:
         std::vector<Candidate> jobs;
         for (const auto& r : tx_.exec(kGroupJobs, *first.group)) jobs.push_back(to_candidate(r));
         std::set<std::size_t> tentative;
-        std::vector<std::pair<const Candidate*, std::size_t>> plan;
+        std::vector<std::pair<const Candidate*, std::size_t>> plan;  // shadows plan(): the group's
         std::map<std::string, long> demand;
         std::string missing;
         for (const auto& j : jobs) {
@@ -544,23 +594,12 @@ private:
         }
         const std::string group_id = jobs.empty() ? first.sub_id : jobs.front().sub_id;
         if (missing.empty() && !jobs.empty()) {
-            tx_.savepoint();
-            bool all = true;
-            for (const auto& [job, i] : plan) all = all && assign(job->id, devices_[i]);
-            if (all) {
-                inject_roles(jobs);
-                tx_.release_savepoint();
-                log_->info("MultiNode group {} scheduled ({} jobs)", group_id, jobs.size());
-                return;
-            }
-            tx_.rollback_to_savepoint();
-            for (const auto& [job, i] : plan) {
-                devices_[i].taken = false;
-                report_.scheduled.erase(std::remove_if(report_.scheduled.begin(), report_.scheduled.end(),
-                                                       [&](const Placement& p) { return p.job == job->id; }),
-                                        report_.scheduled.end());
-            }
-            missing = "a job or device of the group changed during the pass";
+            Unit unit;
+            for (const auto& [job, i] : plan) unit.jobs.emplace_back(job->id, i);
+            unit.group = jobs;
+            this->plan(std::move(unit));
+            log_->info("MultiNode group {} scheduled ({} jobs)", group_id, jobs.size());
+            return;
         }
         // Could the group start once busy devices are free? Then it keeps
         // later jobs off the types it needs; otherwise it blocks nobody.
@@ -637,9 +676,17 @@ private:
     // ------------------------------------------------------------ reasons
 
     void store_reasons() {
-        std::map<std::string, std::vector<std::int64_t>> by_reason;
-        for (const auto& [id, reason] : reasons_) by_reason[reason].push_back(id);
-        for (const auto& [reason, ids] : by_reason) tx_.exec(kSetJobReasons, store::int_array_literal(ids), reason);
+        if (!reasons_.empty()) {
+            std::vector<std::int64_t> ids;
+            std::vector<std::string> texts;
+            for (const auto& [id, reason] : reasons_) {
+                ids.push_back(id);
+                texts.push_back(reason);
+            }
+            tx_.exec(kSetJobReasons, store::int_array_literal(ids), quoted_array(texts));
+        }
+        std::vector<std::string> type_names;
+        std::vector<std::string> type_reasons;
         for (const auto& [name, t] : types_) {
             if (!t.queued) continue;
             std::string reason;
@@ -655,8 +702,24 @@ private:
             } else {
                 reason = "waiting for a free device of type '" + name + "' that it may use";
             }
-            tx_.exec(kSetTypeReason, name, reason);
+            type_names.push_back(name);
+            type_reasons.push_back(reason);
         }
+        if (!type_names.empty()) tx_.exec(kSetTypeReasons, store::text_array_literal(type_names), quoted_array(type_reasons));
+    }
+
+    // Any strings as a PostgreSQL array literal.
+    static std::string quoted_array(const std::vector<std::string>& v) {
+        std::string out = "{";
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            out += i ? ",\"" : "\"";
+            for (char ch : v[i]) {
+                if (ch == '"' || ch == '\\') out += '\\';
+                out += ch;
+            }
+            out += '"';
+        }
+        return out + "}";
     }
 
     Tx& tx_;
@@ -665,10 +728,11 @@ private:
     std::shared_ptr<spdlog::logger> log_;
     store::Touched touched_;
     std::vector<Device> devices_;
-    std::map<std::string, std::size_t> index_;
     std::map<std::string, Type> types_;  // by name: LAVA's type order
     std::map<std::string, long> room_;   // jobs each worker may still take
     std::set<std::string> groups_done_;
+    std::vector<Unit> units_;
+    std::optional<std::optional<store::Principal>> health_user_;
     std::map<std::int64_t, std::string> reasons_;
 };
 

@@ -49,6 +49,7 @@ struct PassReport {
     std::vector<std::string> devices_bad;      // devices whose health check cannot run
     std::vector<events::PendingEvent> events;  // to publish: the pass committed
     double ms = 0;                             // the pass, commit included
+    std::string phases;                        // "load 0.4, matching 1.2, ..." (ms), for logs and benchmarks
 };
 
 class Scheduler {

@@ -52,6 +52,14 @@ inline std::string int_array_literal(const std::vector<std::int64_t>& v) {
     return out + "}";
 }
 
+// A text[] parameter from names that need no quoting inside the quotes
+// (hostnames, type names: ^[-_a-zA-Z0-9.]+$): {"a","b"}.
+inline std::string text_array_literal(const std::vector<std::string>& v) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ",\"" : "\"") + v[i] + "\"";
+    return out + "}";
+}
+
 // A text[] column as strings (NULL elements are skipped).
 inline std::vector<std::string> text_array(const pqxx::field& f) {
     std::vector<std::string> out;
