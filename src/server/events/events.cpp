@@ -84,6 +84,10 @@ nlohmann::json worker_event(const store::Worker& w) {
 
 PendingEvent job_event(const store::Job& job) { return PendingEvent{".testjob", job.submitter, testjob_event(job).dump()}; }
 
+PendingEvent device_pending_event(const store::Device& device) {
+    return PendingEvent{".device", "lavaserver", device_event(device).dump()};
+}
+
 namespace {
 
 // What the events need of jobs and devices, and no more (a pass may touch
@@ -149,7 +153,7 @@ void collect(common::db::Tx& tx, const store::Touched& touched, std::vector<Pend
         }
         for (const auto& hostname : touched.devices) {
             if (auto it = devices.find(hostname); it != devices.end()) {
-                out.push_back(PendingEvent{".device", "lavaserver", device_event(it->second).dump()});
+                out.push_back(device_pending_event(it->second));
             }
         }
     }

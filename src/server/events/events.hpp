@@ -40,6 +40,7 @@ nlohmann::json device_event(const store::Device& device);
 nlohmann::json worker_event(const store::Worker& worker);
 
 PendingEvent job_event(const store::Job& job);
+PendingEvent device_pending_event(const store::Device& device);
 // The events of the jobs and devices a transition touched, read in `tx`.
 void collect(common::db::Tx& tx, const store::Touched& touched, std::vector<PendingEvent>& out);
 // A worker's event (nothing when it does not exist).

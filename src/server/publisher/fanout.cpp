@@ -171,7 +171,7 @@ Fanout::Audience Fanout::audience(const proto::Event& event, const std::string& 
             if (j == payload.end() || !j->is_number_integer()) return;
             const auto job = j->get<std::int64_t>();
             store::JobRepository jobs(tx);
-            out.everyone = jobs.get_visible(job, std::nullopt).has_value();
+            out.everyone = jobs.is_public(job).value_or(false);
             if (out.everyone) return;
             for (const auto& v : viewers) {
                 if (jobs.get_visible(job, v)) out.users.insert(v.id);

@@ -120,6 +120,7 @@ int run_daemon(const DaemonSettings& settings, const std::string& conninfo, comm
             continue;
         }
         log->info("active: scheduling");
+        scheduler.forget();
         standby_logged = false;
         auto next_timer = std::chrono::steady_clock::now();
         auto checked = next_timer - std::chrono::seconds(1);

@@ -45,18 +45,16 @@ const Statement kQueueTimeouts{
 // a submit permission restricts them.
 const Statement kFreeDevices{
     "scheduler.free_devices",
-    "SELECT d.hostname, d.device_type, d.health, d.worker_host, w.job_limit, "
+    "WITH busy AS (SELECT worker_host, count(*) AS n FROM devices WHERE state IN (1, 2) GROUP BY 1) "
+    "SELECT d.hostname, d.device_type, d.health, d.worker_host, w.job_limit - coalesce(b.n, 0), w.job_limit = 0, "
     "ARRAY(SELECT t.tag_id FROM device_tags t WHERE t.device = d.hostname ORDER BY 1)::text, "
     "ARRAY(SELECT p.group_id FROM group_device_permissions p WHERE p.device = d.hostname "
     " AND p.permission IN ('submit_to_device', 'change_device') ORDER BY 1)::text, "
     "EXISTS (SELECT 1 FROM group_device_permissions p WHERE p.device = d.hostname "
     " AND p.permission = 'submit_to_device') "
-    "FROM devices d JOIN workers w ON w.hostname = d.worker_host "
+    "FROM devices d JOIN workers w ON w.hostname = d.worker_host LEFT JOIN busy b ON b.worker_host = d.worker_host "
     "WHERE d.state = 0 AND d.health IN (0, 1, 2) AND w.state = 0 AND w.health = 0 "
     "ORDER BY d.hostname FOR UPDATE OF d"};
-const Statement kBusyPerWorker{
-    "scheduler.busy_per_worker",
-    "SELECT worker_host, count(*) FROM devices WHERE state IN (1, 2) AND worker_host IS NOT NULL GROUP BY 1"};
 const Statement kTypes{
     "scheduler.types",
     "SELECT dt.name, dt.disable_health_check, dt.health_frequency, dt.health_denominator, "
@@ -74,7 +72,7 @@ const Statement kTypes{
     "j.target_group, j.requested_device, j.requested_worker, u.is_superuser, "                              \
     "ARRAY(SELECT t.tag_id FROM test_job_tags t WHERE t.job_id = j.id ORDER BY 1)::text, "                  \
     "ARRAY(SELECT g.group_id FROM user_groups g WHERE g.user_id = j.submitter_id ORDER BY 1)::text, "       \
-    "j.requested_device_type "
+    "j.requested_device_type, u.username, j.description, " LAVA_SQL_ISO("j.submit_time") ", j.health_check "
 // The queue of one device type after a position, in LAVA's order.
 const Statement kCandidates{
     "scheduler.candidates",
@@ -149,6 +147,11 @@ struct Candidate {
     std::vector<std::int64_t> tags;    // sorted
     std::vector<std::int64_t> groups;  // the submitter's, sorted
     std::string type;
+    // For its event.
+    std::string submitter;
+    std::string description;
+    std::string submit_iso;
+    bool health_check = false;
     Key key() const { return {-priority, submit_us, sub_id, id}; }
 };
 
@@ -166,6 +169,10 @@ Candidate to_candidate(const pqxx::row& r) {
     c.tags = int_list(r[9]);
     c.groups = int_list(r[10]);
     c.type = r[11].as<std::string>();
+    c.submitter = r[12].as<std::string>();
+    c.description = r[13].as<std::string>();
+    c.submit_iso = r[14].as<std::string>();
+    c.health_check = r[15].as<bool>();
     return c;
 }
 
@@ -221,8 +228,14 @@ std::string list_text(const std::vector<std::string>& items) {
 
 class Pass {
 public:
-    Pass(Tx& tx, const SchedulerSettings& settings, PassReport& report)
-        : tx_(tx), settings_(settings), report_(report), log_(common::log::get(kActor)) {}
+    // `type_reasons`: what the previous passes stored per type (only changes are written).
+    Pass(Tx& tx, const SchedulerSettings& settings, PassReport& report,
+         const std::map<std::string, std::string>& type_reasons, bool housekeeping)
+        : tx_(tx), settings_(settings), report_(report), stored_reasons_(type_reasons),
+          housekeeping_(housekeeping), log_(common::log::get(kActor)) {}
+
+    // The type reasons this pass wrote (to remember once it committed).
+    const std::map<std::string, std::string>& written_reasons() const { return written_reasons_; }
 
     void run() {
         auto t = std::chrono::steady_clock::now();
@@ -232,9 +245,11 @@ public:
                                           std::chrono::duration<double, std::milli>(now - t).count());
             t = now;
         };
-        expire_workers();
-        queue_timeouts();
-        phase("housekeeping");
+        if (housekeeping_) {
+            expire_workers();
+            queue_timeouts();
+            phase("housekeeping");
+        }
         load();
         phase("load");
         health_checks();
@@ -271,19 +286,16 @@ private:
     }
 
     void load() {
-        std::map<std::string, long> busy;
-        for (const auto& row : tx_.exec(kBusyPerWorker)) busy[row[0].as<std::string>()] = row[1].as<long>();
         for (const auto& row : tx_.exec(kFreeDevices)) {
             Device d;
             d.hostname = row[0].as<std::string>();
             d.type = row[1].as<std::string>();
             d.health = static_cast<DeviceHealth>(row[2].as<int>());
             d.worker = row[3].as<std::string>();
-            const long limit = row[4].as<long>();
-            if (!room_.count(d.worker)) room_[d.worker] = limit == 0 ? LONG_MAX : limit - busy[d.worker];
-            d.tags = int_list(row[5]);
-            d.submit_groups = int_list(row[6]);
-            d.submit_restricted = row[7].as<bool>();
+            if (!room_.count(d.worker)) room_[d.worker] = row[5].as<bool>() ? LONG_MAX : row[4].as<long>();
+            d.tags = int_list(row[6]);
+            d.submit_groups = int_list(row[7]);
+            d.submit_restricted = row[8].as<bool>();
             devices_.push_back(std::move(d));
         }
         for (const auto& row : tx_.exec(kTypes)) {
@@ -393,7 +405,7 @@ private:
         job.definition = definition;
         job.original_definition = definition;
         const auto created = store::JobRepository(tx_).insert(job);
-        plan({{{created.id, static_cast<std::size_t>(&d - devices_.data())}}, {}});
+        plan({{{created.id, static_cast<std::size_t>(&d - devices_.data())}}, {}, {}});
         report_.health_checks.push_back(created.id);
         log_->info("health check {} scheduled on {}", created.id, d.hostname);
     }
@@ -404,6 +416,7 @@ private:
     struct Unit {
         std::vector<std::pair<std::int64_t, std::size_t>> jobs;  // job, device index
         std::vector<Candidate> group;                             // a group's jobs, for its roles map
+        std::vector<Candidate> queued;  // the jobs' queue rows (events from memory); none: read them back
     };
 
     // Books the devices now; the database follows in apply().
@@ -452,15 +465,45 @@ private:
                 }
             }
         }
+        std::vector<events::PendingEvent> device_events;
         for (const auto* u : written) {
-            for (const auto& [job, i] : u->jobs) {
+            for (std::size_t k = 0; k < u->jobs.size(); ++k) {
+                const auto& [job, i] = u->jobs[k];
                 report_.scheduled.push_back({job, devices_[i].hostname});
-                touched_.job(job);
-                touched_.device(devices_[i].hostname);
                 reasons_.erase(job);
+                if (u->queued.size() != u->jobs.size()) {
+                    touched_.job(job);
+                    touched_.device(devices_[i].hostname);
+                    continue;
+                }
+                // What the rows say now, without reading them back.
+                const auto& c = u->queued[k];
+                const auto& d = devices_[i];
+                store::Job j;
+                j.id = job;
+                j.sub_id = c.sub_id;
+                j.submitter = c.submitter;
+                j.description = c.description;
+                j.health_check = c.health_check;
+                j.requested_device_type = c.type;
+                j.actual_device = d.hostname;
+                j.worker = d.worker;
+                j.submit_time = c.submit_iso;
+                j.state = proto::JobState::kScheduled;
+                j.priority = c.priority;
+                report_.events.push_back(events::job_event(j));
+                store::Device dev;
+                dev.hostname = d.hostname;
+                dev.device_type = d.type;
+                dev.state = proto::DeviceState::kReserved;
+                dev.health = d.health;
+                dev.worker = d.worker;
+                dev.current_job = job;
+                device_events.push_back(events::device_pending_event(dev));
             }
             if (!u->group.empty()) inject_roles(u->group);
         }
+        report_.events.insert(report_.events.end(), device_events.begin(), device_events.end());
     }
 
     bool may_submit(const Candidate& c, const Device& d, const Type& t) const {
@@ -562,7 +605,7 @@ private:
             }
             auto picked = pick(c, {});
             if (auto* i = std::get_if<std::size_t>(&picked)) {
-                plan({{{c.id, *i}}, {}});
+                plan({{{c.id, *i}}, {}, {c}});
             } else {
                 reasons_[c.id] = std::get<std::string>(picked);
             }
@@ -595,7 +638,10 @@ private:
         const std::string group_id = jobs.empty() ? first.sub_id : jobs.front().sub_id;
         if (missing.empty() && !jobs.empty()) {
             Unit unit;
-            for (const auto& [job, i] : plan) unit.jobs.emplace_back(job->id, i);
+            for (const auto& [job, i] : plan) {
+                unit.jobs.emplace_back(job->id, i);
+                unit.queued.push_back(*job);
+            }
             unit.group = jobs;
             this->plan(std::move(unit));
             log_->info("MultiNode group {} scheduled ({} jobs)", group_id, jobs.size());
@@ -702,8 +748,11 @@ private:
             } else {
                 reason = "waiting for a free device of type '" + name + "' that it may use";
             }
+            const auto known = stored_reasons_.find(name);
+            if (known != stored_reasons_.end() && known->second == reason) continue;
             type_names.push_back(name);
             type_reasons.push_back(reason);
+            written_reasons_[name] = reason;
         }
         if (!type_names.empty()) tx_.exec(kSetTypeReasons, store::text_array_literal(type_names), quoted_array(type_reasons));
     }
@@ -725,6 +774,9 @@ private:
     Tx& tx_;
     const SchedulerSettings& settings_;
     PassReport& report_;
+    const std::map<std::string, std::string>& stored_reasons_;
+    std::map<std::string, std::string> written_reasons_;
+    const bool housekeeping_;
     std::shared_ptr<spdlog::logger> log_;
     store::Touched touched_;
     std::vector<Device> devices_;
@@ -744,7 +796,17 @@ Scheduler::Scheduler(common::db::Pool& pool, SchedulerSettings settings)
 PassReport Scheduler::pass() {
     const auto start = std::chrono::steady_clock::now();
     PassReport report;
-    common::db::transact(pool_, [&](Tx& tx) { Pass(tx, settings_, report).run(); });
+    std::map<std::string, std::string> written;
+    // Silent workers and queue timeouts need no millisecond reaction: a
+    // burst of event-driven passes looks at them once a second.
+    const bool housekeeping = start - last_housekeeping_ >= std::chrono::seconds(1);
+    common::db::transact(pool_, [&](Tx& tx) {
+        Pass pass(tx, settings_, report, type_reasons_, housekeeping);
+        pass.run();
+        written = pass.written_reasons();
+    });
+    for (auto& [type, reason] : written) type_reasons_[type] = std::move(reason);
+    if (housekeeping) last_housekeeping_ = start;
     report.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     return report;
 }

@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -58,10 +59,18 @@ public:
     // One pass, committed when it returns (throws on database errors; then
     // nothing of it is kept).
     PassReport pass();
+    // Forgets what it stored (call when another scheduler may have written
+    // since: on becoming the active one).
+    void forget() {
+        type_reasons_.clear();
+        last_housekeeping_ = {};
+    }
 
 private:
     common::db::Pool& pool_;
     SchedulerSettings settings_;
+    std::map<std::string, std::string> type_reasons_;  // device_type_queues as this instance wrote it
+    std::chrono::steady_clock::time_point last_housekeeping_{};
 };
 
 }  // namespace lava::server::scheduler

@@ -47,23 +47,30 @@ const Statement kGet{"jobs.get", "SELECT " JOB_COLUMNS JOB_FROM "WHERE j.id = $1
 const Statement kGroup{"jobs.group",
                        "SELECT " JOB_COLUMNS JOB_FROM "WHERE j.target_group = $1 ORDER BY j.id"};
 // LAVA's DeviceType.can_view / Device.can_view, inverted: what a viewer in
-// these groups may not see. A group permission implies the lower ones.
-const Statement kHiddenTypes{
-    "jobs.hidden_types",
-    "SELECT dt.name FROM device_types dt WHERE EXISTS (SELECT 1 FROM group_device_type_permissions p "
-    "WHERE p.device_type = dt.name AND p.permission = 'view_devicetype') AND NOT EXISTS (SELECT 1 FROM "
-    "group_device_type_permissions p WHERE p.device_type = dt.name AND p.permission IN ('view_devicetype', "
-    "'submit_to_devicetype', 'change_devicetype') AND p.group_id = ANY($1::bigint[]))"};
-const Statement kHiddenDevices{
-    "jobs.hidden_devices",
-    "SELECT d.hostname FROM devices d WHERE NOT EXISTS (SELECT 1 FROM group_device_permissions p "
-    "WHERE p.device = d.hostname AND p.permission IN ('view_device', 'submit_to_device', 'change_device') "
-    "AND p.group_id = ANY($1::bigint[])) AND (EXISTS (SELECT 1 FROM group_device_permissions p "
-    "WHERE p.device = d.hostname AND p.permission = 'view_device') OR (EXISTS (SELECT 1 FROM "
-    "group_device_type_permissions p WHERE p.device_type = d.device_type AND p.permission = 'view_devicetype') "
-    "AND NOT EXISTS (SELECT 1 FROM group_device_type_permissions p WHERE p.device_type = d.device_type AND "
-    "p.permission IN ('view_devicetype', 'submit_to_devicetype', 'change_devicetype') "
-    "AND p.group_id = ANY($1::bigint[]))))"};
+// the groups GROUPS (a bigint[]) may not see. A group permission implies the
+// lower ones.
+#define HIDDEN_TYPES(GROUPS)                                                                                    \
+    "SELECT dt.name FROM device_types dt WHERE EXISTS (SELECT 1 FROM group_device_type_permissions p "         \
+    "WHERE p.device_type = dt.name AND p.permission = 'view_devicetype') AND NOT EXISTS (SELECT 1 FROM "         \
+    "group_device_type_permissions p WHERE p.device_type = dt.name AND p.permission IN ('view_devicetype', "    \
+    "'submit_to_devicetype', 'change_devicetype') AND p.group_id = ANY(" GROUPS "))"
+#define HIDDEN_DEVICES(GROUPS)                                                                                   \
+    "SELECT d.hostname FROM devices d WHERE NOT EXISTS (SELECT 1 FROM group_device_permissions p "              \
+    "WHERE p.device = d.hostname AND p.permission IN ('view_device', 'submit_to_device', 'change_device') "     \
+    "AND p.group_id = ANY(" GROUPS ")) AND (EXISTS (SELECT 1 FROM group_device_permissions p "                  \
+    "WHERE p.device = d.hostname AND p.permission = 'view_device') OR (EXISTS (SELECT 1 FROM "                   \
+    "group_device_type_permissions p WHERE p.device_type = d.device_type AND p.permission = 'view_devicetype') " \
+    "AND NOT EXISTS (SELECT 1 FROM group_device_type_permissions p WHERE p.device_type = d.device_type AND "      \
+    "p.permission IN ('view_devicetype', 'submit_to_devicetype', 'change_devicetype') "                         \
+    "AND p.group_id = ANY(" GROUPS "))))"
+const Statement kHiddenTypes{"jobs.hidden_types", HIDDEN_TYPES("$1::bigint[]")};
+const Statement kHiddenDevices{"jobs.hidden_devices", HIDDEN_DEVICES("$1::bigint[]")};
+// job_visible_sql() for an anonymous viewer, in one statement.
+const Statement kPublic{
+    "jobs.public",
+    "SELECT j.is_public AND NOT j.has_viewing_groups AND CASE WHEN j.actual_device IS NULL THEN "
+    "(j.requested_device_type IS NULL OR j.requested_device_type NOT IN (" HIDDEN_TYPES("'{}'::bigint[]") ")) "
+    "ELSE j.actual_device NOT IN (" HIDDEN_DEVICES("'{}'::bigint[]") ") END FROM test_jobs j WHERE j.id = $1"};
 const Statement kLockLog{"jobs.lock_log",
                          "SELECT token, " LAVA_SQL_ISO("submit_time") ", log_lines, log_bytes FROM test_jobs "
                          "WHERE id = $1 FOR UPDATE"};
@@ -395,6 +402,12 @@ std::optional<Job> JobRepository::get_visible(std::int64_t id, const Viewer& vie
     const auto r = tx_.exec_dynamic("SELECT " JOB_COLUMNS JOB_FROM "WHERE j.id = $1::bigint AND " + visible, params);
     if (r.empty()) return std::nullopt;
     return to_job(r[0]);
+}
+
+std::optional<bool> JobRepository::is_public(std::int64_t id) {
+    const auto row = tx_.exec01(kPublic, id);
+    if (!row) return std::nullopt;
+    return (*row)[0].as<bool>();
 }
 
 std::vector<Job> JobRepository::group(const std::string& target_group) {

@@ -108,6 +108,9 @@ public:
     std::optional<std::int64_t> id_of(const std::string& display_id);
     // `get`, if the viewer may see the job.
     std::optional<Job> get_visible(std::int64_t id, const Viewer& viewer);
+    // Whether anonymous viewers may see the job (get_visible for nobody, in
+    // one statement); nullopt for an unknown job.
+    std::optional<bool> is_public(std::int64_t id);
     // The jobs of a MultiNode group, by sub_id.
     std::vector<Job> group(const std::string& target_group);
     // Bad filter values and unknown orderings are errors naming the parameter.
