@@ -621,7 +621,7 @@ private:
         std::vector<Candidate> jobs;
         for (const auto& r : tx_.exec(kGroupJobs, *first.group)) jobs.push_back(to_candidate(r));
         std::set<std::size_t> tentative;
-        std::vector<std::pair<const Candidate*, std::size_t>> plan;  // shadows plan(): the group's
+        std::vector<std::pair<const Candidate*, std::size_t>> picks;
         std::map<std::string, long> demand;
         std::string missing;
         for (const auto& j : jobs) {
@@ -629,7 +629,7 @@ private:
             auto picked = pick(j, tentative);
             if (auto* i = std::get_if<std::size_t>(&picked)) {
                 tentative.insert(*i);
-                plan.emplace_back(&j, *i);
+                picks.emplace_back(&j, *i);
             } else if (missing.empty()) {
                 missing = "job " + (j.sub_id.empty() ? std::to_string(j.id) : j.sub_id) + ": " +
                           std::get<std::string>(picked);
@@ -638,12 +638,12 @@ private:
         const std::string group_id = jobs.empty() ? first.sub_id : jobs.front().sub_id;
         if (missing.empty() && !jobs.empty()) {
             Unit unit;
-            for (const auto& [job, i] : plan) {
+            for (const auto& [job, i] : picks) {
                 unit.jobs.emplace_back(job->id, i);
                 unit.queued.push_back(*job);
             }
             unit.group = jobs;
-            this->plan(std::move(unit));
+            plan(std::move(unit));
             log_->info("MultiNode group {} scheduled ({} jobs)", group_id, jobs.size());
             return;
         }
