@@ -93,6 +93,21 @@ bool operator==(const Value& a, const Value& b) {
     }
 }
 
+Value with_item(const Value& dict, std::string_view key, Value value) {
+    Dict d;
+    bool placed = false;
+    for (const auto& [k, v] : dict.as_dict()) {
+        if (k.is_str() && k.as_str() == key) {
+            d.emplace_back(k, value);
+            placed = true;
+        } else {
+            d.emplace_back(k, v);
+        }
+    }
+    if (!placed) d.emplace_back(Value(key), std::move(value));
+    return Value(std::move(d));
+}
+
 std::string python_float_repr(double d) {
     if (std::isnan(d)) return "nan";
     if (std::isinf(d)) return d > 0 ? "inf" : "-inf";

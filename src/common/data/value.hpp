@@ -125,6 +125,10 @@ private:
     std::variant<None, bool, std::int64_t, double, StrBox, ListBox, DictBox, Undefined, Date> v_;
 };
 
+// A copy of the dict `dict` with `key` set to `value` (in place when the
+// key is there, appended otherwise): dict(d, key=value), order kept.
+Value with_item(const Value& dict, std::string_view key, Value value);
+
 // Formats a float as Python's repr() does (shortest round-trip: 1.0, 0.1, 1e+20).
 std::string python_float_repr(double d);
 

@@ -699,24 +699,11 @@ private:
     }
 
     static common::data::Value with_roles(const common::data::Value& doc, const common::data::Value& roles) {
-        auto replace = [](const common::data::Value& dict, const std::string& key, const common::data::Value& v) {
-            common::data::Dict out;
-            bool found = false;
-            for (const auto& [k, old] : dict.as_dict()) {
-                if (k.is_str() && k.as_str() == key) {
-                    out.emplace_back(k, v);
-                    found = true;
-                } else {
-                    out.emplace_back(k, old);
-                }
-            }
-            if (!found) out.emplace_back(common::data::Value(key), v);
-            return common::data::Value(out);
-        };
         const auto* protocols = doc.find("protocols");
         const auto* mn = protocols ? protocols->find("lava-multinode") : nullptr;
         if (!mn || !mn->is_dict() || !protocols->is_dict() || !doc.is_dict()) return doc;
-        return replace(doc, "protocols", replace(*protocols, "lava-multinode", replace(*mn, "roles", roles)));
+        using common::data::with_item;
+        return with_item(doc, "protocols", with_item(*protocols, "lava-multinode", with_item(*mn, "roles", roles)));
     }
 
     // ------------------------------------------------------------ reasons

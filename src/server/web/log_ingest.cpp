@@ -40,25 +40,10 @@ Value sorted(const Value& v) {
     return v;
 }
 
-Value with(const Value& dict, const std::string& key, const Value& value) {
-    Dict d;
-    bool placed = false;
-    for (const auto& [k, v] : dict.as_dict()) {
-        if (k.is_str() && k.as_str() == key) {
-            d.emplace_back(k, value);
-            placed = true;
-        } else {
-            d.emplace_back(k, v);
-        }
-    }
-    if (!placed) d.emplace_back(Value(key), value);
-    return Value(std::move(d));
-}
-
 Value merged(const Value& base, const Value& extra) {
     if (!base.is_dict() || !extra.is_dict()) return extra;
     Value out = base;
-    for (const auto& [k, v] : extra.as_dict()) out = with(out, k.str(), v);
+    for (const auto& [k, v] : extra.as_dict()) out = common::data::with_item(out, k.str(), v);
     return out;
 }
 
@@ -136,7 +121,7 @@ MappedResult map_result(std::int64_t job_id, const Value& msg_in, const store::J
     }
     if (msg.find("extra")) {
         const auto file = store_extra(msg, output);
-        msg = with(msg, "extra", file ? Value(*file) : Value());
+        msg = common::data::with_item(msg, "extra", file ? Value(*file) : Value());
     }
     std::string metadata = common::yaml::dump(sorted(msg));
     if (metadata.size() > kMetadataLimit) {
