@@ -106,11 +106,6 @@ const common::db::Statement kDeviceEvents{
     "WHERE j.actual_device = d.hostname AND j.state + 0 BETWEEN 1 AND 4 ORDER BY j.id DESC LIMIT 1) "
     "FROM devices d WHERE d.hostname = ANY($1::text::text[])"};
 
-std::optional<std::string> opt(const pqxx::field& f) {
-    if (f.is_null()) return std::nullopt;
-    return f.as<std::string>();
-}
-
 }  // namespace
 
 void collect(common::db::Tx& tx, const store::Touched& touched, std::vector<PendingEvent>& out) {
@@ -124,12 +119,12 @@ void collect(common::db::Tx& tx, const store::Touched& touched, std::vector<Pend
             j.submitter = r[2].as<std::string>();
             j.description = r[3].as<std::string>();
             j.health_check = r[4].as<bool>();
-            j.requested_device_type = opt(r[5]);
-            j.actual_device = opt(r[6]);
-            j.worker = opt(r[7]);
+            j.requested_device_type = store::optional_text(r[5]);
+            j.actual_device = store::optional_text(r[6]);
+            j.worker = store::optional_text(r[7]);
             j.submit_time = r[8].as<std::string>();
-            j.start_time = opt(r[9]);
-            j.end_time = opt(r[10]);
+            j.start_time = store::optional_text(r[9]);
+            j.end_time = store::optional_text(r[10]);
             j.state = static_cast<proto::JobState>(r[11].as<int>());
             j.health = static_cast<proto::JobHealth>(r[12].as<int>());
             j.priority = r[13].as<int>();
@@ -147,7 +142,7 @@ void collect(common::db::Tx& tx, const store::Touched& touched, std::vector<Pend
             d.device_type = r[1].as<std::string>();
             d.state = static_cast<proto::DeviceState>(r[2].as<int>());
             d.health = static_cast<proto::DeviceHealth>(r[3].as<int>());
-            d.worker = opt(r[4]);
+            d.worker = store::optional_text(r[4]);
             if (!r[5].is_null()) d.current_job = r[5].as<std::int64_t>();
             devices.emplace(d.hostname, std::move(d));
         }

@@ -120,17 +120,6 @@ const Statement kTagNames{"scheduler.tag_names", "SELECT id, name FROM tags WHER
 
 // ---------------------------------------------------------------- model
 
-std::vector<std::int64_t> int_list(const pqxx::field& f) {
-    std::vector<std::int64_t> out;
-    for (const auto& s : store::text_array(f)) out.push_back(std::stoll(s));
-    return out;
-}
-
-std::optional<std::string> opt(const pqxx::field& f) {
-    if (f.is_null()) return std::nullopt;
-    return f.as<std::string>();
-}
-
 // LAVA's queue order: priority desc, submit time, sub_id, id.
 using Key = std::tuple<int, std::int64_t, std::string, std::int64_t>;
 
@@ -162,12 +151,12 @@ Candidate to_candidate(const pqxx::row& r) {
     c.submit_us = r[2].as<std::int64_t>();
     c.submit_text = r[3].as<std::string>();
     c.sub_id = r[4].as<std::string>();
-    c.group = opt(r[5]);
-    c.requested_device = opt(r[6]);
-    c.requested_worker = opt(r[7]);
+    c.group = store::optional_text(r[5]);
+    c.requested_device = store::optional_text(r[6]);
+    c.requested_worker = store::optional_text(r[7]);
     c.superuser = r[8].as<bool>();
-    c.tags = int_list(r[9]);
-    c.groups = int_list(r[10]);
+    c.tags = store::int_array(r[9]);
+    c.groups = store::int_array(r[10]);
     c.type = r[11].as<std::string>();
     c.submitter = r[12].as<std::string>();
     c.description = r[13].as<std::string>();
@@ -293,8 +282,8 @@ private:
             d.health = static_cast<DeviceHealth>(row[2].as<int>());
             d.worker = row[3].as<std::string>();
             if (!room_.count(d.worker)) room_[d.worker] = row[5].as<bool>() ? LONG_MAX : row[4].as<long>();
-            d.tags = int_list(row[6]);
-            d.submit_groups = int_list(row[7]);
+            d.tags = store::int_array(row[6]);
+            d.submit_groups = store::int_array(row[7]);
             d.submit_restricted = row[8].as<bool>();
             devices_.push_back(std::move(d));
         }
@@ -307,7 +296,7 @@ private:
             t.queued = row[4].as<bool>();
             t.devices = row[5].as<long>();
             t.usable = row[6].as<long>();
-            t.submit_groups = int_list(row[7]);
+            t.submit_groups = store::int_array(row[7]);
             t.submit_restricted = row[8].as<bool>();
             types_.emplace(t.name, std::move(t));
         }
@@ -716,7 +705,7 @@ private:
                 ids.push_back(id);
                 texts.push_back(reason);
             }
-            tx_.exec(kSetJobReasons, store::int_array_literal(ids), quoted_array(texts));
+            tx_.exec(kSetJobReasons, store::int_array_literal(ids), store::text_array_literal(texts));
         }
         std::vector<std::string> type_names;
         std::vector<std::string> type_reasons;
@@ -741,21 +730,7 @@ private:
             type_reasons.push_back(reason);
             written_reasons_[name] = reason;
         }
-        if (!type_names.empty()) tx_.exec(kSetTypeReasons, store::text_array_literal(type_names), quoted_array(type_reasons));
-    }
-
-    // Any strings as a PostgreSQL array literal.
-    static std::string quoted_array(const std::vector<std::string>& v) {
-        std::string out = "{";
-        for (std::size_t i = 0; i < v.size(); ++i) {
-            out += i ? ",\"" : "\"";
-            for (char ch : v[i]) {
-                if (ch == '"' || ch == '\\') out += '\\';
-                out += ch;
-            }
-            out += '"';
-        }
-        return out + "}";
+        if (!type_names.empty()) tx_.exec(kSetTypeReasons, store::text_array_literal(type_names), store::text_array_literal(type_reasons));
     }
 
     Tx& tx_;

@@ -87,33 +87,22 @@ const Statement kWorkerJobs{
     "SELECT j.id, j.token, j.state FROM test_jobs j JOIN devices d ON d.hostname = j.actual_device "
     "WHERE d.worker_host = $1 AND j.state IN (2, 3, 4) ORDER BY j.id"};
 
-std::vector<std::int64_t> ids(const pqxx::field& f) {
-    std::vector<std::int64_t> out;
-    for (const auto& s : text_array(f)) out.push_back(std::stoll(s));
-    return out;
-}
-
-std::optional<std::string> opt(const pqxx::field& f) {
-    if (f.is_null()) return std::nullopt;
-    return f.as<std::string>();
-}
-
 Job to_job(const pqxx::row& r) {
     Job j;
     j.id = r[0].as<std::int64_t>();
     j.sub_id = r[1].as<std::string>();
     j.is_public = r[2].as<bool>();
-    j.target_group = opt(r[3]);
+    j.target_group = optional_text(r[3]);
     j.submitter_id = r[4].as<std::int64_t>();
     j.submitter = r[5].as<std::string>();
     j.description = r[6].as<std::string>();
     j.health_check = r[7].as<bool>();
-    j.requested_device_type = opt(r[8]);
-    j.actual_device = opt(r[9]);
-    j.worker = opt(r[10]);
+    j.requested_device_type = optional_text(r[8]);
+    j.actual_device = optional_text(r[9]);
+    j.worker = optional_text(r[10]);
     j.submit_time = r[11].as<std::string>();
-    j.start_time = opt(r[12]);
-    j.end_time = opt(r[13]);
+    j.start_time = optional_text(r[12]);
+    j.end_time = optional_text(r[13]);
     j.state = static_cast<proto::JobState>(r[14].as<int>());
     j.health = static_cast<proto::JobHealth>(r[15].as<int>());
     j.priority = r[16].as<int>();
@@ -121,12 +110,12 @@ Job to_job(const pqxx::row& r) {
     j.original_definition = r[18].as<std::string>();
     j.multinode_definition = r[19].as<std::string>();
     if (!r[20].is_null()) j.queue_timeout = r[20].as<std::int64_t>();
-    j.failure_comment = opt(r[21]);
+    j.failure_comment = optional_text(r[21]);
     j.token = r[22].as<std::string>();
     j.metadata = r[23].as<std::string>();
-    j.viewing_groups = ids(r[24]);
-    j.tags = ids(r[25]);
-    j.failure_tags = ids(r[26]);
+    j.viewing_groups = int_array(r[24]);
+    j.tags = int_array(r[25]);
+    j.failure_tags = int_array(r[26]);
     j.waiting_reason = r[27].as<std::string>();
     return j;
 }
@@ -318,12 +307,9 @@ std::string job_visible_sql(common::db::Tx& tx, const Viewer& viewer, std::vecto
     // query each), so the per-job test is plain column comparisons.
     const std::string groups = int_array_literal(viewer ? viewer->group_ids : std::vector<std::int64_t>{});
     auto text_array_param = [](const pqxx::result& r) {
-        std::string out = "{";
-        for (std::size_t i = 0; i < r.size(); ++i) {
-            std::string v = r[i][0].as<std::string>();
-            out += (i ? "," : "") + ("\"" + v + "\"");  // names match ^[-_a-zA-Z0-9.]+$: no escaping needed
-        }
-        return out + "}";
+        std::vector<std::string> names;
+        for (const auto& row : r) names.push_back(row[0].as<std::string>());
+        return text_array_literal(names);
     };
     const auto types = tx.exec(kHiddenTypes, groups);
     const auto devices = tx.exec(kHiddenDevices, groups);

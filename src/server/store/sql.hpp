@@ -40,6 +40,7 @@
 #include <pqxx/pqxx>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,11 +53,18 @@ inline std::string int_array_literal(const std::vector<std::int64_t>& v) {
     return out + "}";
 }
 
-// A text[] parameter from names that need no quoting inside the quotes
-// (hostnames, type names: ^[-_a-zA-Z0-9.]+$): {"a","b"}.
+// A text[] parameter as PostgreSQL array text: {"a","b \"c\""}; any
+// strings (quotes and backslashes escaped).
 inline std::string text_array_literal(const std::vector<std::string>& v) {
     std::string out = "{";
-    for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ",\"" : "\"") + v[i] + "\"";
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        out += i ? ",\"" : "\"";
+        for (char ch : v[i]) {
+            if (ch == '"' || ch == '\\') out += '\\';
+            out += ch;
+        }
+        out += '"';
+    }
     return out + "}";
 }
 
@@ -70,6 +78,19 @@ inline std::vector<std::string> text_array(const pqxx::field& f) {
         if (item.first == pqxx::array_parser::string_value) out.push_back(item.second);
     }
     return out;
+}
+
+// A bigint[] column (ARRAY(...)::text) as integers.
+inline std::vector<std::int64_t> int_array(const pqxx::field& f) {
+    std::vector<std::int64_t> out;
+    for (const auto& s : text_array(f)) out.push_back(std::stoll(s));
+    return out;
+}
+
+// A nullable text column.
+inline std::optional<std::string> optional_text(const pqxx::field& f) {
+    if (f.is_null()) return std::nullopt;
+    return f.as<std::string>();
 }
 
 }  // namespace lava::server::store
