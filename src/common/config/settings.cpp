@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 
 namespace lava::common::config {
 
@@ -125,6 +126,22 @@ void SettingsLoader::attach(CLI::App& app) {
                         ->type_name(e->type_help)
                         ->group("Settings");
     }
+}
+
+std::optional<int> SettingsLoader::parse_command_line(CLI::App& app, int argc, char** argv,
+                                                     const std::string& version) {
+    attach(app);
+    app.set_version_flag("--version", version);
+    try {
+        app.parse(argc, argv);
+        load();
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    } catch (const ConfigError& e) {
+        std::cerr << app.get_name() << ": error: " << e.what() << "\n";
+        return 2;
+    }
+    return std::nullopt;
 }
 
 void SettingsLoader::load() {

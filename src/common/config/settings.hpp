@@ -51,6 +51,12 @@ public:
     // assigns every field by precedence. Throws ConfigError.
     void load();
 
+    // A daemon's start: attach() (plus --version: `version`), parse argv,
+    // load(). Nullopt to go on; else the exit code, the message printed
+    // (--help and --version: 0; a bad flag: CLI11's; a bad setting:
+    // "<program>: error: ..." and 2).
+    std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv, const std::string& version);
+
     // The settings file that load() read, or "" when none was read.
     const std::string& file_read() const { return file_read_; }
 

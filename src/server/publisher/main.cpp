@@ -45,16 +45,8 @@ int main(int argc, char** argv) {
                "Events queued per WebSocket client; a client that falls this far behind is disconnected", 1,
                10000000);
     loader.add("websocket_ping_s", &ws_ping_s, "Seconds between pings to a quiet WebSocket client", 1, 3600);
-    loader.attach(app);
-    app.set_version_flag("--version", std::string("lava-cpp ") + LAVA_CPP_VERSION);
-    try {
-        app.parse(argc, argv);
-        loader.load();
-    } catch (const CLI::ParseError& e) {
-        return app.exit(e);
-    } catch (const common::config::ConfigError& e) {
-        std::cerr << kProgram << ": error: " << e.what() << "\n";
-        return 2;
+    if (auto code = loader.parse_command_line(app, argc, argv, std::string("lava-cpp ") + LAVA_CPP_VERSION)) {
+        return *code;
     }
     common::log::init(log_settings);
     auto log = common::log::get(kProgram);

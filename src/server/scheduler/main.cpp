@@ -34,16 +34,8 @@ int main(int argc, char** argv) {
     loader.add("interval_s", &settings.interval_s, "Seconds between passes when no event wakes it", 1, 3600);
     loader.add("standby_poll_ms", &settings.standby_poll_ms,
                "How often a standby scheduler tries to become the active one (ms)", 10, 60000);
-    loader.attach(app);
-    app.set_version_flag("--version", std::string("lava-cpp ") + LAVA_CPP_VERSION);
-    try {
-        app.parse(argc, argv);
-        loader.load();
-    } catch (const CLI::ParseError& e) {
-        return app.exit(e);
-    } catch (const common::config::ConfigError& e) {
-        std::cerr << kProgram << ": error: " << e.what() << "\n";
-        return 2;
+    if (auto code = loader.parse_command_line(app, argc, argv, std::string("lava-cpp ") + LAVA_CPP_VERSION)) {
+        return *code;
     }
     common::log::init(log_settings);
     try {
