@@ -20,4 +20,10 @@ std::string format_iso8601(SystemTime t) {
     return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:06d}", tm, micros);
 }
 
+std::string python_isoformat(SystemTime t) {
+    std::string text = format_iso8601(t);
+    if (text.size() > 7 && text.compare(text.size() - 7, 7, ".000000") == 0) text.resize(text.size() - 7);
+    return text;
+}
+
 }  // namespace lava

@@ -53,4 +53,8 @@ private:
 // writes naive UTC datetimes: 2023-01-10T10:00:00.123456
 std::string format_iso8601(SystemTime t);
 
+// Python's datetime.isoformat() of a naive UTC time, as LAVA 2023.01 writes
+// event and log timestamps: like format_iso8601 but without ".000000".
+std::string python_isoformat(SystemTime t);
+
 }  // namespace lava

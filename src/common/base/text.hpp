@@ -25,6 +25,9 @@ void append_utf8(std::string& out, char32_t cp);
 // `keep_empty` is false.
 std::vector<std::string> split(std::string_view s, char sep, bool keep_empty = true);
 
+// `s` without leading and trailing ASCII whitespace.
+std::string_view trim(std::string_view s);
+
 // A row id as URLs and APIs spell it: 1 to 18 decimal digits (so it fits
 // an int64), nothing else; nullopt otherwise.
 std::optional<std::int64_t> parse_id(std::string_view text);

@@ -1,5 +1,6 @@
 #include "common/device/device.hpp"
 
+#include "common/base/file.hpp"
 #include "common/yaml/load.hpp"
 
 #include <filesystem>
@@ -13,14 +14,6 @@ namespace {
 namespace fs = std::filesystem;
 using data::Value;
 using namespace schema;
-
-std::optional<std::string> read_file(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    if (!in) return std::nullopt;
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    return buf.str();
-}
 
 Result<void> check_hostname(const std::string& hostname) {
     const bool ok = !hostname.empty() && hostname.size() <= 200 &&
@@ -159,7 +152,7 @@ bool DeviceConfig::has_dictionary(const std::string& hostname) const {
 
 Result<std::string> DeviceConfig::dictionary(const std::string& hostname) const {
     if (auto ok = check_hostname(hostname); !ok) return ok.error();
-    auto text = read_file(fs::path(paths_.root) / "devices" / (hostname + ".jinja2"));
+    auto text = read_file((fs::path(paths_.root) / "devices" / (hostname + ".jinja2")).string());
     if (!text) {
         return make_error(errc::kNotFound, "device '" + hostname + "' has no device dictionary (" +
                                                (fs::path(paths_.root) / "devices").string() + "/" +
@@ -225,7 +218,7 @@ Result<std::string> DeviceConfig::health_check(const std::string& hostname) cons
     auto name = template_name(hostname);
     if (!name) return name.error();
     for (const char* ext : {".yaml", ".yml"}) {
-        if (auto text = read_file(fs::path(paths_.root) / "health-checks" / (*name + ext))) return *text;
+        if (auto text = read_file((fs::path(paths_.root) / "health-checks" / (*name + ext)).string())) return *text;
     }
     return make_error(errc::kNotFound, "no health check for device type template '" + *name + "'");
 }

@@ -1,5 +1,7 @@
 #include "server/events/events.hpp"
 
+#include "common/base/clock.hpp"
+
 #include "common/crypto/password.hpp"
 #include "common/log/log.hpp"
 #include "common/proto/events.hpp"
@@ -21,24 +23,6 @@
 namespace lava::server::events {
 namespace {
 
-// datetime.utcnow().isoformat(): microseconds dropped when zero.
-std::string utc_now_iso() {
-    const auto now = std::chrono::system_clock::now();
-    const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(now);
-    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now - secs).count();
-    const std::time_t t = std::chrono::system_clock::to_time_t(secs);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[40];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::string out = buf;
-    if (micros != 0) {
-        char frac[16];
-        std::snprintf(frac, sizeof frac, ".%06lld", static_cast<long long>(micros));
-        out += frac;
-    }
-    return out;
-}
 
 }  // namespace
 
@@ -207,7 +191,7 @@ void EventPublisher::publish(const std::vector<PendingEvent>& events) {
     std::lock_guard lock(impl_->mutex);
     for (const auto& e : events) {
         const auto frames = proto::to_frames(
-            proto::Event{impl_->topic + e.topic_suffix, uuid1(), utc_now_iso(), e.username, e.payload});
+            proto::Event{impl_->topic + e.topic_suffix, uuid1(), python_isoformat(std::chrono::system_clock::now()), e.username, e.payload});
         try {
             for (std::size_t i = 0; i < frames.size(); ++i) {
                 const auto flags = zmq::send_flags::dontwait |

@@ -1,5 +1,6 @@
 #include "server/web/lab_service.hpp"
 
+#include "common/base/file.hpp"
 #include "common/yaml/load.hpp"
 #include "server/web/jobs_service.hpp"
 
@@ -12,14 +13,6 @@ namespace lava::server::web {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::optional<std::string> read_text(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return std::nullopt;
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 // Written beside and renamed over: readers never see half a file.
 bool write_text(const fs::path& path, const std::string& text) {
@@ -64,11 +57,11 @@ bool safe_file_name(const std::string& name) {
 
 std::optional<std::string> read_type_file(const App& app, const std::string& type, TypeFile kind) {
     if (!safe_file_name(type)) return std::nullopt;
-    if (auto text = read_text(local_type_path(app, type, kind))) return text;
+    if (auto text = read_file(local_type_path(app, type, kind).string())) return text;
     if (kind == TypeFile::kTemplate) {
         // A template shipped in a further template directory counts too.
         for (const auto& dir : app.devices().search_path()) {
-            if (auto text = read_text(fs::path(dir) / (type + ".jinja2"))) return text;
+            if (auto text = read_file((fs::path(dir) / (type + ".jinja2")).string())) return text;
         }
     }
     return std::nullopt;
@@ -86,7 +79,7 @@ bool write_type_file(const App& app, const std::string& type, TypeFile kind, con
 std::optional<std::string> read_worker_file(const App& app, const std::string& worker, WorkerFile kind) {
     if (!safe_file_name(worker)) return std::nullopt;
     for (const auto& path : worker_paths(app, worker, kind)) {
-        if (auto text = read_text(path)) return text;
+        if (auto text = read_file(path.string())) return text;
     }
     return std::nullopt;
 }

@@ -32,6 +32,7 @@ public:
             case console_errc::kClosed: return "the connection closed";
             case console_errc::kIo: return "input/output error";
             case console_errc::kPattern: return "invalid pattern";
+            case console_errc::kCanceled: return "canceled";
         }
         return "console error";
     }
@@ -128,10 +129,12 @@ Console::Console(std::unique_ptr<Connection> connection, ConsoleHooks hooks)
 Console::~Console() { flush_line(); }
 
 void Console::flush_line() {
+    while (!line_.empty() && line_.back() == '\r') line_.pop_back();
     if (line_.empty()) return;
-    if (line_.back() == '\r') line_.pop_back();
     if (hooks_.on_target) hooks_.on_target(line_);
     line_.clear();
+    // What is left of this line is often only its "\r\n": not a line of its own.
+    continued_ = true;
 }
 
 Result<void> Console::read_some(std::chrono::steady_clock::time_point deadline) {
@@ -139,13 +142,15 @@ Result<void> Console::read_some(std::chrono::steady_clock::time_point deadline) 
         // Rounded up: poll() must not wake before the deadline.
         const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) return fail(console_errc::kTimeout, "timed out");
-        pollfd p{connection_->fd(), POLLIN, 0};
-        const int rc = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 1000 * 60 * 60)));
+        pollfd p[2] = {{connection_->fd(), POLLIN, 0}, {hooks_.cancel_fd, POLLIN, 0}};
+        const nfds_t count = hooks_.cancel_fd >= 0 ? 2 : 1;
+        const int rc = ::poll(p, count, static_cast<int>(std::min<long long>(left.count(), 1000 * 60 * 60)));
         if (rc < 0) {
             if (errno == EINTR) continue;
             return fail(console_errc::kIo, "poll: " + errno_text());
         }
         if (rc == 0) continue;  // the deadline check above ends the wait
+        if (count == 2 && p[1].revents != 0) return fail(console_errc::kCanceled, "canceled");
         char data[4096];
         const ssize_t n = ::read(connection_->fd(), data, sizeof data);
         if (n < 0) {
@@ -159,9 +164,10 @@ Result<void> Console::read_some(std::chrono::steady_clock::time_point deadline) 
         if (!hooks_.on_target) return {};
         for (ssize_t i = 0; i < n; ++i) {
             if (data[i] == '\n') {
-                if (!line_.empty() && line_.back() == '\r') line_.pop_back();
-                hooks_.on_target(line_);
+                while (!line_.empty() && line_.back() == '\r') line_.pop_back();
+                if (!line_.empty() || !continued_) hooks_.on_target(line_);
                 line_.clear();
+                continued_ = false;
             } else {
                 line_.push_back(data[i]);
             }
@@ -214,6 +220,17 @@ Result<Match> Console::expect(const std::vector<std::string>& patterns, std::chr
             for (std::uint32_t g = 1; g <= groups && g < pairs; ++g) {
                 m.groups.push_back(ov[2 * g] == PCRE2_UNSET ? std::string()
                                                             : buffer_.substr(ov[2 * g], ov[2 * g + 1] - ov[2 * g]));
+            }
+            std::uint32_t names = 0;
+            PCRE2_SPTR table = nullptr;
+            std::uint32_t entry_size = 0;
+            pcre2_pattern_info(compiled[*best].code.get(), PCRE2_INFO_NAMECOUNT, &names);
+            pcre2_pattern_info(compiled[*best].code.get(), PCRE2_INFO_NAMETABLE, &table);
+            pcre2_pattern_info(compiled[*best].code.get(), PCRE2_INFO_NAMEENTRYSIZE, &entry_size);
+            for (std::uint32_t n = 0; n < names; ++n) {
+                const auto* e = table + n * entry_size;
+                const std::size_t g = (static_cast<std::size_t>(e[0]) << 8) | e[1];
+                if (g >= 1 && g <= m.groups.size()) m.named[reinterpret_cast<const char*>(e + 2)] = m.groups[g - 1];
             }
             buffer_.erase(0, ov[1]);
             flush_line();  // the matched prompt, in the log now

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,6 +29,7 @@ enum class console_errc {
     kClosed,       // the DUT's side closed the stream
     kIo,           // connecting, spawning, reading or writing failed
     kPattern,      // a pattern does not compile
+    kCanceled,     // the cancel descriptor became readable (the job is being canceled)
 };
 const boost::system::error_category& console_category() noexcept;
 boost::system::error_code make_error_code(console_errc e) noexcept;
@@ -57,6 +59,7 @@ private:
 struct ConsoleHooks {
     std::function<void(std::string_view line)> on_target;  // from the DUT, without "\r\n"
     std::function<void(std::string_view text)> on_input;   // sent to the DUT
+    int cancel_fd = -1;  // readable = stop waiting (lava-run's signal pipe)
 };
 
 struct Match {
@@ -64,6 +67,7 @@ struct Match {
     std::string before;      // the output before the match
     std::string matched;     // the matched text
     std::vector<std::string> groups;  // capture groups ("" when unset)
+    std::map<std::string, std::string> named;  // named groups ((?P<name>...) or (?<name>...))
 };
 
 class Console {
@@ -95,6 +99,7 @@ private:
     ConsoleHooks hooks_;
     std::string buffer_;  // not yet consumed by a match
     std::string line_;    // received, not yet given to on_target
+    bool continued_ = false;  // line_ continues a line reported at a match
 };
 
 }  // namespace lava::worker::run

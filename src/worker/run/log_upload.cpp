@@ -1,0 +1,156 @@
+#include "worker/run/log_upload.hpp"
+
+#include "worker/run/job_log.hpp"
+
+#include <curl/curl.h>
+#include <nlohmann/json.hpp>
+
+#include <memory>
+
+namespace lava::worker::run {
+
+namespace {
+
+std::size_t collect(char* data, std::size_t size, std::size_t count, void* user) {
+    static_cast<std::string*>(user)->append(data, size * count);
+    return size * count;
+}
+
+std::string form_escape(CURL* curl, const std::string& text) {
+    char* escaped = curl_easy_escape(curl, text.data(), static_cast<int>(text.size()));
+    std::string out(escaped ? escaped : "");
+    curl_free(escaped);
+    return out;
+}
+
+}  // namespace
+
+LogUploader::LogUploader(LogUploadOptions options, std::function<void()> on_gone)
+    : options_(std::move(options)), on_gone_(std::move(on_gone)), batch_limit_(options_.max_records) {
+    thread_ = std::thread([this] { loop(); });
+}
+
+LogUploader::~LogUploader() { close(); }
+
+void LogUploader::push(std::string line) {
+    std::lock_guard lock(mutex_);
+    if (gone_) return;
+    waiting_.push_back(std::move(line));
+    if (waiting_.size() >= options_.max_records) wake_.notify_one();
+}
+
+void LogUploader::close(std::chrono::seconds flush_for) {
+    {
+        std::lock_guard lock(mutex_);
+        if (!closing_) {
+            closing_ = true;
+            flush_deadline_ = std::chrono::steady_clock::now() + flush_for;
+        }
+        wake_.notify_one();
+    }
+    if (thread_.joinable()) thread_.join();
+}
+
+std::size_t LogUploader::sent() const {
+    std::lock_guard lock(mutex_);
+    return index_;
+}
+
+bool LogUploader::post(std::size_t count, int& status) {
+    std::string lines;
+    std::size_t index = 0;
+    {
+        std::lock_guard lock(mutex_);
+        count = std::min(count, waiting_.size());
+        for (std::size_t i = 0; i < count; ++i) {
+            if (i) lines.push_back('\n');
+            lines += waiting_[i];
+        }
+        index = index_;
+    }
+    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+    const std::string url = options_.url + "/scheduler/internal/v1/jobs/" + options_.job_id + "/logs/";
+    const std::string body = "lines=" + form_escape(curl.get(), lines) + "&index=" + std::to_string(index);
+    std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(nullptr, curl_slist_free_all);
+    headers.reset(curl_slist_append(headers.release(), ("LAVA-Token: " + options_.token).c_str()));
+    headers.reset(curl_slist_append(headers.release(), "User-Agent: lava 2023.01"));
+    std::string response;
+    curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &response);
+    curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, static_cast<long>(options_.request_timeout.count()));
+    curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+    status = 0;
+    if (curl_easy_perform(curl.get()) != CURLE_OK) return false;
+    long code = 0;
+    curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &code);
+    status = static_cast<int>(code);
+    if (code != 200) return false;
+    const auto json = nlohmann::json::parse(response, nullptr, false);
+    if (!json.is_object() || !json.contains("line_count") || !json["line_count"].is_number_integer()) return false;
+    const auto taken = std::min<std::size_t>(json["line_count"].get<std::size_t>(), count);
+    std::lock_guard lock(mutex_);
+    waiting_.erase(waiting_.begin(), waiting_.begin() + static_cast<long>(taken));
+    index_ += taken;
+    return taken > 0;
+}
+
+void LogUploader::loop() {
+    auto last = std::chrono::steady_clock::now();
+    std::chrono::milliseconds delay(500);
+    for (;;) {
+        std::size_t count = 0;
+        bool closing = false;
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait_until(lock, last + options_.interval,
+                             [&] { return closing_ || waiting_.size() >= options_.max_records; });
+            closing = closing_;
+            if (gone_ || waiting_.empty()) {
+                if (closing) return;
+                last = std::chrono::steady_clock::now();
+                continue;
+            }
+            if (closing && std::chrono::steady_clock::now() >= flush_deadline_) return;
+            count = std::min(waiting_.size(), batch_limit_);
+        }
+        last = std::chrono::steady_clock::now();
+        int status = 0;
+        if (post(count, status)) {
+            delay = std::chrono::milliseconds(500);
+            continue;
+        }
+        if (status == 404) {
+            {
+                std::lock_guard lock(mutex_);
+                gone_ = true;
+                waiting_.clear();
+            }
+            if (on_gone_) on_gone_();
+            continue;
+        }
+        if (status == 413) {
+            std::lock_guard lock(mutex_);
+            if (batch_limit_ == 1) {
+                // A single line the server refuses: a failed result in its place (LAVA's way).
+                waiting_.front() = "- {\"dt\": \"" + log_timestamp() +
+                                   "\", \"lvl\": \"results\", \"msg\": {\"case\": \"log-upload\", "
+                                   "\"definition\": \"lava\", \"result\": \"fail\"}}";
+            }
+            batch_limit_ = std::max<std::size_t>(1, batch_limit_ / 2);
+            continue;
+        }
+        // Unreachable or 5xx: keep the lines, wait (0.5 s doubling up to
+        // retry_delay), send again from the same index.
+        std::unique_lock lock(mutex_);
+        const auto until = std::chrono::steady_clock::now() + delay;
+        delay = std::min(options_.retry_delay, delay * 2);
+        wake_.wait_until(lock, closing_ ? std::min(until, flush_deadline_) : until,
+                         [&] { return closing_ && std::chrono::steady_clock::now() >= flush_deadline_; });
+    }
+}
+
+}  // namespace lava::worker::run
