@@ -17,8 +17,7 @@ pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
 pkg_check_modules(LIBYAML REQUIRED IMPORTED_TARGET yaml-0.1)
 # Python-compatible regular expressions (test-definition parse patterns).
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
-# lava-run: downloads and log upload (libcurl), decompression, tar and cpio (libarchive).
-pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
+# lava-run: decompression, tar and cpio (libarchive).
 pkg_check_modules(LIBARCHIVE REQUIRED IMPORTED_TARGET libarchive)
 if(LAVA_BUILD_TESTS)
   find_package(GTest REQUIRED)

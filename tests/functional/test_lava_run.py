@@ -6,6 +6,7 @@ TESTRAISE, wrong checksum, SIGTERM); the log uploaded to a server that fails
 now and then; and LAVA 2023.01's own `lava-run --validate` agreeing on the
 same job and device files."""
 
+import functools
 import hashlib
 import http.server
 import json
@@ -13,6 +14,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -35,13 +37,49 @@ def images():
     return r.stdout.strip().splitlines()[-1]
 
 
+class FileHandler(http.server.SimpleHTTPRequestHandler):
+    """Files, plus /chunked/<name> (the file with chunked transfer encoding)
+    and /redirect/<name> (a 302 to /<name>)."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path.startswith("/redirect/"):
+            self.send_response(302)
+            self.send_header("Location", self.path[len("/redirect"):])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif self.path.startswith("/chunked/"):
+            with open(os.path.join(self.directory, self.path[len("/chunked/"):]), "rb") as f:
+                data = f.read()
+            self.protocol_version = "HTTP/1.1"
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            for at in range(0, len(data), 7777):
+                chunk = data[at:at + 7777]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
+        else:
+            super().do_GET()
+
+    def do_HEAD(self):
+        if self.path.startswith(("/redirect/", "/chunked/")):
+            self.send_response(405)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        else:
+            super().do_HEAD()
+
+
 class Files:
     """A directory served over HTTP on 127.0.0.1 (the DUT's 10.0.2.2)."""
 
     def __init__(self, root):
         self.root = root
-        handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=root, **k)
-        handler.log_message = lambda *a: None
+        handler = functools.partial(FileHandler, directory=root)
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
         self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
@@ -57,6 +95,11 @@ def files(images, tmp_path_factory):
     root = str(tmp_path_factory.mktemp("served"))
     for name in ("vmlinux", "initramfs.cpio.gz"):
         os.symlink(os.path.join(images, name), os.path.join(root, name))
+    # Compressed copies, which lava-run must decompress back to what boots.
+    for name, tool, suffix in (("vmlinux", ["zstd", "-1", "-q"], ".zst"), ("initramfs.cpio.gz", ["xz", "-0"], ".xz"),
+                               ("initramfs.cpio.gz", ["bzip2", "-1"], ".bz2"), ("initramfs.cpio.gz", ["gzip", "-1"], ".gz")):
+        with open(os.path.join(images, name), "rb") as src, open(os.path.join(root, name + suffix), "wb") as dst:
+            subprocess.run(tool + ["-c"], stdin=src, stdout=dst, check=True)
     f = Files(root)
     yield f
     f.close()
@@ -101,11 +144,30 @@ def smoke_job(files, steps, boot_extra=None, deploy_extra=None, definition_extra
     return job
 
 
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def use_compressed(files, job, kernel=None, initrd=None):
+    """Points the job's images at compressed copies (suffix -> compression)."""
+    names = {".zst": "zstd", ".xz": "xz", ".bz2": "bz2", ".gz": "gz"}
+    images = job["actions"][0]["deploy"]["images"]
+    for label, base, suffix in (("kernel", "vmlinux", kernel), ("initrd", "initramfs.cpio.gz", initrd)):
+        if suffix:
+            images[label]["url"] = "%s/%s%s" % (files.url, base, suffix)
+            images[label]["compression"] = names[suffix]
+            # Checksums are of the bytes downloaded, as in LAVA.
+            images[label]["sha256sum"] = sha256(os.path.join(files.root, base + suffix))
+    return job
+
+
 class Run:
     """One lava-run process and what it left behind."""
 
-    def __init__(self, tmp_path, device, job, args=(), dispatcher=None):
+    def __init__(self, tmp_path, device, job, args=(), dispatcher=None, env=None):
         self.dir = str(tmp_path)
+        os.makedirs(self.dir, exist_ok=True)
         self.out = os.path.join(self.dir, "out")
         self.tmp = os.path.join(self.dir, "tmp")
         self.job_path = os.path.join(self.dir, "job.yaml")
@@ -121,7 +183,7 @@ class Run:
         self.stderr_path = os.path.join(self.dir, "stderr")
         self.started = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(self.stderr_path, "w"),
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, env=env)
 
     def wait(self, timeout=240):
         self.rc = self.proc.wait(timeout=timeout)
@@ -184,8 +246,17 @@ def test_smoke_job_passes_with_every_result(files, device, tmp_path):
     job = smoke_job(files, steps,
                     definition_extra={"parameters": {"GREETING": "hello"}},
                     top_extra={"secrets": {"API_TOKEN": "s3cr3t-t0ken-value"}})
+    with open(os.path.join(files.root, "initramfs.cpio.gz"), "rb") as f:
+        data = f.read()
+    job["actions"][0]["deploy"]["images"]["initrd"].update(
+        md5sum=hashlib.md5(data).hexdigest(), sha512sum=hashlib.sha512(data).hexdigest())
     job["actions"][2]["test"]["definitions"][0]["repository"]["parse"] = {
         "pattern": r"^(?P<test_case_id>[a-z-]+): (?P<result>[A-Z]+)", "fixupdict": {"PASS": "pass"}}
+    # A second definition whose install step fails: its run never starts.
+    job["actions"][2]["test"]["definitions"].append(
+        {"from": "inline", "name": "broken", "path": "inline/broken.yaml",
+         "repository": {"metadata": {"format": "Lava-Test Test Definition 1.0", "name": "broken"},
+                        "install": {"steps": ["false"]}, "run": {"steps": ["lava-test-case never --result pass"]}}})
     run = Run(tmp_path, device, job).wait()
     assert run.rc == 0, run.messages()[-5:]
     assert run.result() == {"definition": "lava", "case": "job", "result": "pass"}
@@ -203,6 +274,9 @@ def test_smoke_job_passes_with_every_result(files, device, tmp_path):
     assert cases["ref-case"]["reference"] == "http://example.com/ref"
     assert cases["pattern-case"]["result"] == "pass"
     assert "an-event" in run.messages("event")
+    assert run.results("1_broken") == []
+    assert any("install.sh failed" in m for m in run.messages("error"))
+    assert "1_broken" not in {r["case"] for r in run.results("lava")}
 
     # The `lava` suite: the run itself, and every action of description.yaml.
     lava = {r["case"]: r for r in run.results("lava")}
@@ -250,6 +324,7 @@ def test_dut_without_prompt_times_out_in_the_boot_timeout(files, device, tmp_pat
 def test_testraise_fails_the_job_with_a_test_error(files, device, tmp_path):
     job = smoke_job(files, ["lava-test-case before --result pass", "lava-test-raise the-device-is-on-fire",
                             "lava-test-case after --result pass"])
+    use_compressed(files, job, kernel=".zst", initrd=".xz")
     run = Run(tmp_path, device, job).wait()
     assert run.rc == 1
     result = run.result()
@@ -260,6 +335,7 @@ def test_testraise_fails_the_job_with_a_test_error(files, device, tmp_path):
 
 def test_sigterm_cancels_the_job_and_cleans_up(files, device, tmp_path):
     job = smoke_job(files, ["lava-test-case started --result pass", "sleep 600"])
+    use_compressed(files, job, initrd=".bz2")
     run = Run(tmp_path, device, job)
 
     def started():
@@ -311,7 +387,7 @@ def test_git_definition_from_a_local_repository(files, device, tmp_path):
     try:
         wait_for(lambda: subprocess.run(["git", "ls-remote", url], capture_output=True).returncode == 0,
                  what="git daemon")
-        job = smoke_job(files, [])
+        job = use_compressed(files, smoke_job(files, []), initrd=".gz")
         job["actions"][2]["test"]["definitions"] = [
             {"from": "git", "repository": url, "path": "smoke/hello.yaml", "name": "hello"}]
         run = Run(tmp_path, device, job).wait()
@@ -327,17 +403,70 @@ def test_git_definition_from_a_local_repository(files, device, tmp_path):
         shutil.rmtree(repo)
 
 
-def test_transfer_overlay_over_http_from_lava_run(files, device, tmp_path):
-    """No initramfs to carry the overlay: the DUT downloads it from lava-run."""
-    job = smoke_job(files, ["lava-test-case fetched --result pass"],
-                    boot_extra={"transfer_overlay": {"download_command": "cd /tmp && wget -q",
-                                                     "unpack_command": "tar -C / -xzf"}})
+def test_transfer_overlay_interactive_and_url_definitions(files, device, tmp_path):
+    """No initramfs carries the overlay: the DUT downloads it from lava-run.
+    Before the test shell, an interactive test; the definition comes from a URL."""
+    # from: url is a compressed tar of tests, as in LAVA.
+    tests = tmp_path / "url-tests"
+    (tests / "smoke").mkdir(parents=True)
+    with open(tests / "smoke" / "from-url.yaml", "w") as f:
+        yaml.safe_dump({"metadata": {"format": "Lava-Test Test Definition 1.0", "name": "from-url"},
+                        "run": {"steps": ["lava-test-case fetched --result pass"]}}, f)
+    subprocess.run(["tar", "-C", str(tests), "-czf", os.path.join(files.root, "url-tests.tar.gz"), "smoke"], check=True)
+    job = smoke_job(files, [], boot_extra={"transfer_overlay": {"download_command": "cd /tmp && wget -q",
+                                                                "unpack_command": "tar -C / -xzf"}})
+    job["actions"][2]["test"]["definitions"] = [
+        {"from": "url", "repository": files.url + "/url-tests.tar.gz", "compression": "gz",
+         "path": "smoke/from-url.yaml", "name": "viaurl"}]
+    interactive = {"interactive": [{"name": "shell-checks", "prompts": [PROMPT], "script": [
+        {"name": "echo-works", "command": "echo hel''lo", "successes": [{"message": "hello"}]},
+        {"name": "false-fails", "command": "echo status=$((1+1))", "successes": [{"message": "status=1"}],
+         "failures": [{"message": "status=2"}]},
+        {"command": "uname -a"},
+    ]}]}
+    job["actions"].insert(2, {"test": interactive})
     # The DUT sees the host as 10.0.2.2 (QEMU user networking).
     run = Run(tmp_path, device, job, dispatcher={"dispatcher_ip": "10.0.2.2"}).wait()
     assert run.rc == 0, run.messages()[-8:]
-    assert {r["case"]: r["result"] for r in run.results("0_smoke")} == {"fetched": "pass"}
-    lava = {r["case"] for r in run.results("lava")}
+    assert {r["case"]: r["result"] for r in run.results("0_viaurl")} == {"fetched": "pass"}
+    assert {r["case"]: r["result"] for r in run.results("shell-checks")} == {"echo-works": "pass",
+                                                                              "false-fails": "fail"}
+    lava = {r["case"]: r for r in run.results("lava")}
     assert "overlay-unpack" in lava and "compress-overlay" in lava and "apply-overlay-initrd" not in lava
+    assert lava["0_viaurl"]["repository"] == files.url + "/url-tests.tar.gz"
+    assert lava["lava-test-interactive"]["result"] == "pass"
+
+
+def test_minimal_boot_with_auto_login(images, device, tmp_path):
+    """boot: minimal — the device's connection command (here QEMU itself, its
+    serial console on the pty) and LAVA's auto_login against `dut login:`."""
+    with open(device) as f:
+        config = yaml.safe_load(f)
+    marker = "lava-run-minimal-%d" % os.getpid()
+    qemu = ["qemu-system-x86_64", "-name", marker, "-accel", "tcg", "-machine", "pc", "-bios", "/usr/share/qemu/qboot.rom",
+            "-m", "256", "-nographic", "-monitor", "none", "-no-user-config", "-display", "none",
+            "-kernel", os.path.join(images, "vmlinux"), "-initrd", os.path.join(images, "initramfs.cpio.gz"),
+            "-append", "'console=ttyS0,115200 panic=-1 dut.login=1'"]
+    config["commands"] = {"connect": " ".join(qemu)}
+    minimal = str(tmp_path / "minimal.yaml")
+    with open(minimal, "w") as f:
+        yaml.safe_dump(config, f)
+    job = {"job_name": "minimal", "device_type": "qemu", "visibility": "public",
+           "timeouts": {"job": {"minutes": 3}, "action": {"minutes": 2}}, "context": {"arch": "amd64"},
+           "actions": [
+               {"boot": {"method": "minimal", "prompts": [PROMPT],
+                         "auto_login": {"login_prompt": "dut login:", "username": "root",
+                                        "login_commands": ["export LOGGED_IN=yes"]}}},
+               {"test": {"interactive": [{"name": "after-login", "prompts": [PROMPT], "script": [
+                   {"name": "login-commands-ran", "command": "echo \"[$LOGGED_IN]\"",
+                    "successes": [{"message": "\\[yes\\]"}]}]}]}}]}
+    run = Run(tmp_path, minimal, job).wait()
+    assert run.rc == 0, run.messages()[-8:]
+    assert {r["case"]: r["result"] for r in run.results("after-login")} == {"login-commands-ran": "pass"}
+    assert "root" in [m.strip() for m in run.messages("input")]
+    lava = {r["case"] for r in run.results("lava")}
+    assert {"minimal-boot", "connect-device", "reset-device", "auto-login-action"} <= lava
+    assert processes_mentioning(marker) == []
 
 
 # ----------------------------------------------------------------- failures before the boot
@@ -350,8 +479,7 @@ def test_wrong_sha256_is_an_infrastructure_error_before_boot(files, device, tmp_
     result = run.result()
     assert result["error_type"] == "Infrastructure", result
     assert "sha256sum" in result["error_msg"]
-    with open(os.path.join(files.root, "initramfs.cpio.gz"), "rb") as f:
-        assert hashlib.sha256(f.read()).hexdigest() in result["error_msg"]
+    assert sha256(os.path.join(files.root, "initramfs.cpio.gz")) in result["error_msg"]
     assert "execute-qemu" not in {r["case"] for r in run.results("lava")}
 
 
@@ -365,6 +493,47 @@ def test_unreachable_url_and_unknown_arch_fail_validation(files, device, tmp_pat
     assert result["error_type"] == "Job", result
     assert "no-such-kernel" in result["error_msg"] and "'sparc'" in result["error_msg"]
     assert [r["result"] for r in run.results("lava") if r["case"] == "validate"] == ["fail"]
+
+
+def test_https_downloads_verify_the_server(files, device, tmp_path):
+    """https: the server's certificate must chain to a trusted CA and name the host."""
+    ca_key, ca, key, csr, cert = (str(tmp_path / n) for n in ("ca.key", "ca.pem", "srv.key", "srv.csr", "srv.pem"))
+    ext = tmp_path / "ext.cnf"
+    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2",
+            "-subj", "/CN=lava-cpp test CA")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=localhost")
+    openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert, "-days", "2",
+            "-extfile", str(ext))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(FileHandler, directory=files.root))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        data = open(os.path.join(files.root, "initramfs.cpio.gz.xz"), "rb").read()
+        images = {"by-name": {"url": "https://localhost:%d/initramfs.cpio.gz.xz" % port, "compression": "xz",
+                              "sha256sum": hashlib.sha256(data).hexdigest()},
+                  "by-address": {"url": "https://127.0.0.1:%d/initramfs.cpio.gz" % port}}
+        job = {"job_name": "https", "device_type": "qemu", "visibility": "public",
+               "timeouts": {"job": {"minutes": 2}}, "context": {"arch": "amd64"},
+               "actions": [{"deploy": {"to": "downloads", "images": images}}]}
+        trusted = dict(os.environ, SSL_CERT_FILE=ca)
+        run = Run(tmp_path / "trusted", device, job, env=trusted).wait(timeout=60)
+        assert run.rc == 0, run.messages()[-6:]
+        sizes = {r["extra"]["label"]: r["extra"]["size"] for r in run.results("lava") if r["case"] == "http-download"}
+        assert sizes == {"by-name": len(data),
+                         "by-address": os.path.getsize(os.path.join(files.root, "initramfs.cpio.gz"))}
+        # Without the CA: refused at validation, saying why.
+        run = Run(tmp_path / "untrusted", device, job).wait(timeout=60)
+        assert run.rc == 1
+        result = run.result()
+        assert result["error_type"] == "Job" and "certificate" in result["error_msg"], result
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # ----------------------------------------------------------------- log upload
@@ -421,7 +590,11 @@ class LogServer:
 
 def test_log_upload_survives_errors_without_loss_or_duplicates(files, device, tmp_path):
     # A job without a DUT: downloads only, many log lines.
-    images = {"file%d" % i: {"url": files.url + "/initramfs.cpio.gz"} for i in range(12)}
+    images = {"file%d" % i: {"url": files.url + "/initramfs.cpio.gz"} for i in range(10)}
+    # Also: a chunked response and a redirect (whose HEAD is refused: lava-run then tries a GET).
+    digest = sha256(os.path.join(files.root, "initramfs.cpio.gz"))
+    images["chunked"] = {"url": files.url + "/chunked/initramfs.cpio.gz", "sha256sum": digest}
+    images["redirected"] = {"url": files.url + "/redirect/initramfs.cpio.gz", "sha256sum": digest}
     job = {"job_name": "upload", "device_type": "qemu", "visibility": "public",
            "timeouts": {"job": {"minutes": 2}}, "context": {"arch": "amd64"},
            "actions": [{"deploy": {"to": "downloads", "images": images}}]}

@@ -2,6 +2,7 @@
 // overlay's layout and archive, the QEMU command, command-line splitting.
 #include "common/proto/logline.hpp"
 #include "common/yaml/load.hpp"
+#include "worker/run/actions.hpp"
 #include "worker/run/command.hpp"
 #include "worker/run/download.hpp"
 #include "worker/run/job_error.hpp"
@@ -284,6 +285,67 @@ TEST(Timeouts, TheActionWhoseTimeoutExpiredIsNamed) {
     // skip: true lets the next block run.
     actions[0]->configure(t.ctx, yaml("timeout: {seconds: 1, skip: true}\n"));
     EXPECT_NO_THROW(run_actions(actions, t.ctx, Clock::now() + std::chrono::hours(1), true));
+}
+
+// Fails the first `failures` times it runs.
+class Flaky : public Action {
+public:
+    explicit Flaky(int failures) : Action("flaky", "", ""), failures_(failures) {}
+    void run(JobContext&, Clock::time_point) override {
+        ++runs;
+        if (runs <= failures_) fail(ErrorType::kInfrastructure, "flaky failure " + std::to_string(runs));
+    }
+    int runs = 0;
+
+private:
+    int failures_;
+};
+
+TEST(Retry, FailureRetryAndRepeat) {
+    Ctx t;
+    auto retry = std::make_unique<RetryAction>("flaky-retry", "", "");
+    retry->configure(t.ctx, yaml("failure_retry: 3\nrepeat: 2\n"));
+    auto child = std::make_unique<Flaky>(2);
+    auto* flaky = child.get();
+    retry->add(std::move(child));
+    retry->assign_levels("1");
+    std::vector<std::unique_ptr<Action>> actions;
+    actions.push_back(std::move(retry));
+    EXPECT_NO_THROW(run_actions(actions, t.ctx, Clock::now() + std::chrono::seconds(10), true));
+    EXPECT_EQ(flaky->runs, 4);  // two failures, a pass, then the repeat's pass
+    EXPECT_EQ(actions[0]->max_retries(), 3);
+
+    // Out of retries: the last failure is the job's.
+    auto again = std::make_unique<RetryAction>("flaky-retry", "", "");
+    again->configure(t.ctx, yaml("failure_retry: 2\n"));
+    again->add(std::make_unique<Flaky>(5));
+    again->assign_levels("2");
+    actions.clear();
+    actions.push_back(std::move(again));
+    try {
+        run_actions(actions, t.ctx, Clock::now() + std::chrono::seconds(10), true);
+        FAIL();
+    } catch (const JobFailure& f) {
+        EXPECT_EQ(f.type(), ErrorType::kInfrastructure);
+        EXPECT_STREQ(f.what(), "flaky failure 2");
+    }
+}
+
+TEST(Retry, CanceledJobsDoNotRetryButFinalizeRuns) {
+    Ctx t;
+    t.canceled = true;
+    std::vector<std::unique_ptr<Action>> actions;
+    actions.push_back(std::make_unique<Flaky>(0));
+    actions[0]->assign_levels("1");
+    EXPECT_THROW(run_actions(actions, t.ctx, Clock::now() + std::chrono::seconds(10), true), JobFailure);
+    EXPECT_EQ(static_cast<Flaky*>(actions[0].get())->runs, 0);
+    std::vector<std::unique_ptr<Action>> last;
+    last.push_back(build_finalize(t.ctx));
+    last[0]->assign_levels("2");
+    EXPECT_NO_THROW(run_actions(last, t.ctx, Clock::now() + std::chrono::seconds(10), true));
+    bool finalized = false;
+    for (const auto& r : t.c.results()) finalized = finalized || (r.find("case")->as_str() == "power-off" && r.find("result")->as_str() == "pass");
+    EXPECT_TRUE(finalized);
 }
 
 // ------------------------------------------------------------ overlay

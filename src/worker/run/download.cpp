@@ -1,10 +1,10 @@
 #include "worker/run/download.hpp"
 
+#include "worker/run/http_client.hpp"
 #include "worker/run/job_error.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <curl/curl.h>
 #include <openssl/evp.h>
 
 #include <cstdio>
@@ -45,69 +45,54 @@ struct Digest {
     }
 };
 
+// Where the bytes of a download go: the file and the digests, with progress
+// lines in the log every 25 % (or every 5 s when the size is unknown).
 struct Transfer {
     std::FILE* file = nullptr;
     std::vector<Digest>* digests = nullptr;
     std::uint64_t received = 0;
-    std::chrono::steady_clock::time_point deadline;
-    const std::atomic<bool>* canceled = nullptr;
-    bool timed_out = false;
     JobLog* log = nullptr;
-    int last_step = -1;  // progress logged every 25 %
+    int last_step = -1;
     std::chrono::steady_clock::time_point last_log = std::chrono::steady_clock::now();
+
+    bool write(const char* data, std::size_t n) {
+        if (std::fwrite(data, 1, n, file) != n) return false;
+        for (auto& d : *digests) EVP_DigestUpdate(d.ctx.get(), data, n);
+        received += n;
+        return true;
+    }
+    void progress(std::uint64_t now, std::uint64_t total) {
+        if (total > 0) {
+            const int step = static_cast<int>(now * 4 / total);
+            if (step > last_step && step < 4) {
+                last_step = step;
+                char text[96];
+                std::snprintf(text, sizeof text, "progress %3d %% (%.1f MB)", step * 25, static_cast<double>(now) / 1e6);
+                log->debug(text);
+            }
+        } else if (std::chrono::steady_clock::now() - last_log > std::chrono::seconds(5)) {
+            last_log = std::chrono::steady_clock::now();
+            char text[64];
+            std::snprintf(text, sizeof text, "progress %.1f MB", static_cast<double>(now) / 1e6);
+            log->debug(text);
+        }
+    }
 };
 
-std::size_t on_data(char* data, std::size_t size, std::size_t count, void* user) {
-    auto* t = static_cast<Transfer*>(user);
-    const std::size_t n = size * count;
-    if (std::fwrite(data, 1, n, t->file) != n) return 0;
-    for (auto& d : *t->digests) EVP_DigestUpdate(d.ctx.get(), data, n);
-    t->received += n;
-    return n;
+HttpCall http_call(const DownloadRequest& request, const char* method, std::chrono::steady_clock::time_point deadline) {
+    HttpCall call;
+    call.method = method;
+    call.url = request.url;
+    call.deadline = deadline;
+    for (const auto& [name, value] : request.headers) call.headers.emplace_back(name, value);
+    return call;
 }
 
-int on_progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_off_t) {
-    auto* t = static_cast<Transfer*>(user);
-    if (t->canceled->load()) return 1;
-    if (std::chrono::steady_clock::now() >= t->deadline) {
-        t->timed_out = true;
-        return 1;
-    }
-    if (total > 0) {
-        const int step = static_cast<int>(now * 4 / total);
-        if (step > t->last_step && step < 4) {
-            t->last_step = step;
-            char text[96];
-            std::snprintf(text, sizeof text, "progress %3d %% (%.1f MB)", step * 25, static_cast<double>(now) / 1e6);
-            t->log->debug(text);
-        }
-    } else if (std::chrono::steady_clock::now() - t->last_log > std::chrono::seconds(5)) {
-        t->last_log = std::chrono::steady_clock::now();
-        char text[64];
-        std::snprintf(text, sizeof text, "progress %.1f MB", static_cast<double>(now) / 1e6);
-        t->log->debug(text);
-    }
-    return 0;
-}
-
-using Curl = std::unique_ptr<CURL, decltype(&curl_easy_cleanup)>;
-using Headers = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
-
-Curl make_curl(const DownloadRequest& request, Headers& headers) {
-    Curl curl(curl_easy_init(), curl_easy_cleanup);
-    curl_easy_setopt(curl.get(), CURLOPT_URL, request.url.c_str());
-    curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "http,https,file");
-    curl_easy_setopt(curl.get(), CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl.get(), CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(curl.get(), CURLOPT_FAILONERROR, 1L);
-    curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl.get(), CURLOPT_USERAGENT, "lava-cpp lava-run");
-    curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT, 60L);
-    for (const auto& [name, value] : request.headers) {
-        headers.reset(curl_slist_append(headers.release(), (name + ": " + value).c_str()));
-    }
-    if (headers) curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
-    return curl;
+std::string http_problem(const HttpResponse& r) {
+    if (r.status == 0) return r.error;
+    std::string reason = "HTTP " + std::to_string(r.status);
+    if (!r.error.empty()) reason += " (" + r.error + ")";
+    return reason;
 }
 
 // Copies the single stream of a compressed file (or the first member of a
@@ -132,14 +117,20 @@ std::string unpack(const std::string& in, const std::string& out, const Download
         std::unique_ptr<archive, decltype(&archive_write_free)> disk(archive_write_disk_new(), archive_write_free);
         archive_write_disk_set_options(disk.get(), ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
                                                        ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                                       ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                                       ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+                                                       ARCHIVE_EXTRACT_SECURE_SYMLINKS);
         for (;;) {
             const int rc = archive_read_next_header(a.get(), &entry);
             if (rc == ARCHIVE_EOF) break;
             if (rc != ARCHIVE_OK) return archive_error_string(a.get());
-            const std::string path = out + "/" + archive_entry_pathname(entry);
+            // Entries stay inside `out` (we prefix the absolute path ourselves).
+            const std::string name = archive_entry_pathname(entry);
+            if (name.empty() || name[0] == '/') return "absolute path in the archive: " + name;
+            const std::string path = out + "/" + name;
             archive_entry_set_pathname(entry, path.c_str());
+            if (const char* link = archive_entry_hardlink(entry)) {
+                if (link[0] == '/') return std::string("absolute hard link in the archive: ") + link;
+                archive_entry_set_hardlink(entry, (out + "/" + link).c_str());
+            }
             if (archive_read_extract2(a.get(), entry, disk.get()) != ARCHIVE_OK) {
                 return archive_error_string(a.get()) ? archive_error_string(a.get()) : "extraction failed";
             }
@@ -212,15 +203,16 @@ std::string check_url_reachable(const DownloadRequest& request, std::chrono::sec
         std::error_code ec;
         return fs::is_regular_file(path, ec) ? std::string() : "no such file: " + path;
     }
-    Headers headers(nullptr, curl_slist_free_all);
-    auto curl = make_curl(request, headers);
-    curl_easy_setopt(curl.get(), CURLOPT_NOBODY, 1L);
-    curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, static_cast<long>(timeout.count()));
-    char error[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, error);
-    const CURLcode rc = curl_easy_perform(curl.get());
-    if (rc == CURLE_OK) return {};
-    return error[0] ? error : curl_easy_strerror(rc);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    auto r = http_request(http_call(request, "HEAD", deadline));
+    if (r.status == 405 || r.status == 501) {
+        // No HEAD here: a GET that stops at the first byte.
+        auto call = http_call(request, "GET", deadline);
+        call.on_body = [](const char*, std::size_t) { return false; };
+        r = http_request(call);
+    }
+    if (r.status == 200) return {};
+    return http_problem(r);
 }
 
 Downloaded download(const DownloadRequest& request, const std::string& dir,
@@ -244,30 +236,54 @@ Downloaded download(const DownloadRequest& request, const std::string& dir,
     transfer.file = std::fopen(raw_path.c_str(), "we");
     if (!transfer.file) fail(ErrorType::kInfrastructure, "cannot write " + raw_path);
     transfer.digests = &digests;
-    transfer.deadline = deadline;
-    transfer.canceled = &canceled;
     transfer.log = &log;
 
     log.info("downloading " + request.url);
     const auto started = std::chrono::steady_clock::now();
-    Headers headers(nullptr, curl_slist_free_all);
-    auto curl = make_curl(request, headers);
-    char error[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, error);
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &transfer);
-    curl_easy_setopt(curl.get(), CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl.get(), CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(curl.get(), CURLOPT_XFERINFODATA, &transfer);
-    const CURLcode rc = curl_easy_perform(curl.get());
+    std::string problem;
+    bool timed_out = false;
+    if (scheme_of(request.url) == "file") {
+        const std::string source = request.url.substr(7);
+        std::FILE* in = std::fopen(source.c_str(), "rbe");
+        if (!in) {
+            problem = "cannot open " + source;
+        } else {
+            std::error_code size_ec;
+            const auto total = fs::file_size(source, size_ec);
+            char buffer[1 << 16];
+            for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, in)) > 0;) {
+                if (canceled.load()) break;
+                if (std::chrono::steady_clock::now() >= deadline) {
+                    timed_out = true;
+                    break;
+                }
+                if (!transfer.write(buffer, n)) {
+                    problem = "cannot write " + raw_path;
+                    break;
+                }
+                transfer.progress(transfer.received, size_ec ? 0 : total);
+            }
+            std::fclose(in);
+        }
+    } else {
+        auto call = http_call(request, "GET", deadline);
+        call.on_body = [&](const char* data, std::size_t n) { return transfer.write(data, n); };
+        call.on_progress = [&](std::uint64_t now, std::uint64_t total) {
+            if (canceled.load()) return false;
+            transfer.progress(now, total);
+            return true;
+        };
+        const auto r = http_request(call);
+        timed_out = r.timed_out;
+        if (r.status != 200 || !r.error.empty()) problem = http_problem(r);
+    }
     std::fclose(transfer.file);
-    if (rc != CURLE_OK) {
+    if (canceled.load() || timed_out || !problem.empty()) {
         std::error_code ec;
         fs::remove(raw_path, ec);
         if (canceled.load()) fail(ErrorType::kCanceled, "download of " + request.url + " canceled");
-        if (transfer.timed_out) fail(ErrorType::kLAVATimeout, "download of " + request.url + " timed out");
-        fail(ErrorType::kInfrastructure,
-             "Unable to download " + request.url + ": " + (error[0] ? error : curl_easy_strerror(rc)));
+        if (timed_out) fail(ErrorType::kLAVATimeout, "download of " + request.url + " timed out");
+        fail(ErrorType::kInfrastructure, "Unable to download " + request.url + ": " + problem);
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     char text[160];
@@ -287,7 +303,7 @@ Downloaded download(const DownloadRequest& request, const std::string& dir,
         }
     }
     if (unpacking) {
-        const auto problem = unpack(raw_path, final_path, request);
+        problem = unpack(raw_path, final_path, request);
         std::error_code ec;
         fs::remove(raw_path, ec);
         if (!problem.empty()) {

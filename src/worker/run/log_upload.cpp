@@ -1,29 +1,14 @@
 #include "worker/run/log_upload.hpp"
 
+#include "worker/run/http_client.hpp"
 #include "worker/run/job_log.hpp"
 
-#include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
 #include <memory>
 
 namespace lava::worker::run {
 
-namespace {
-
-std::size_t collect(char* data, std::size_t size, std::size_t count, void* user) {
-    static_cast<std::string*>(user)->append(data, size * count);
-    return size * count;
-}
-
-std::string form_escape(CURL* curl, const std::string& text) {
-    char* escaped = curl_easy_escape(curl, text.data(), static_cast<int>(text.size()));
-    std::string out(escaped ? escaped : "");
-    curl_free(escaped);
-    return out;
-}
-
-}  // namespace
 
 LogUploader::LogUploader(LogUploadOptions options, std::function<void()> on_gone)
     : options_(std::move(options)), on_gone_(std::move(on_gone)), batch_limit_(options_.max_records) {
@@ -68,27 +53,17 @@ bool LogUploader::post(std::size_t count, int& status) {
         }
         index = index_;
     }
-    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
-    const std::string url = options_.url + "/scheduler/internal/v1/jobs/" + options_.job_id + "/logs/";
-    const std::string body = "lines=" + form_escape(curl.get(), lines) + "&index=" + std::to_string(index);
-    std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(nullptr, curl_slist_free_all);
-    headers.reset(curl_slist_append(headers.release(), ("LAVA-Token: " + options_.token).c_str()));
-    headers.reset(curl_slist_append(headers.release(), "User-Agent: lava 2023.01"));
-    std::string response;
-    curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &response);
-    curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, static_cast<long>(options_.request_timeout.count()));
-    curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
-    status = 0;
-    if (curl_easy_perform(curl.get()) != CURLE_OK) return false;
-    long code = 0;
-    curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &code);
-    status = static_cast<int>(code);
-    if (code != 200) return false;
+    HttpCall call;
+    call.method = "POST";
+    call.url = options_.url + "/scheduler/internal/v1/jobs/" + options_.job_id + "/logs/";
+    call.headers = {{"LAVA-Token", options_.token}, {"User-Agent", "lava 2023.01"},
+                    {"Content-Type", "application/x-www-form-urlencoded"}};
+    call.body = "lines=" + form_encode(lines) + "&index=" + std::to_string(index);
+    call.deadline = std::chrono::steady_clock::now() + options_.request_timeout;
+    const auto r = http_request(call);
+    status = r.status;
+    if (r.status != 200) return false;
+    const std::string& response = r.body;
     const auto json = nlohmann::json::parse(response, nullptr, false);
     if (!json.is_object() || !json.contains("line_count") || !json["line_count"].is_number_integer()) return false;
     const auto taken = std::min<std::size_t>(json["line_count"].get<std::size_t>(), count);

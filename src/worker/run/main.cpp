@@ -2,7 +2,6 @@
 #include "worker/run/job.hpp"
 
 #include <CLI/CLI.hpp>
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -57,7 +56,6 @@ int main(int argc, char** argv) {
     sigemptyset(&sa.sa_mask);
     for (const int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2}) ::sigaction(sig, &sa, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
 
     const lava::worker::run::Cancellation cancellation{
         g_canceled, g_pipe[0],
@@ -68,7 +66,5 @@ int main(int argc, char** argv) {
             return std::string("Received signal SIG") + (name ? name : std::to_string(sig));
         },
         [] { return g_count.load(); }};
-    const int rc = lava::worker::run::run_job(options, cancellation);
-    curl_global_cleanup();
-    return rc;
+    return lava::worker::run::run_job(options, cancellation);
 }

@@ -454,10 +454,15 @@ TestRunInfo Overlay::add_definition(int stage, int index, const data::Value& def
         info.revision = revision;
         log.info("Cloned " + repo + " (" + info.commit_id + ")");
     } else if (from == "url") {
+        // A (compressed) tar archive of tests, unpacked into the test directory.
         const std::string url = str_field(definition, "repository");
-        DownloadRequest request{url, str_field(definition, "compression"), {}, {}, {}};
-        const auto got = download(request, dir, deadline, log, canceled);
-        if (path.empty()) path = fs::path(got.path).filename().string();
+        DownloadRequest request{url, str_field(definition, "compression"), "tar", {}, {}};
+        const auto got = download(request, dir + "/url.tmp", deadline, log, canceled);
+        for (const auto& entry : fs::directory_iterator(got.path)) {
+            fs::rename(entry.path(), dir + "/" + entry.path().filename().string());
+        }
+        fs::remove_all(dir + "/url.tmp");
+        log.info("Untarred tests from " + url + " into " + dut_dir);
         info.repository = url;
     } else {
         fail(ErrorType::kJob, "test definition " + name + ": unsupported 'from: " + from + "'");
