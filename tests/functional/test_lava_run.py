@@ -439,14 +439,16 @@ def test_transfer_overlay_interactive_and_url_definitions(files, device, tmp_pat
 
 def test_minimal_boot_with_auto_login(images, device, tmp_path):
     """boot: minimal — the device's connection command (here QEMU itself, its
-    serial console on the pty) and LAVA's auto_login against `dut login:`."""
+    serial console on the pty) and LAVA's auto_login against `dut login:`;
+    no deploy, so the boot builds the overlay and the DUT fetches it."""
     with open(device) as f:
         config = yaml.safe_load(f)
     marker = "lava-run-minimal-%d" % os.getpid()
     qemu = ["qemu-system-x86_64", "-name", marker, "-accel", "tcg", "-machine", "pc", "-bios", "/usr/share/qemu/qboot.rom",
             "-m", "256", "-nographic", "-monitor", "none", "-no-user-config", "-display", "none",
             "-kernel", os.path.join(images, "vmlinux"), "-initrd", os.path.join(images, "initramfs.cpio.gz"),
-            "-append", "'console=ttyS0,115200 panic=-1 dut.login=1'"]
+            "-append", "'console=ttyS0,115200 panic=-1 dut.login=1'",
+            "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0"]
     config["commands"] = {"connect": " ".join(qemu)}
     minimal = str(tmp_path / "minimal.yaml")
     with open(minimal, "w") as f:
@@ -456,16 +458,24 @@ def test_minimal_boot_with_auto_login(images, device, tmp_path):
            "actions": [
                {"boot": {"method": "minimal", "prompts": [PROMPT],
                          "auto_login": {"login_prompt": "dut login:", "username": "root",
-                                        "login_commands": ["export LOGGED_IN=yes"]}}},
+                                        "login_commands": ["export LOGGED_IN=yes"]},
+                         "transfer_overlay": {"download_command": "cd /tmp && wget -q",
+                                              "unpack_command": "tar -C / -xzf"}}},
                {"test": {"interactive": [{"name": "after-login", "prompts": [PROMPT], "script": [
                    {"name": "login-commands-ran", "command": "echo \"[$LOGGED_IN]\"",
-                    "successes": [{"message": "\\[yes\\]"}]}]}]}}]}
-    run = Run(tmp_path, minimal, job).wait()
+                    "successes": [{"message": "\\[yes\\]"}]}]}]}},
+               {"test": {"definitions": [{"from": "inline", "name": "onboard", "path": "inline/onboard.yaml",
+                                          "repository": {"metadata": {"format": "Lava-Test Test Definition 1.0",
+                                                                      "name": "onboard"},
+                                                         "run": {"steps": ["lava-test-case ran --result pass"]}}}]}}]}
+    run = Run(tmp_path, minimal, job, dispatcher={"dispatcher_ip": "10.0.2.2"}).wait()
     assert run.rc == 0, run.messages()[-8:]
     assert {r["case"]: r["result"] for r in run.results("after-login")} == {"login-commands-ran": "pass"}
+    assert {r["case"]: r["result"] for r in run.results("0_onboard")} == {"ran": "pass"}
     assert "root" in [m.strip() for m in run.messages("input")]
     lava = {r["case"] for r in run.results("lava")}
-    assert {"minimal-boot", "connect-device", "reset-device", "auto-login-action"} <= lava
+    assert {"minimal-boot", "lava-overlay", "compress-overlay", "connect-device", "reset-device",
+            "auto-login-action", "overlay-unpack"} <= lava
     assert processes_mentioning(marker) == []
 
 

@@ -823,6 +823,15 @@ std::vector<std::unique_ptr<Action>> build_pipeline(JobContext& ctx) {
                 continue;
             }
             if (test_follows && !has_prompts) ctx.errors.push_back("Unable to identify boot prompts from job definition.");
+            // No deploy built the overlay (e.g. a board booted with `minimal`):
+            // the boot builds it for transfer_overlay.
+            if (!overlay_built && params.find("transfer_overlay") &&
+                std::any_of(stage_of.begin() + static_cast<long>(i), stage_of.end(), [](int s) { return s >= 0; })) {
+                overlay_built = true;
+                auto& children = boot->children();
+                children.insert(children.begin(), make<CompressOverlay>(ctx, params));
+                children.insert(children.begin(), make<OverlayAction>(ctx, params, test_blocks));
+            }
             if (has_prompts) {
                 boot->add(make<AutoLoginAction>(ctx, params, method));
                 if (test_follows) {
@@ -851,7 +860,7 @@ std::vector<std::unique_ptr<Action>> build_pipeline(JobContext& ctx) {
         }
     }
     if (!overlay_built && std::any_of(stage_of.begin(), stage_of.end(), [](int s) { return s >= 0; })) {
-        ctx.errors.push_back("test definitions need a deploy (to: tmpfs) before them to carry the overlay");
+        ctx.errors.push_back("test definitions need a deploy (to: tmpfs) or a boot with transfer_overlay before them to carry the overlay");
     }
     for (std::size_t i = 0; i < top.size(); ++i) top[i]->assign_levels(std::to_string(i + 1));
     return top;

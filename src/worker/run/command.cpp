@@ -39,6 +39,7 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
         std::vector<char*> args;
         for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
         args.push_back(nullptr);
+        ::signal(SIGPIPE, SIG_DFL);  // lava-run ignores it; its children must not
         ::execvp(args[0], args.data());
         const std::string msg = "cannot run " + argv[0] + ": " + std::strerror(errno) + "\n";
         (void)!::write(STDERR_FILENO, msg.data(), msg.size());

@@ -100,6 +100,7 @@ Result<std::unique_ptr<Connection>> Connection::spawn(const std::vector<std::str
             ::cfmakeraw(&t);
             ::tcsetattr(STDIN_FILENO, TCSANOW, &t);
         }
+        ::signal(SIGPIPE, SIG_DFL);  // lava-run ignores it; its children must not
         ::execvp(args[0], args.data());
         const std::string msg = std::string("cannot run ") + args[0] + ": " + std::strerror(errno) + "\n";
         (void)!::write(STDERR_FILENO, msg.data(), msg.size());
