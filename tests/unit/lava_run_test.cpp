@@ -314,6 +314,11 @@ TEST(Retry, FailureRetryAndRepeat) {
     EXPECT_NO_THROW(run_actions(actions, t.ctx, Clock::now() + std::chrono::seconds(10), true));
     EXPECT_EQ(flaky->runs, 4);  // two failures, a pass, then the repeat's pass
     EXPECT_EQ(actions[0]->max_retries(), 3);
+    // A nested retry action (same block parameters) neither retries nor repeats again.
+    RetryAction nested("inner-retry", "", "");
+    nested.configure(t.ctx, yaml("failure_retry: 3\nrepeat: 2\n"));
+    nested.assign_levels("1.1");
+    EXPECT_EQ(nested.max_retries(), 1);
 
     // Out of retries: the last failure is the job's.
     auto again = std::make_unique<RetryAction>("flaky-retry", "", "");

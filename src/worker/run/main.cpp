@@ -36,7 +36,14 @@ int main(int argc, char** argv) {
     app.add_option("--dispatcher", options.dispatcher_file, "The dispatcher configuration (YAML)");
     app.add_option("--env-dut", options.env_dut_file, "Environment for the DUT (YAML)");
     app.add_option("--output-dir", options.output_dir, "Where logs.yaml, result.yaml and description.yaml go")->required();
-    app.add_option("--job-id", options.job_id, "The job id");
+    app.add_option("--job-id", options.job_id, "The job id")
+        ->check([](const std::string& id) -> std::string {
+            // It names the job's temporary directory, which is removed at the end.
+            const bool ok = !id.empty() && id != "." && id != ".." &&
+                            id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+                                std::string::npos;
+            return ok ? std::string() : "a job id is letters, digits, '.', '_' and '-' only";
+        });
     app.add_option("--url", options.url, "The server to send the log to (else: stderr)");
     app.add_option("--token", options.token, "The job's token for the server");
     app.add_option("--job-log-interval", options.job_log_interval, "Seconds between log uploads")->check(CLI::PositiveNumber);

@@ -179,13 +179,17 @@ void run_actions(std::vector<std::unique_ptr<Action>>& actions, JobContext& ctx,
 
 // ------------------------------------------------------------ RetryAction
 
+// failure_retry and repeat belong to the action block: only its top-level
+// action retries and repeats (nested retry actions share the block's
+// parameters and would multiply them).
 int RetryAction::max_retries() const {
+    if (level_.find('.') != std::string::npos) return 1;
     const auto* r = parameters_.find("failure_retry");
     return r && r->is_int() && r->as_int() > 0 ? static_cast<int>(r->as_int()) : 1;
 }
 
 void RetryAction::run(JobContext& ctx, Clock::time_point deadline) {
-    const auto* repeat_value = parameters_.find("repeat");
+    const auto* repeat_value = level_.find('.') == std::string::npos ? parameters_.find("repeat") : nullptr;
     const int repeat = repeat_value && repeat_value->is_int() && repeat_value->as_int() > 0
                            ? static_cast<int>(repeat_value->as_int())
                            : 1;
