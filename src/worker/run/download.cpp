@@ -1,6 +1,6 @@
 #include "worker/run/download.hpp"
 
-#include "worker/run/http_client.hpp"
+#include "common/client/http.hpp"
 #include "worker/run/job_error.hpp"
 
 #include <archive.h>
@@ -12,6 +12,11 @@
 #include <memory>
 
 namespace lava::worker::run {
+
+using common::client::HttpCall;
+using common::client::HttpResponse;
+using common::client::form_encode;
+using common::client::http_request;
 
 namespace fs = std::filesystem;
 

@@ -1,6 +1,6 @@
 #pragma once
 // Downloads for deploy actions (lava-protocols.md §7.2, image URL objects):
-// http, https (http_client) and file URLs, checksums over the bytes as
+// http, https (common/client) and file URLs, checksums over the bytes as
 // downloaded (md5sum, sha256sum, sha512sum), then decompression (gz, xz,
 // bz2, zstd, zip) or tar extraction through libarchive. Blocking, on
 // lava-run's main thread; failures throw JobFailure.

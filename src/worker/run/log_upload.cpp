@@ -1,6 +1,6 @@
 #include "worker/run/log_upload.hpp"
 
-#include "worker/run/http_client.hpp"
+#include "common/client/http.hpp"
 #include "worker/run/job_log.hpp"
 
 #include <nlohmann/json.hpp>
@@ -8,6 +8,11 @@
 #include <memory>
 
 namespace lava::worker::run {
+
+using common::client::HttpCall;
+using common::client::HttpResponse;
+using common::client::form_encode;
+using common::client::http_request;
 
 
 LogUploader::LogUploader(LogUploadOptions options, std::function<void()> on_gone)

@@ -1,4 +1,4 @@
-#include "worker/run/http_client.hpp"
+#include "common/client/http.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -18,7 +18,7 @@
 #include <memory>
 #include <optional>
 
-namespace lava::worker::run {
+namespace lava::common::client {
 
 namespace {
 
@@ -425,4 +425,4 @@ std::string form_encode(const std::string& value) {
     return out;
 }
 
-}  // namespace lava::worker::run
+}  // namespace lava::common::client

@@ -1,6 +1,7 @@
 #pragma once
-// A small blocking HTTP/1.1 client for lava-run: downloads (streamed to a
-// sink, with progress), HEAD checks, and the log upload's form POST; http and
+// A small blocking HTTP/1.1 client for the lab's programs (lava-run's
+// downloads, streamed to a sink with progress, HEAD checks and log upload;
+// lava-worker's calls to the worker API): http and
 // https (OpenSSL, peer and host name verified), redirects, chunked bodies,
 // one connection per request ("Connection: close"). Every wait is bounded by
 // the request's deadline and can be stopped by the progress callback.
@@ -16,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-namespace lava::worker::run {
+namespace lava::common::client {
 
 struct HttpCall {
     std::string method = "GET";  // GET, HEAD or POST
@@ -48,4 +49,4 @@ HttpResponse http_request(const HttpCall& call);
 // application/x-www-form-urlencoded encoding of one value.
 std::string form_encode(const std::string& value);
 
-}  // namespace lava::worker::run
+}  // namespace lava::common::client

@@ -1,0 +1,109 @@
+// lava-worker: runs the jobs the server gives to this worker's devices
+// (lava-protocols.md §1.5), with LAVA 2023.01's command line.
+#include "common/log/log.hpp"
+#include "worker/worker/worker.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <regex>
+#include <thread>
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+int g_wake[2] = {-1, -1};
+
+void on_stop(int) {
+    g_stop.store(true);
+    (void)!::write(g_wake[1], "s", 1);
+}
+
+void on_child(int) { (void)!::write(g_wake[1], "c", 1); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace lava::worker::worker;
+    WorkerOptions options;
+    CLI::App app{"lava-worker: runs this worker's jobs on its devices", "lava-worker"};
+    app.set_version_flag("--version", std::string("lava-worker (lava-cpp) ") + LAVA_CPP_VERSION + ", protocol " +
+                                          kProtocolVersion);
+    std::string level = "INFO", log_file;
+    int http_timeout = 600, ping_interval = 20;
+    bool debug = false;
+    app.add_option("--name", options.name, "This worker's name (FQDN)")->required();
+    app.add_option("--url", options.url, "The server's URL")->required();
+    app.add_option("--ws-url", options.ws_url, "The publisher's WebSocket URL (default: <url>/ws/)");
+    auto* token = app.add_option("--token", options.token, "The worker's token (with --username: the user's token)");
+    app.add_option("--token-file", options.token_file, "Where the token is kept (default: <worker-dir>/token)")
+        ->excludes(token);
+    app.add_option("--username", options.username, "Register with this user's credentials");
+    app.add_option("--worker-dir", options.worker_dir, "The worker's files and the jobs' directories");
+    app.add_option("--http-timeout", http_timeout, "Seconds to wait for the server")->check(CLI::Range(1, 86400));
+    app.add_option("--ping-interval", ping_interval, "Seconds between pings")->check(CLI::Range(1, 3600));
+    app.add_option("--job-log-interval", options.job_log_interval, "Seconds between log uploads (lava-run)")
+        ->check(CLI::Range(1, 3600));
+    app.add_option("--log-file", log_file, "Write the log here instead of stderr");
+    app.add_option("--level", level, "DEBUG, INFO, WARN or ERROR")
+        ->check(CLI::IsMember({"DEBUG", "INFO", "WARN", "ERROR"}, CLI::ignore_case));
+    app.add_flag("--debug", debug, "Same as --level DEBUG");
+    app.add_flag("--exit-on-version-mismatch", options.exit_on_version_mismatch, "Exit when the server's version differs");
+    app.add_flag("--wait-jobs", options.wait_jobs, "On SIGTERM/SIGINT, wait for the running jobs to end");
+    app.add_option("--lava-run", options.lava_run, "The lava-run program (default: next to lava-worker)");
+    CLI11_PARSE(app, argc, argv);
+
+    if (!std::regex_match(options.name, std::regex("[-_a-zA-Z0-9.]+"))) {
+        std::cerr << "lava-worker: --name must match [-_a-zA-Z0-9.]+\n";
+        return 2;
+    }
+    if (!log_file.empty() && !std::freopen(log_file.c_str(), "a", stderr)) {
+        std::cerr << "lava-worker: cannot open " << log_file << "\n";
+        return 1;
+    }
+    lava::common::log::LogSettings log_settings;
+    for (auto& c : level) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    log_settings.level = debug ? "debug" : level == "warn" ? "warning" : level;
+    lava::common::log::init(log_settings);
+
+    options.http_timeout = std::chrono::seconds(http_timeout);
+    options.ping_interval = std::chrono::seconds(ping_interval);
+    while (!options.url.empty() && options.url.back() == '/') options.url.pop_back();
+    if (options.ws_url.empty()) {
+        options.ws_url = options.url + "/ws/";
+        if (options.ws_url.rfind("http", 0) == 0) options.ws_url.replace(0, 4, "ws");
+    }
+    if (options.lava_run.empty()) {
+        std::error_code ec;
+        const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+        const auto beside = self.parent_path() / "lava-run";
+        options.lava_run = !ec && std::filesystem::exists(beside) ? beside.string() : "/usr/bin/lava-run";
+    }
+
+    if (::pipe2(g_wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+        std::perror("lava-worker: pipe");
+        return 1;
+    }
+    struct sigaction sa {};
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    for (const int sig : {SIGTERM, SIGINT}) ::sigaction(sig, &sa, nullptr);
+    sa.sa_handler = on_child;
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    ::sigaction(SIGCHLD, &sa, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+
+    Worker worker(options);
+    std::thread events([&] { listen_events(options.ws_url, options.name, [&] { return worker.token(); }, g_wake[1], g_stop); });
+    const int rc = worker.run(g_stop, g_wake[0]);
+    g_stop.store(true);
+    events.join();
+    return rc;
+}

@@ -1,0 +1,203 @@
+"""The whole lab, end to end, with real processes: lava-server, lava-publisher,
+lava-scheduler, lava-worker (our build) spawning lava-run on QEMU DUTs, and
+Debian's lavacli as the user: submit, wait, show, results, logs; cancel; the
+worker killed with SIGKILL mid-job and restarted."""
+
+import functools
+import http.server
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+import requests
+import yaml
+
+from conftest import Daemon, SOURCE_DIR, Scheduler, program, psql, rest_lab, wait_for
+
+LAVACLI = "/usr/bin/lavacli"
+PROMPT = "root@dut:~# "
+
+
+class QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class Worker(Daemon):
+    def __init__(self, lab, worker_dir, *extra):
+        token = psql(lab.env, "SELECT token FROM workers WHERE hostname = 'worker01'")
+        self.start(os.path.join(worker_dir + ".log"),
+                   [program("lava-worker"), "--name", "worker01", "--url", lab.server.url,
+                    "--ws-url", lab.publisher.ws_url, "--token", token, "--worker-dir", worker_dir,
+                    "--lava-run", program("lava-run"), "--level", "DEBUG", *extra], {})
+        wait_for(lambda: not self.alive() or "events: listening" in self.output(), what="lava-worker to listen")
+        assert self.alive(), self.output()
+
+
+@pytest.fixture(scope="module")
+def images():
+    r = subprocess.run([os.path.join(SOURCE_DIR, "tools", "dut-images")], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    path = r.stdout.strip().splitlines()[-1]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietFiles, directory=path))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield "http://127.0.0.1:%d" % server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def lab(pg_env, images):
+    for lab in rest_lab(pg_env, publisher_args=[]):
+        workdir = lab.server.dispatcher_config.rsplit("/", 1)[0]
+        with open(os.path.join(SOURCE_DIR, "etc", "dispatcher-config", "devices", "qemu01.jinja2")) as f:
+            dictionary = f.read()
+        for i, device in enumerate(("qemu01", "qemu02")):
+            with open(os.path.join(lab.server.dispatcher_config, "devices", device + ".jinja2"), "w") as f:
+                f.write(dictionary.replace("52:54:00:12:34:01", "52:54:00:12:34:%02x" % (i + 1)))
+        psql(lab.env, "UPDATE devices SET health = 0; UPDATE device_types SET disable_health_check = true")
+        lab.workdir = workdir
+        lab.scheduler = Scheduler(workdir, lab.env, lab.publisher, "scheduler", "--worker-timeout-s", "3600")
+        lab.worker_dir = os.path.join(workdir, "worker")
+        # Pings every 60 s: a job starts fast only because the publisher's event wakes the worker.
+        lab.worker = Worker(lab, lab.worker_dir, "--ping-interval", "60")
+        lab.home = tempfile.mkdtemp(prefix="lavacli-")
+        rpc = lab.server.url + "/RPC2"
+        with open(os.path.join(lab.home, "lavacli.yaml"), "w") as f:
+            yaml.safe_dump({"alice": {"uri": rpc, "username": "alice", "token": lab.tokens["alice"]}}, f)
+        try:
+            yield lab
+        finally:
+            if lab.worker.alive():
+                code = lab.worker.stop()
+                assert code == 0, lab.worker.output()
+            assert lab.scheduler.stop() == 0, lab.scheduler.output()
+            shutil.rmtree(lab.home, ignore_errors=True)
+
+
+def lavacli(lab, *args, timeout=120):
+    r = subprocess.run([LAVACLI, "-i", "alice", *[str(a) for a in args]], capture_output=True, text=True,
+                       timeout=timeout, env=dict(os.environ, XDG_CONFIG_HOME=lab.home, LC_ALL="C.UTF-8"))
+    assert r.returncode == 0, (args, r.stdout, r.stderr)
+    return r.stdout
+
+
+def job_file(tmp_path, images, steps, name="e2e"):
+    job = {"job_name": name, "device_type": "qemu", "visibility": "public", "priority": "medium",
+           "timeouts": {"job": {"minutes": 5}, "action": {"minutes": 2}, "connection": {"minutes": 1}},
+           "context": {"arch": "amd64"},
+           "actions": [
+               {"deploy": {"to": "tmpfs", "images": {
+                   "kernel": {"url": images + "/vmlinux",
+                              "image_arg": '-kernel {kernel} -append "console=ttyS0,115200 panic=-1"'},
+                   "initrd": {"url": images + "/initramfs.cpio.gz", "image_arg": "-initrd {initrd}"}}}},
+               {"boot": {"method": "qemu", "media": "tmpfs", "prompts": [PROMPT]}},
+               {"test": {"definitions": [{"from": "inline", "name": "smoke", "path": "inline/smoke.yaml", "repository": {
+                   "metadata": {"format": "Lava-Test Test Definition 1.0", "name": "smoke"},
+                   "run": {"steps": steps}}}]}}]}
+    path = tmp_path / (name + ".yaml")
+    path.write_text(yaml.safe_dump(job))
+    return str(path)
+
+
+def show(lab, job_id):
+    r = requests.get(lab.api + "jobs/%d/" % job_id, headers=lab.headers("alice"), timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def stored_log(lab, job_id, allow_empty=False):
+    r = requests.get(lab.api + "jobs/%d/logs/" % job_id, headers=lab.headers("alice"), timeout=30)
+    if allow_empty and r.status_code == 404:
+        return []  # nothing uploaded yet
+    assert r.status_code == 200, r.text
+    return yaml.load(r.text, Loader=yaml.CSafeLoader)
+
+
+def lava_runs():
+    return [pid for pid in os.listdir("/proc") if pid.isdigit() and b"lava-run" in open_cmdline(pid)]
+
+
+def open_cmdline(pid):
+    try:
+        with open("/proc/%s/cmdline" % pid, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def test_submit_wait_show_results_logs_with_lavacli(lab, images, tmp_path):
+    path = job_file(tmp_path, images, ["lava-test-case pass-case --result pass",
+                                       "lava-test-case fail-case --result fail",
+                                       "lava-test-case measured --result pass --measurement 3.5 --units s",
+                                       "echo marker-from-the-dut"])
+    started = time.monotonic()
+    job_id = int(lavacli(lab, "jobs", "submit", path).strip())
+    # Running within seconds although the worker pings once a minute: the event woke it.
+    wait_for(lambda: show(lab, job_id)["state"] in ("Running", "Finished"), timeout=15, what="the job to run")
+    assert time.monotonic() - started < 15
+    lavacli(lab, "jobs", "wait", job_id, "--polling", "1", timeout=240)
+    shown = yaml.safe_load(lavacli(lab, "jobs", "show", job_id, "--yaml"))
+    assert shown["state"] == "Finished" and shown["health"] == "Complete", shown
+    results = yaml.safe_load(lavacli(lab, "results", job_id, "--yaml"))
+    cases = {(r["suite"], r["name"]): r for r in results}
+    assert cases[("0_smoke", "pass-case")]["result"] == "pass"
+    assert cases[("0_smoke", "fail-case")]["result"] == "fail"
+    assert cases[("0_smoke", "measured")]["result"] == "pass"
+    assert float(cases[("0_smoke", "measured")]["measurement"]) == 3.5
+    assert cases[("lava", "job")]["result"] == "pass"
+    logs = lavacli(lab, "jobs", "logs", job_id, "--raw")
+    assert "marker-from-the-dut" in logs and PROMPT in logs
+    # The stored log is lava-run's, whole: ends with the job's result, no line twice.
+    records = stored_log(lab, job_id)
+    assert records[-1]["msg"] == {"definition": "lava", "case": "job", "result": "pass"}
+    assert len({(r["dt"], r["lvl"], str(r["msg"])) for r in records}) == len(records)
+    # The worker cleaned up; the device is free again.
+    wait_for(lambda: not os.path.exists(os.path.join(lab.worker_dir, "tmp", str(job_id))), what="cleanup")
+    assert psql(lab.env, "SELECT state FROM devices WHERE hostname = 'qemu02'") == "0"
+
+
+def test_cancel_mid_test(lab, images, tmp_path):
+    job_id = int(lavacli(lab, "jobs", "submit",
+                         job_file(tmp_path, images, ["lava-test-case started --result pass", "sleep 600"])).strip())
+
+    def started():
+        return any(r["lvl"] == "results" and isinstance(r["msg"], dict) and r["msg"].get("case") == "started"
+                   for r in stored_log(lab, job_id, allow_empty=True))
+
+    wait_for(lambda: show(lab, job_id)["state"] == "Running", timeout=30, what="the job to run")
+    wait_for(started, timeout=120, interval=0.5, what="the test to start")
+    lavacli(lab, "jobs", "cancel", job_id)
+    t0 = time.monotonic()
+    wait_for(lambda: show(lab, job_id)["state"] == "Finished", timeout=10, what="the job to end after the cancel")
+    assert time.monotonic() - t0 < 10
+    assert show(lab, job_id)["health"] == "Canceled"
+    device = show(lab, job_id)["actual_device"]
+    wait_for(lambda: psql(lab.env, "SELECT state FROM devices WHERE hostname = '%s'" % device) == "0", timeout=10,
+             what="the device to be Idle (%s)" % psql(lab.env, "SELECT hostname, state, health FROM devices"))
+    assert not any(str(job_id) in open_cmdline(p).decode(errors="replace") for p in os.listdir("/proc") if p.isdigit()
+                   and b"qemu-system" in open_cmdline(p))
+
+
+def test_worker_killed_and_restarted_mid_job(lab, images, tmp_path):
+    job_id = int(lavacli(lab, "jobs", "submit", job_file(
+        tmp_path, images, ["lava-test-case before --result pass", "sleep 8", "lava-test-case after --result pass"])).strip())
+    wait_for(lambda: show(lab, job_id)["state"] == "Running", timeout=30, what="the job to run")
+    lab.worker.proc.send_signal(signal.SIGKILL)
+    lab.worker.proc.wait()
+    lab.worker.log.close()
+    # lava-run goes on without its worker; a new worker finds the job and reports its end.
+    lab.worker = Worker(lab, lab.worker_dir, "--ping-interval", "60")
+    assert "found again after a restart" in lab.worker.output()
+    wait_for(lambda: show(lab, job_id)["state"] == "Finished", timeout=180, interval=0.5, what="the job to end")
+    assert show(lab, job_id)["health"] == "Complete"
+    results = yaml.safe_load(lavacli(lab, "results", job_id, "--yaml"))
+    assert {r["name"]: r["result"] for r in results if r["suite"] == "0_smoke"} == {"before": "pass", "after": "pass"}
+    records = stored_log(lab, job_id)
+    assert records[-1]["msg"] == {"definition": "lava", "case": "job", "result": "pass"}
+    assert len({(r["dt"], r["lvl"], str(r["msg"])) for r in records}) == len(records)
