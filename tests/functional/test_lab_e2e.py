@@ -69,7 +69,8 @@ def lab(pg_env, images):
         lab.home = tempfile.mkdtemp(prefix="lavacli-")
         rpc = lab.server.url + "/RPC2"
         with open(os.path.join(lab.home, "lavacli.yaml"), "w") as f:
-            yaml.safe_dump({"alice": {"uri": rpc, "username": "alice", "token": lab.tokens["alice"]}}, f)
+            yaml.safe_dump({user: {"uri": rpc, "username": user, "token": lab.tokens[user]}
+                            for user in ("alice", "admin")}, f)
         try:
             yield lab
         finally:
@@ -80,8 +81,8 @@ def lab(pg_env, images):
             shutil.rmtree(lab.home, ignore_errors=True)
 
 
-def lavacli(lab, *args, timeout=120):
-    r = subprocess.run([LAVACLI, "-i", "alice", *[str(a) for a in args]], capture_output=True, text=True,
+def lavacli(lab, *args, timeout=120, identity="alice"):
+    r = subprocess.run([LAVACLI, "-i", identity, *[str(a) for a in args]], capture_output=True, text=True,
                        timeout=timeout, env=dict(os.environ, XDG_CONFIG_HOME=lab.home, LC_ALL="C.UTF-8"))
     assert r.returncode == 0, (args, r.stdout, r.stderr)
     return r.stdout
@@ -180,8 +181,9 @@ def test_cancel_mid_test(lab, images, tmp_path):
     device = show(lab, job_id)["actual_device"]
     wait_for(lambda: psql(lab.env, "SELECT state FROM devices WHERE hostname = '%s'" % device) == "0", timeout=10,
              what="the device to be Idle (%s)" % psql(lab.env, "SELECT hostname, state, health FROM devices"))
-    assert not any(str(job_id) in open_cmdline(p).decode(errors="replace") for p in os.listdir("/proc") if p.isdigit()
-                   and b"qemu-system" in open_cmdline(p))
+    # QEMU of this job (its images are in the job's lava-run directory) is gone.
+    job_files = os.path.join(lab.worker_dir, "run", str(job_id)) + "/"
+    assert [p for p in os.listdir("/proc") if p.isdigit() and job_files.encode() in open_cmdline(p)] == []
 
 
 def test_worker_killed_and_restarted_mid_job(lab, images, tmp_path):
@@ -201,3 +203,98 @@ def test_worker_killed_and_restarted_mid_job(lab, images, tmp_path):
     records = stored_log(lab, job_id)
     assert records[-1]["msg"] == {"definition": "lava", "case": "job", "result": "pass"}
     assert len({(r["dt"], r["lvl"], str(r["msg"])) for r in records}) == len(records)
+
+
+def test_two_devices_at_once_and_a_third_job_queued(lab, images, tmp_path):
+    path = job_file(tmp_path, images, ["lava-test-case a --result pass", "sleep 4"], name="parallel")
+    ids = [int(lavacli(lab, "jobs", "submit", path).strip()) for _ in range(3)]
+
+    def two_running():
+        states = [show(lab, i)["state"] for i in ids]
+        return states.count("Running") == 2 and states.count("Submitted") == 1 and states
+
+    wait_for(two_running, timeout=60, interval=0.2, what="two jobs running and one queued")
+    devices = {show(lab, i)["actual_device"] for i in ids if show(lab, i)["state"] == "Running"}
+    assert devices == {"qemu01", "qemu02"}
+    wait_for(lambda: all(show(lab, i)["state"] == "Finished" for i in ids), timeout=240, interval=0.5,
+             what="the three jobs to end")
+    assert [show(lab, i)["health"] for i in ids] == ["Complete"] * 3
+
+
+def restart_server(lab):
+    """SIGTERM lava-server and start it again on the same port."""
+    args = list(lab.server.proc.args)
+    port = lab.server.url.rsplit(":", 1)[1]
+    args[args.index("--port") + 1] = port
+    assert lab.server.stop() == 0, lab.server.output()
+    lab.server.start(lab.server.log_path + ".2", args, lab.env)
+    wait_for(lambda: "listening on" in lab.server.output(), what="lava-server to listen again")
+
+
+def test_server_restarted_mid_job(lab, images, tmp_path):
+    job_id = int(lavacli(lab, "jobs", "submit", job_file(
+        tmp_path, images, ["lava-test-case before --result pass", "sleep 6", "lava-test-case after --result pass"])).strip())
+    wait_for(lambda: show(lab, job_id)["state"] == "Running", timeout=30, what="the job to run")
+    restart_server(lab)
+    wait_for(lambda: show(lab, job_id)["state"] == "Finished", timeout=180, interval=0.5, what="the job to end")
+    assert show(lab, job_id)["health"] == "Complete"
+    cases = {r["name"]: r["result"] for r in yaml.safe_load(lavacli(lab, "results", job_id, "--yaml"))
+             if r["suite"] == "0_smoke"}
+    assert cases == {"before": "pass", "after": "pass"}
+    records = stored_log(lab, job_id)
+    assert records[-1]["msg"] == {"definition": "lava", "case": "job", "result": "pass"}
+    assert len({(r["dt"], r["lvl"], str(r["msg"])) for r in records}) == len(records)
+    # Every line lava-run wrote is there once, in order: its STARTRUN .. ENDRUN included.
+    texts = [r["msg"] for r in records if r["lvl"] == "target" and isinstance(r["msg"], str)]
+    assert any("LAVA_SIGNAL_STARTRUN" in t for t in texts) and any("LAVA_SIGNAL_ENDRUN" in t for t in texts)
+
+
+def test_job_waits_for_an_offline_worker(lab, images, tmp_path):
+    assert lab.worker.stop() == 0, lab.worker.output()
+    # What lava-scheduler does to a silent worker (its timeout is long in this lab).
+    psql(lab.env, "UPDATE workers SET state = 1 WHERE hostname = 'worker01'")
+    job_id = int(lavacli(lab, "jobs", "submit", job_file(tmp_path, images, ["lava-test-case a --result pass"])).strip())
+    reason = wait_for(lambda: show(lab, job_id).get("waiting_reason"), timeout=30, what="a waiting reason")
+    assert show(lab, job_id)["state"] == "Submitted", reason
+    lab.worker = Worker(lab, lab.worker_dir, "--ping-interval", "60")
+    wait_for(lambda: show(lab, job_id)["state"] == "Finished", timeout=120, interval=0.5, what="the job to run")
+    assert show(lab, job_id)["health"] == "Complete"
+
+
+def test_health_checks_run_and_a_failing_one_makes_the_device_bad(lab, images, tmp_path):
+    checks = os.path.join(lab.server.dispatcher_config, "health-checks")
+    os.makedirs(checks, exist_ok=True)
+    check = yaml.safe_load(open(job_file(tmp_path, images, ["lava-test-case alive --result pass"], name="hc")))
+    check["job_name"] = "qemu health check"
+    with open(os.path.join(checks, "qemu.yaml"), "w") as f:
+        yaml.safe_dump(check, f)
+    psql(lab.env, "UPDATE device_types SET disable_health_check = false")
+    lavacli(lab, "devices", "update", "qemu02", "--health", "MAINTENANCE", identity="admin")  # only qemu01 is checked
+    try:
+        def health_check(device):
+            return psql(lab.env, "SELECT id FROM test_jobs WHERE health_check AND actual_device = '%s' "
+                                 "ORDER BY id DESC LIMIT 1" % device)
+
+        # The device event (Idle, Unknown) wakes the scheduler, which starts the health check first.
+        lavacli(lab, "devices", "update", "qemu01", "--health", "UNKNOWN", identity="admin")
+        first = int(wait_for(lambda: health_check("qemu01"), timeout=60, what="a health check on qemu01"))
+        wait_for(lambda: show(lab, first)["state"] == "Finished", timeout=120, interval=0.5, what="the check to end")
+        assert show(lab, first)["health"] == "Complete"
+        assert psql(lab.env, "SELECT health FROM devices WHERE hostname = 'qemu01'") == "0"  # Good
+
+        # A failing health check: the device goes Bad and takes no job.
+        check["actions"][2]["test"]["definitions"][0]["repository"]["run"]["steps"] = ["lava-test-raise broken-board"]
+        with open(os.path.join(checks, "qemu.yaml"), "w") as f:
+            yaml.safe_dump(check, f)
+        lavacli(lab, "devices", "update", "qemu01", "--health", "UNKNOWN", identity="admin")
+        second = int(wait_for(lambda: (health_check("qemu01") or "0") != str(first) and health_check("qemu01"),
+                              timeout=60, what="a second health check"))
+        wait_for(lambda: show(lab, second)["state"] == "Finished", timeout=120, interval=0.5, what="the check to end")
+        assert show(lab, second)["health"] == "Incomplete"
+        assert psql(lab.env, "SELECT health FROM devices WHERE hostname = 'qemu01'") == "3"  # Bad
+        job_id = int(lavacli(lab, "jobs", "submit", job_file(tmp_path, images, ["true"], name="after-bad")).strip())
+        reason = wait_for(lambda: show(lab, job_id).get("waiting_reason"), timeout=30, what="a waiting reason")
+        assert show(lab, job_id)["state"] == "Submitted" and show(lab, job_id)["actual_device"] is None, reason
+        lavacli(lab, "jobs", "cancel", job_id)
+    finally:
+        psql(lab.env, "UPDATE device_types SET disable_health_check = true; UPDATE devices SET health = 0")

@@ -64,7 +64,7 @@ def test_throwaway_cluster_is_fast_and_removed(cluster_dir):
     assert r.returncode == 1
 
 
-def test_demo_brings_up_a_migrated_store(scratch):
+def test_demo_brings_up_a_lab_that_runs_the_sample_job(scratch):
     demo_dir = os.path.join(scratch, "demo")
     env = dict(os.environ, LAVA_DEMO_BUILD_DIR=BUILD_DIR)
     try:
@@ -74,6 +74,9 @@ def test_demo_brings_up_a_migrated_store(scratch):
         assert r.returncode == 0, r.stdout + r.stderr
         assert "schema_version : %d" % SCHEMA_VERSION in r.stdout
         assert 'lava-server answers: {"version":"2023.01"}' in r.stdout
+        # The README's main command ran the sample job on the virtual DUT, through lavacli.
+        assert "* 0_smoke.kernel-version [pass]" in r.stdout, r.stdout[-3000:]
+        assert "* lava.job [pass]" in r.stdout
         lab = read_env_file(os.path.join(demo_dir, "lab.env"))
         pg_env = {k: v for k, v in lab.items() if k.startswith("PG")}
         assert lava_server(pg_env, "manage", "status").code == 0
