@@ -120,6 +120,26 @@ def stored_log(lab, job_id, allow_empty=False):
     return yaml.load(r.text, Loader=yaml.CSafeLoader)
 
 
+def keep_local_log(lab, job_id, tmp_path):
+    """A hard link to lava-run's local copy of the log (logs.yaml), which the
+    worker deletes with the job's directory once the end is reported."""
+    local = os.path.join(lab.worker_dir, "tmp", str(job_id), "logs.yaml")
+    wait_for(lambda: os.path.exists(local), what="lava-run's local log")
+    kept = str(tmp_path / ("local-%d.yaml" % job_id))
+    os.link(local, kept)
+    return kept
+
+
+def same_log(lab, job_id, kept):
+    """The stored log is exactly lava-run's local copy: no line lost, none twice."""
+    r = requests.get(lab.api + "jobs/%d/logs/" % job_id, headers=lab.headers("alice"), timeout=30)
+    assert r.status_code == 200, r.text
+    stored = r.text.rstrip("\n").split("\n")
+    with open(kept) as f:
+        local = f.read().rstrip("\n").split("\n")
+    assert len(stored) == len(local) and stored == local, (len(stored), len(local))
+
+
 def lava_runs():
     return [pid for pid in os.listdir("/proc") if pid.isdigit() and b"lava-run" in open_cmdline(pid)]
 
@@ -190,6 +210,7 @@ def test_worker_killed_and_restarted_mid_job(lab, images, tmp_path):
     job_id = int(lavacli(lab, "jobs", "submit", job_file(
         tmp_path, images, ["lava-test-case before --result pass", "sleep 8", "lava-test-case after --result pass"])).strip())
     wait_for(lambda: show(lab, job_id)["state"] == "Running", timeout=30, what="the job to run")
+    kept = keep_local_log(lab, job_id, tmp_path)
     lab.worker.proc.send_signal(signal.SIGKILL)
     lab.worker.proc.wait()
     lab.worker.log.close()
@@ -202,7 +223,7 @@ def test_worker_killed_and_restarted_mid_job(lab, images, tmp_path):
     assert {r["name"]: r["result"] for r in results if r["suite"] == "0_smoke"} == {"before": "pass", "after": "pass"}
     records = stored_log(lab, job_id)
     assert records[-1]["msg"] == {"definition": "lava", "case": "job", "result": "pass"}
-    assert len({(r["dt"], r["lvl"], str(r["msg"])) for r in records}) == len(records)
+    same_log(lab, job_id, kept)
 
 
 def test_two_devices_at_once_and_a_third_job_queued(lab, images, tmp_path):
@@ -235,6 +256,7 @@ def test_server_restarted_mid_job(lab, images, tmp_path):
     job_id = int(lavacli(lab, "jobs", "submit", job_file(
         tmp_path, images, ["lava-test-case before --result pass", "sleep 6", "lava-test-case after --result pass"])).strip())
     wait_for(lambda: show(lab, job_id)["state"] == "Running", timeout=30, what="the job to run")
+    kept = keep_local_log(lab, job_id, tmp_path)
     restart_server(lab)
     wait_for(lambda: show(lab, job_id)["state"] == "Finished", timeout=180, interval=0.5, what="the job to end")
     assert show(lab, job_id)["health"] == "Complete"
@@ -243,10 +265,7 @@ def test_server_restarted_mid_job(lab, images, tmp_path):
     assert cases == {"before": "pass", "after": "pass"}
     records = stored_log(lab, job_id)
     assert records[-1]["msg"] == {"definition": "lava", "case": "job", "result": "pass"}
-    assert len({(r["dt"], r["lvl"], str(r["msg"])) for r in records}) == len(records)
-    # Every line lava-run wrote is there once, in order: its STARTRUN .. ENDRUN included.
-    texts = [r["msg"] for r in records if r["lvl"] == "target" and isinstance(r["msg"], str)]
-    assert any("LAVA_SIGNAL_STARTRUN" in t for t in texts) and any("LAVA_SIGNAL_ENDRUN" in t for t in texts)
+    same_log(lab, job_id, kept)
 
 
 def test_job_waits_for_an_offline_worker(lab, images, tmp_path):
@@ -298,3 +317,30 @@ def test_health_checks_run_and_a_failing_one_makes_the_device_bad(lab, images, t
         lavacli(lab, "jobs", "cancel", job_id)
     finally:
         psql(lab.env, "UPDATE device_types SET disable_health_check = true; UPDATE devices SET health = 0")
+
+
+def test_a_worker_without_a_token_registers_itself(lab, tmp_path):
+    worker_dir = str(tmp_path / "auto")
+    auto = Daemon()
+    auto.start(worker_dir + ".log", [program("lava-worker"), "--name", "auto01", "--url", lab.server.url,
+                                     "--worker-dir", worker_dir, "--ping-interval", "1",
+                                     "--lava-run", program("lava-run")], {})
+    try:
+        token_file = os.path.join(worker_dir, "token")
+        wait_for(lambda: os.path.exists(token_file), what="the worker to register")
+        assert os.stat(token_file).st_mode & 0o777 == 0o600
+        token = open(token_file).read().strip()
+        assert token == psql(lab.env, "SELECT token FROM workers WHERE hostname = 'auto01'")
+        wait_for(lambda: psql(lab.env, "SELECT state FROM workers WHERE hostname = 'auto01'") == "0",
+                 what="the new worker to be Online")
+    finally:
+        assert auto.stop() == 0, auto.output()
+    # Started again, it uses the token it kept.
+    auto.start(worker_dir + ".2.log", [program("lava-worker"), "--name", "auto01", "--url", lab.server.url,
+                                       "--worker-dir", worker_dir, "--ping-interval", "1",
+                                       "--lava-run", program("lava-run")], {})
+    try:
+        wait_for(lambda: "serving" in auto.output(), what="the worker to start")
+        assert "registered" not in auto.output()
+    finally:
+        assert auto.stop() == 0, auto.output()
