@@ -4,10 +4,14 @@ import argparse
 import datetime
 import os
 import statistics
+import sys
 import time
 
 import requests
 import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from job_phases import boot_and_test_seconds  # noqa: E402 (bench/, shared)
 
 
 def env_file(path):
@@ -29,9 +33,6 @@ def rss(pidfile):
             p = int(line.split()[1])
     return r / 1024.0, p / 1024.0
 
-
-def when(record):
-    return datetime.datetime.fromisoformat(record["dt"]).timestamp()
 
 
 def main():
@@ -64,11 +65,7 @@ def main():
         assert s["health"] == "Complete", s
         log = yaml.load(requests.get(api + "jobs/%d/logs/" % job_id, headers=headers, timeout=30).text,
                         Loader=yaml.CSafeLoader)
-        boot_start = next(when(r) for r in log if r["lvl"] == "info" and str(r["msg"]).startswith("Boot command:"))
-        boot_end = next(when(r) for r in log if r["lvl"] == "results" and r["msg"].get("case") == "auto-login-action")
-        test_start = next(when(r) for r in log if r["lvl"] == "input" and "lava-test-runner" in r["msg"])
-        test_end = next(when(r) for r in log if r["lvl"] == "target" and "<LAVA_TEST_RUNNER EXIT>" in r["msg"])
-        boot, test = boot_end - boot_start, test_end - test_start
+        boot, test = boot_and_test_seconds(log)
         return wall, boot, test, wall - boot - test
 
     print("== lab bench: %d cores, %s, %d runs" % (os.cpu_count(), datetime.datetime.utcnow().isoformat(), args.runs))

@@ -6,12 +6,16 @@ import functools
 import http.server
 import os
 import statistics
+import sys
 import subprocess
 import tempfile
 import threading
 import time
 
 import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from job_phases import boot_and_test_seconds  # noqa: E402 (bench/, shared)
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -43,9 +47,6 @@ def job(url):
     }
 
 
-def when(record):
-    return datetime.datetime.fromisoformat(record["dt"]).timestamp()
-
 
 def one_run(lava_run, device, job_path, work):
     out = os.path.join(work, "out-%d" % time.monotonic_ns())
@@ -69,11 +70,7 @@ def one_run(lava_run, device, job_path, work):
     assert proc.returncode == 0, "the bench job failed: see %s" % out
     with open(os.path.join(out, "logs.yaml")) as f:
         records = yaml.load(f, Loader=yaml.CSafeLoader)
-    boot_start = next(when(r) for r in records if r["lvl"] == "info" and str(r["msg"]).startswith("Boot command:"))
-    boot_end = next(when(r) for r in records if r["lvl"] == "results" and r["msg"].get("case") == "auto-login-action")
-    test_start = next(when(r) for r in records if r["lvl"] == "input" and "lava-test-runner" in r["msg"])
-    test_end = next(when(r) for r in records if r["lvl"] == "target" and "<LAVA_TEST_RUNNER EXIT>" in r["msg"])
-    boot, test = boot_end - boot_start, test_end - test_start
+    boot, test = boot_and_test_seconds(records)
     return wall, boot, test, wall - boot - test, peak / 1024.0, anon / 1024.0
 
 

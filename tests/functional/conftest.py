@@ -80,6 +80,28 @@ def lava_server(env, *args, extra_env=None):
     return Result(p)
 
 
+def dut_images():
+    """The virtual DUT's images (tools/dut-images builds them once, then reuses them): their directory."""
+    r = subprocess.run([os.path.join(SOURCE_DIR, "tools", "dut-images")], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip().splitlines()[-1]
+
+
+def processes_mentioning(text):
+    """The pids whose command line contains `text`."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if text.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
 def wait_for(predicate, timeout=30.0, interval=0.05, what="condition"):
     """Polls `predicate` until it returns a true value or the deadline passes."""
     import time

@@ -15,20 +15,17 @@ import time
 
 import pytest
 
-from conftest import SOURCE_DIR, wait_for
+from conftest import dut_images, wait_for
 
 PROMPT = b"root@dut:~# "
 
 
 @pytest.fixture(scope="module")
 def images():
-    r = subprocess.run([os.path.join(SOURCE_DIR, "tools", "dut-images")], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
-    path = r.stdout.strip().splitlines()[-1]
+    path = dut_images()
     # A second run reuses what the first built.
     before = os.stat(os.path.join(path, "vmlinux")).st_mtime_ns
-    r = subprocess.run([os.path.join(SOURCE_DIR, "tools", "dut-images")], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0 and os.stat(os.path.join(path, "vmlinux")).st_mtime_ns == before
+    assert dut_images() == path and os.stat(os.path.join(path, "vmlinux")).st_mtime_ns == before
     return path
 
 

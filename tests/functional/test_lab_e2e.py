@@ -17,7 +17,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import Daemon, SOURCE_DIR, Scheduler, program, psql, rest_lab, wait_for
+from conftest import Daemon, SOURCE_DIR, Scheduler, dut_images, processes_mentioning, program, psql, rest_lab, wait_for
 
 LAVACLI = "/usr/bin/lavacli"
 PROMPT = "root@dut:~# "
@@ -41,9 +41,7 @@ class Worker(Daemon):
 
 @pytest.fixture(scope="module")
 def images():
-    r = subprocess.run([os.path.join(SOURCE_DIR, "tools", "dut-images")], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
-    path = r.stdout.strip().splitlines()[-1]
+    path = dut_images()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietFiles, directory=path))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield "http://127.0.0.1:%d" % server.server_address[1]
@@ -140,18 +138,6 @@ def same_log(lab, job_id, kept):
     assert len(stored) == len(local) and stored == local, (len(stored), len(local))
 
 
-def lava_runs():
-    return [pid for pid in os.listdir("/proc") if pid.isdigit() and b"lava-run" in open_cmdline(pid)]
-
-
-def open_cmdline(pid):
-    try:
-        with open("/proc/%s/cmdline" % pid, "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
-
-
 def test_submit_wait_show_results_logs_with_lavacli(lab, images, tmp_path):
     path = job_file(tmp_path, images, ["lava-test-case pass-case --result pass",
                                        "lava-test-case fail-case --result fail",
@@ -203,7 +189,7 @@ def test_cancel_mid_test(lab, images, tmp_path):
              what="the device to be Idle (%s)" % psql(lab.env, "SELECT hostname, state, health FROM devices"))
     # QEMU of this job (its images are in the job's lava-run directory) is gone.
     job_files = os.path.join(lab.worker_dir, "run", str(job_id)) + "/"
-    assert [p for p in os.listdir("/proc") if p.isdigit() and job_files.encode() in open_cmdline(p)] == []
+    assert processes_mentioning(job_files) == []
 
 
 def test_worker_killed_and_restarted_mid_job(lab, images, tmp_path):

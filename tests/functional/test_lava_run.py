@@ -23,7 +23,7 @@ import urllib.parse
 import pytest
 import yaml
 
-from conftest import BUILD_DIR, SOURCE_DIR, program, wait_for
+from conftest import SOURCE_DIR, dut_images, processes_mentioning, program, wait_for
 
 PROMPT = "root@dut:~# "
 
@@ -32,9 +32,7 @@ PROMPT = "root@dut:~# "
 
 @pytest.fixture(scope="module")
 def images():
-    r = subprocess.run([os.path.join(SOURCE_DIR, "tools", "dut-images")], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.strip().splitlines()[-1]
+    return dut_images()
 
 
 class FileHandler(http.server.SimpleHTTPRequestHandler):
@@ -210,20 +208,6 @@ def action_names(pipeline):
     for action in pipeline:
         yield action["name"]
         yield from action_names(action.get("pipeline", []))
-
-
-def processes_mentioning(text):
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                if text.encode() in f.read():
-                    found.append(int(pid))
-        except OSError:
-            pass
-    return found
 
 
 # ----------------------------------------------------------------- jobs on the DUT

@@ -320,18 +320,4 @@ Downloaded download(const DownloadRequest& request, const std::string& dir,
     return Downloaded{final_path, transfer.received};
 }
 
-std::string file_digest(const std::string& path, const std::string& algorithm) {
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    EVP_DigestInit_ex(ctx.get(), EVP_get_digestbyname(algorithm.c_str()), nullptr);
-    std::FILE* file = std::fopen(path.c_str(), "rbe");
-    if (!file) return {};
-    char buffer[1 << 16];
-    for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, file)) > 0;) EVP_DigestUpdate(ctx.get(), buffer, n);
-    std::fclose(file);
-    unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned size = 0;
-    EVP_DigestFinal_ex(ctx.get(), out, &size);
-    return hex(out, size);
-}
-
 }  // namespace lava::worker::run

@@ -47,7 +47,4 @@ std::string check_url_reachable(const DownloadRequest& request, std::chrono::sec
 Downloaded download(const DownloadRequest& request, const std::string& dir,
                     std::chrono::steady_clock::time_point deadline, JobLog& log, const std::atomic<bool>& canceled);
 
-// Hex digest of a file (algorithm "md5", "sha256", "sha512").
-std::string file_digest(const std::string& path, const std::string& algorithm);
-
 }  // namespace lava::worker::run

@@ -41,11 +41,6 @@ void LogUploader::close(std::chrono::seconds flush_for) {
     if (thread_.joinable()) thread_.join();
 }
 
-std::size_t LogUploader::sent() const {
-    std::lock_guard lock(mutex_);
-    return index_;
-}
-
 bool LogUploader::post(std::size_t count, int& status) {
     std::string lines;
     std::size_t index = 0;

@@ -45,9 +45,6 @@ public:
     // local copy). Idempotent.
     void close(std::chrono::seconds flush_for = std::chrono::seconds(300));
 
-    // Lines the server has confirmed.
-    std::size_t sent() const;
-
 private:
     void loop();
     // One POST of up to `count` waiting lines; true when the server took some.

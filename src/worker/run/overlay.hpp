@@ -62,10 +62,6 @@ public:
     void write_cpio_gz(const std::string& path) const;
     void write_tar_gz(const std::string& path) const;
 
-    const std::string& results_dir() const { return options_.results_dir; }
-    // The host directory that holds <R> (its parent).
-    const std::string& host_dir() const { return options_.host_dir; }
-
 private:
     std::string host_path(const std::string& dut_path) const;  // <R>/x on the host
     void write_file(const std::string& dut_path, const std::string& content, int mode) const;

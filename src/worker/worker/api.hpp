@@ -48,8 +48,6 @@ public:
     PostReply post_finished(const JobRef& job, const std::string& result, const std::string& error_type,
                             const std::string& errors, const std::string& description) const;
 
-    const std::string& url() const { return url_; }
-
 private:
     std::string url_;  // without a trailing slash
     std::string name_;
