@@ -17,11 +17,14 @@ import tempfile
 
 import pytest
 
-from conftest import SOURCE_DIR, program
+from conftest import SOURCE_DIR, missing_reference, program
 from jinja_corpus import CASES
 
-jinja2 = pytest.importorskip("jinja2", reason="Debian's python3-jinja2 is not installed")
-from jinja2.sandbox import SandboxedEnvironment  # noqa: E402
+try:
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
+except ImportError:
+    missing_reference("Debian's python3-jinja2 is not installed")
 
 X86 = ("amd64", "x86_64", "i386", "i686", "x86")
 
@@ -163,11 +166,9 @@ def render_all(template_dirs, names, dictionaries, contexts):
 
 def test_lava_device_type_templates():
     dirs = lava_template_dirs()
-    if not dirs and os.environ.get("CI"):
-        pytest.fail("CI must check LAVA's templates: tools/fetch-lava-reference found none")
     if not dirs:
-        pytest.skip("LAVA's device-type templates are not available (no lava-server package and "
-                    "no reference unpacked by tools/fetch-lava-reference)")
+        missing_reference("LAVA's device-type templates are not available (no lava-server package and "
+                          "no reference unpacked by tools/fetch-lava-reference)")
     names = sorted(n for n in os.listdir(dirs[0]) if n.endswith(".jinja2"))
     assert len(names) > 300
     problems, renders = render_all([dirs[0]], names, DICTIONARIES, CONTEXTS)

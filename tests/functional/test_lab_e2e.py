@@ -8,6 +8,7 @@ import http.server
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import threading
@@ -47,6 +48,38 @@ def images():
     yield "http://127.0.0.1:%d" % server.server_address[1]
     server.shutdown()
     server.server_close()
+
+
+class Gate:
+    """A door a job waits at: its test step polls a URL of this HTTP server
+    (the host is 10.0.2.2 from the DUT) until the test opens the door. So a
+    test knows the job is still running when it restarts something."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="lava-gate-")
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                      functools.partial(QuietFiles, directory=self.dir))
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def step(self, name):
+        return "until wget -q -O /dev/null http://10.0.2.2:%d/%s; do sleep 0.2; done" % (
+            self.server.server_address[1], name)
+
+    def open(self, name):
+        with open(os.path.join(self.dir, name), "w") as f:
+            f.write("open\n")
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def gate():
+    g = Gate()
+    yield g
+    g.close()
 
 
 @pytest.fixture(scope="module")
@@ -179,6 +212,15 @@ def test_cancel_mid_test(lab, images, tmp_path):
 
     wait_for(lambda: show(lab, job_id)["state"] == "Running", timeout=30, what="the job to run")
     wait_for(started, timeout=120, interval=0.5, what="the test to start")
+    # Issue 14: the job's token is on no command line (lava-run reads it from
+    # a file), and its files are the worker's user's only.
+    token = psql(lab.env, "SELECT token FROM test_jobs WHERE id = %d" % job_id)
+    assert processes_mentioning("--job-id=%d" % job_id) and processes_mentioning(token) == []
+    job_dir = os.path.join(lab.worker_dir, "tmp", str(job_id))
+    for name in ("job.yaml", "device.yaml", "token", "stdout", "stderr"):
+        assert stat.S_IMODE(os.stat(os.path.join(job_dir, name)).st_mode) == 0o600, name
+    for d in (lab.worker_dir, os.path.join(lab.worker_dir, "tmp"), job_dir, os.path.join(lab.worker_dir, "run")):
+        assert stat.S_IMODE(os.stat(d).st_mode) == 0o700, d
     lavacli(lab, "jobs", "cancel", job_id)
     t0 = time.monotonic()
     wait_for(lambda: show(lab, job_id)["state"] == "Finished", timeout=10, what="the job to end after the cancel")
@@ -192,10 +234,16 @@ def test_cancel_mid_test(lab, images, tmp_path):
     assert processes_mentioning(job_files) == []
 
 
-def test_worker_killed_and_restarted_mid_job(lab, images, tmp_path):
+def cases_of(lab, job_id):
+    return {r["name"]: r["result"] for r in yaml.safe_load(lavacli(lab, "results", job_id, "--yaml"))
+            if r["suite"] == "0_smoke"}
+
+
+def test_worker_killed_and_restarted_mid_job(lab, images, gate, tmp_path):
     job_id = int(lavacli(lab, "jobs", "submit", job_file(
-        tmp_path, images, ["lava-test-case before --result pass", "sleep 8", "lava-test-case after --result pass"])).strip())
-    wait_for(lambda: show(lab, job_id)["state"] == "Running", timeout=30, what="the job to run")
+        tmp_path, images, ["lava-test-case before --result pass", gate.step("worker"),
+                           "lava-test-case after --result pass"])).strip())
+    wait_for(lambda: cases_of(lab, job_id) == {"before": "pass"}, timeout=60, what="the job's first case")
     kept = keep_local_log(lab, job_id, tmp_path)
     lab.worker.proc.send_signal(signal.SIGKILL)
     lab.worker.proc.wait()
@@ -203,6 +251,10 @@ def test_worker_killed_and_restarted_mid_job(lab, images, tmp_path):
     # lava-run goes on without its worker; a new worker finds the job and reports its end.
     lab.worker = Worker(lab, lab.worker_dir, "--ping-interval", "60")
     assert "found again after a restart" in lab.worker.output()
+    # The job waits at the gate: it really is still running after the restart.
+    assert show(lab, job_id)["state"] == "Running"
+    assert processes_mentioning("--job-id=%d" % job_id)
+    gate.open("worker")
     wait_for(lambda: show(lab, job_id)["state"] == "Finished", timeout=180, interval=0.5, what="the job to end")
     assert show(lab, job_id)["health"] == "Complete"
     results = yaml.safe_load(lavacli(lab, "results", job_id, "--yaml"))
@@ -238,12 +290,18 @@ def restart_server(lab):
     wait_for(lambda: "listening on" in lab.server.output(), what="lava-server to listen again")
 
 
-def test_server_restarted_mid_job(lab, images, tmp_path):
+def test_server_restarted_mid_job(lab, images, gate, tmp_path):
     job_id = int(lavacli(lab, "jobs", "submit", job_file(
-        tmp_path, images, ["lava-test-case before --result pass", "sleep 6", "lava-test-case after --result pass"])).strip())
-    wait_for(lambda: show(lab, job_id)["state"] == "Running", timeout=30, what="the job to run")
+        tmp_path, images, ["lava-test-case before --result pass", gate.step("server"),
+                           "lava-test-case after --result pass"])).strip())
+    wait_for(lambda: cases_of(lab, job_id) == {"before": "pass"}, timeout=60, what="the job's first case")
     kept = keep_local_log(lab, job_id, tmp_path)
     restart_server(lab)
+    # The job waits at the gate: the restarted server finds it running, and
+    # the rest of its log and results arrive through the new server.
+    assert show(lab, job_id)["state"] == "Running"
+    assert cases_of(lab, job_id) == {"before": "pass"}
+    gate.open("server")
     wait_for(lambda: show(lab, job_id)["state"] == "Finished", timeout=180, interval=0.5, what="the job to end")
     assert show(lab, job_id)["health"] == "Complete"
     cases = {r["name"]: r["result"] for r in yaml.safe_load(lavacli(lab, "results", job_id, "--yaml"))

@@ -323,8 +323,16 @@ def test_validate_and_validate_testdef_are_open_to_anyone(lab):
 # ---------------------------------------------------------------- token/, system/
 
 def test_token_endpoint(lab):
+    # LAVA returns the user's first token; lava-cpp keeps only tokens'
+    # hashes (issue 14), so each login creates a token, which then works.
     r = lab.post("token/", data={"username": "carol", "password": "carol-pw"})
-    assert r.status_code == 200 and r.json() == {"token": lab.tokens["carol"]}
+    assert r.status_code == 200 and set(r.json()) == {"token"}
+    token = r.json()["token"]
+    assert len(token) == 128 and token != lab.tokens["carol"]
+    whoami = requests.get(lab.api + "system/whoami/", headers={"Authorization": "Token " + token}, timeout=30)
+    assert whoami.json() == {"user": "carol"}
+    again = lab.post("token/", data={"username": "carol", "password": "carol-pw"}).json()["token"]
+    assert again != token
     r = lab.post("token/", json={"username": "carol", "password": "wrong"})
     assert r.status_code == 400
     assert r.json() == {"non_field_errors": ["Unable to log in with provided credentials."]}

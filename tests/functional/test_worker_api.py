@@ -194,11 +194,41 @@ def test_registration_rules(lab, worker):
     assert r.status_code == 403 and r.json() == {"error": "Unknown user alice"}
     r = requests.post(lab.base + "workers/", data={"name": "bad name!"}, timeout=30)
     assert r.status_code == 400
-    # A forwarded address counts only from a local proxy, and then it is checked.
+    # X-Forwarded-For means nothing unless the peer is a trusted proxy (none by default).
     r = requests.post(lab.base + "workers/", data={"name": "w8"}, headers={"X-Forwarded-For": "192.0.2.7"})
-    assert r.status_code == 403 and r.json() == {"error": "Auto registration is forbidden for '192.0.2.7'"}
+    assert r.status_code == 200 and r.json()["name"] == "w8", r.text
     r = requests.post(lab.base + "workers/w1/", data={}, timeout=30)
     assert r.status_code == 403 and r.json() == {"error": "POST is forbidden for such url"}
+
+
+def test_forwarded_addresses_count_only_from_trusted_proxies(lab):
+    """Issue 14: behind a proxy that appends to X-Forwarded-For, a client
+    that writes 127.0.0.1 into the header must not pass as local. The
+    address that counts is the right-most one that is not a trusted proxy."""
+    workdir = tempfile.mkdtemp(prefix="lava-proxy-")
+    server = Server(lab.env, workdir, "--trusted-proxies", "127.0.0.0/8,192.0.2.250")
+    try:
+        base = server.url + "/scheduler/internal/v1/"
+
+        def register(name, forwarded):
+            return requests.post(base + "workers/", data={"name": name}, headers={"X-Forwarded-For": forwarded},
+                                 timeout=30)
+
+        forbidden = {"error": "Auto registration is forbidden for '192.0.2.7'"}
+        # The client claimed 127.0.0.1; the proxy appended what it saw.
+        assert register("p1", "127.0.0.1, 192.0.2.7").json() == forbidden
+        assert register("p2", "192.0.2.7").json() == forbidden
+        # Two trusted proxies in a row: the address before them counts.
+        assert register("p3", "10.9.9.9, 192.0.2.7, 192.0.2.250").json() == forbidden
+        # A client really on loopback, through trusted proxies only.
+        r = register("p4", "127.0.0.1, 192.0.2.250")
+        assert r.status_code == 200 and r.json()["name"] == "p4", r.text
+        assert register("p5", "not an address").json() == {"error": "Auto registration is forbidden for 'not an address'"}
+        assert lab.sql("SELECT count(*) FROM workers WHERE hostname IN ('p1', 'p2', 'p3', 'p5')") == "0"
+    finally:
+        code, output = server.stop(), server.output()
+        shutil.rmtree(workdir, ignore_errors=True)
+        assert code == 0, output
 
 
 # ---------------------------------------------------------------- ping

@@ -134,12 +134,20 @@ TEST_F(ManageTest, Tokens) {
     for (char c : secret.substr(0, 128)) EXPECT_TRUE(std::isdigit(c) || std::islower(c)) << c;
     EXPECT_EQ(ok({"tokens", "add", "-u", "bob", "--secret", "imported-secret"}),
               "imported-secret\n");
+    // Listed by prefix only: the secret was shown once (issue 14).
     auto list = ok_json({"tokens", "list", "--user", "bob"});
     ASSERT_EQ(list.size(), 2u);
-    EXPECT_EQ(list[0]["secret"], secret.substr(0, 128));
+    EXPECT_EQ(list[0]["prefix"], secret.substr(0, 8));
+    EXPECT_FALSE(list[0].contains("secret"));
     EXPECT_EQ(list[0]["description"], "ci");
     EXPECT_TRUE(list[0]["last_used_on"].is_null());
-    EXPECT_EQ(list[1]["secret"], "imported-secret");
+    EXPECT_EQ(list[1]["prefix"], "imported");
+    EXPECT_EQ(ok({"tokens", "list", "--user", "bob"}).find(secret.substr(0, 128)), std::string::npos);
+    // What the database holds is the SHA-256 of each secret.
+    EXPECT_EQ(query("SELECT secret_hash FROM auth_tokens WHERE secret_prefix = 'imported'"),
+              common::crypto::sha256_hex("imported-secret"));
+    EXPECT_EQ(query("SELECT count(*) FROM auth_tokens WHERE row_to_json(auth_tokens)::text LIKE '%imported-secret%'"),
+              "0");
 
     fails({"tokens", "add", "--user", "bob", "--secret", "imported-secret"},
           "this token secret is already in use");
@@ -150,6 +158,10 @@ TEST_F(ManageTest, Tokens) {
 
     ok({"tokens", "rm", "imported-secret"});
     EXPECT_EQ(ok_json({"tokens", "list", "--user", "bob"}).size(), 1u);
+    const auto id = std::to_string(ok_json({"tokens", "list", "--user", "bob"})[0]["id"].get<long long>());
+    fails({"tokens", "rm", "--user", "nobody", "--id", id}, "user 'nobody' has no token " + id);
+    ok({"tokens", "rm", "--user", "bob", "--id", id});
+    EXPECT_EQ(ok_json({"tokens", "list", "--user", "bob"}).size(), 0u);
 }
 
 TEST_F(ManageTest, DeviceTypesAndAliases) {

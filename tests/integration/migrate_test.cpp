@@ -1,6 +1,8 @@
 #include "common/db/migrate.hpp"
+#include "common/db/pool.hpp"
 #include "integration/pg_fixture.hpp"
 #include "server/store/schema.hpp"
+#include "server/store/users.hpp"
 
 #include <thread>
 
@@ -25,6 +27,37 @@ TEST_F(MigrateTest, FreshDatabaseMigratesToTheNewestVersion) {
     // The schema is really there, with its seed data.
     EXPECT_EQ(query("SELECT count(*) FROM users WHERE username = 'lava-health'"), "1");
     EXPECT_TRUE(server::store::require_schema(c, "lava-test"));
+}
+
+// Issue 14: tokens created before 0005 are hashed by it and keep working;
+// their plain secrets are gone from the database.
+TEST_F(MigrateTest, ExistingTokensAreHashedAndStillWork) {
+    pqxx::connection c(conninfo());
+    const auto all = server::store::migrations();
+    const std::span<const Migration> before(all.data(), 4);
+    ASSERT_EQ(before.back().version, 4);
+    ASSERT_TRUE(common::db::migrate(c, before));
+    {
+        pqxx::work w(c);
+        w.exec0("INSERT INTO users (username, password) VALUES ('old', '')");
+        w.exec0("INSERT INTO auth_tokens (user_id, secret) SELECT id, 'an-old-token-secret' FROM users "
+                "WHERE username = 'old'");
+        w.commit();
+    }
+    auto r = common::db::migrate(c, all);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(query("SELECT secret_prefix FROM auth_tokens"), "an-old-t");
+    EXPECT_EQ(query("SELECT count(*) FROM information_schema.columns WHERE table_name = 'auth_tokens' "
+                    "AND column_name = 'secret'"),
+              "0");
+    common::db::Pool pool(conninfo(), 1);
+    common::db::transact(pool, [](common::db::Tx& tx) {
+        const auto owner = server::store::TokenRepository(tx).owner("old", "an-old-token-secret");
+        ASSERT_TRUE(owner);
+        EXPECT_EQ(owner->username, "old");
+        EXPECT_FALSE(server::store::TokenRepository(tx).owner("old", "an-old-token-secre"));
+        EXPECT_TRUE(server::store::TokenRepository(tx).owner("an-old-token-secret"));
+    });
 }
 
 TEST_F(MigrateTest, SecondRunIsANoOp) {

@@ -5,6 +5,8 @@
 
 #include "common/jinja/jinja.hpp"
 
+#include "common/base/limits.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -120,6 +122,107 @@ TEST(Jinja, RenderSource) {
     auto r = env.render_source("{% extends 'p' %}{% block x %}{{ 1 + 1 }}{% endblock %}", {});
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(*r, "<2>");
+}
+
+// Each hostile template fails with the limit it passed named, instead of
+// recursing until the stack overflows, allocating until the process dies or
+// looping for hours.
+std::string failure(const std::map<std::string, std::string>& files, const std::string& name = "t") {
+    auto r = render(files, name);
+    if (r) return "rendered " + std::to_string(r->size()) + " bytes";
+    return r.error().message;
+}
+
+TEST(JinjaLimits, EachHostileTemplateNamesItsLimit) {
+    auto nested = [](const std::string& open, const std::string& inner, const std::string& close, int n) {
+        std::string s;
+        for (int i = 0; i < n; ++i) s += open;
+        s += inner;
+        for (int i = 0; i < n; ++i) s += close;
+        return s;
+    };
+    auto repeated = [](const std::string& part, int n) {
+        std::string s;
+        for (int i = 0; i < n; ++i) s += part;
+        return s;
+    };
+    const std::vector<std::pair<std::map<std::string, std::string>, const char*>> cases = {
+        {{{"t", "{{ range(10**12)|length }}"}}, "jinja_max_range"},
+        {{{"t", "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"}},
+         "jinja_max_iterations"},
+        {{{"t", "{{ range(100000)|list|unique|length }}"}}, "jinja_max_iterations"},
+        {{{"t", "{{ [1] * 10**12 }}"}}, "jinja_max_iterations"},
+        {{{"t", "{{ 'x' * 10**12 }}"}}, "jinja_max_output_bytes"},
+        {{{"t", "{% set x = 'x' * 1000000 %}" + repeated("{% set x = x ~ x %}", 8) + "{{ x|length }}"}},
+         "jinja_max_output_bytes"},
+        {{{"t", "{% set x = 'x' * 1000000 %}{{ [x] * 50 }}"}}, "jinja_max_output_bytes"},
+        {{{"t", "{{ 'a'|replace('a', 'b' * 1000000)|replace('b', 'c' * 100) }}"}}, "jinja_max_output_bytes"},
+        {{{"t", "{{ 'a\nb\nc'|indent(10**12) }}"}}, "jinja_max_output_bytes"},
+        {{{"t", "{% for i in range(20000) %}{{ 'y' * 1000 }}{% endfor %}"}}, "jinja_max_output_bytes"},
+        {{{"t", "a{% include 't' %}"}}, "jinja_max_depth"},
+        {{{"t", "{% extends 'u' %}"}, {"u", "{% extends 't' %}"}}, "jinja_max_depth"},
+        {{{"t", "{% block b %}{{ self.b() }}{% endblock %}"}}, "jinja_max_depth"},
+        {{{"t", "{{ " + nested("(", "1", ")", 100000) + " }}"}}, "jinja_max_depth"},
+        {{{"t", "{{ " + nested("[", "1", "]", 100000) + " }}"}}, "jinja_max_depth"},
+        {{{"t", "{{ 1" + repeated(" + 1", 100000) + " }}"}}, "jinja_max_depth"},
+        {{{"t", "{{ x" + repeated("|string", 100000) + " }}"}}, "jinja_max_depth"},
+        {{{"t", "{{ x" + repeated(".y", 100000) + " }}"}}, "jinja_max_depth"},
+        {{{"t", "{{ " + repeated("not ", 100000) + "x }}"}}, "jinja_max_depth"},
+        {{{"t", "{{ " + repeated("-", 100000) + "1 }}"}}, "jinja_max_depth"},
+        {{{"t", nested("{% if true %}", "x", "{% endif %}", 10000)}}, "jinja_max_depth"},
+        {{{"t", "{% set x = 1 %}" + repeated("{% set x = [x] %}", 1000) + "{{ x }}"}}, "jinja_max_depth"},
+        {{{"t", std::string(2 << 20, 'x')}}, "jinja_max_template_bytes"},
+    };
+    for (const auto& [files, limit] : cases) {
+        const std::string got = failure(files);
+        EXPECT_NE(got.find(limit), std::string::npos) << files.at("t").substr(0, 80) << " -> " << got;
+    }
+}
+
+TEST(JinjaLimits, IntegerOverflowIsAnErrorNotUndefinedBehaviour) {
+    for (const char* expr : {"9223372036854775807 + 1", "-9223372036854775807 - 2", "4611686018427387904 * 2",
+                             "(-9223372036854775807 - 1) // -1", "2 ** 64", "3 ** 1000000000000",
+                             "(-9223372036854775807 - 1)|abs", "1e300|int", "-(-9223372036854775807 - 1)"}) {
+        const std::string got = failure({{"t", std::string("{{ ") + expr + " }}"}});
+        EXPECT_NE(got.find("integer overflow"), std::string::npos) << expr << " -> " << got;
+    }
+    EXPECT_NE(failure({{"t", "{{ 'abc'[1:'x'] }}"}}).find("slice indices must be integers"), std::string::npos);
+}
+
+TEST(JinjaLimits, OrdinaryArithmeticAndRangesAreUnchanged) {
+    const std::vector<std::pair<const char*, const char*>> cases = {
+        {"{{ 2 ** 62 }}", "4611686018427387904"},
+        {"{{ 3 ** 0 }},{{ 0 ** 5 }},{{ (-1) ** 99 }},{{ 2 ** -1 }}", "1,0,-1,0.5"},
+        {"{{ 7 % -3 }},{{ -7 % 3 }},{{ -7 // 2 }},{{ 7 // -2 }},{{ 5 % -1 }}", "-2,2,-4,-4,0"},
+        {"{{ range(10, 0, -3)|list }}", "[10, 7, 4, 1]"},
+        {"{{ range(0, 10, 3)|list }}", "[0, 3, 6, 9]"},
+        {"{{ range(5, 5)|list }}{{ range(5, 0)|list }}", "[][]"},
+        {"{{ range(9223372036854775806, 9223372036854775807)|list }}", "[9223372036854775806]"},
+        {"{{ 'ab' * 3 }}{{ [1, 2] * 2 }}{{ 'x' * -1 }}", "ababab[1, 2, 1, 2]"},
+        {"{{ 'abcdef'[-100:2] }}{{ [1, 2, 3][-2:] }}", "ab[2, 3]"},
+        {"{{ [[1, [2]], {'a': (3,)}] }}", "[[1, [2]], {'a': (3,)}]"},
+        {"{{ [1, 2, 1]|unique|list }}{{ [1, 2] == [1, 2.0] }}{{ {'a': [1]} == {'a': [1]} }}", "[1, 2]TrueTrue"},
+    };
+    for (const auto& [tpl, want] : cases) {
+        auto r = render({{"t", tpl}}, "t");
+        ASSERT_TRUE(r) << tpl << ": " << r.error().message;
+        EXPECT_EQ(*r, want) << tpl;
+    }
+}
+
+// The limits come from the process's InputLimits: a daemon's settings.
+TEST(JinjaLimits, LimitsFollowTheProcessSettings) {
+    const InputLimits saved = input_limits();
+    InputLimits tight = saved;
+    tight.jinja_max_range = 10;
+    tight.jinja_max_output_bytes = 100;
+    set_input_limits(tight);
+    EXPECT_NE(failure({{"t", "{{ range(11)|list }}"}}).find("range() of more items than 10 (jinja_max_range)"),
+              std::string::npos);
+    EXPECT_EQ(*render({{"t", "{{ range(10)|length }}"}}, "t"), "10");
+    EXPECT_NE(failure({{"t", "{{ 'x' * 101 }}"}}).find("more text than 100 bytes (jinja_max_output_bytes)"),
+              std::string::npos);
+    set_input_limits(saved);
 }
 
 }  // namespace

@@ -115,6 +115,30 @@ TEST(JobValidator, TestDefinitions) {
               Lines{"actions[0].test.definitions[0].name: does not match ^[-_a-zA-Z0-9.]+$ (line 12, column 13)"});
 }
 
+// Issue 14: names and paths that lava-run joins to its directories stay
+// inside them, in both modes, with the field and the line named.
+TEST(JobValidator, PathsFromTheJobStayInsideItsDirectories) {
+    const std::string actions =
+        "- deploy: {to: tmpfs, images: {../kernel: {url: http://x/k}, ok: {url: http://x/o}}}\n"
+        "- test:\n    definitions:\n"
+        "    - {from: git, repository: r, name: a, path: ../../../etc/cron.d/x}\n"
+        "    - {from: git, repository: r, name: b, path: /etc/shadow, revision: --upload-pack=x}\n"
+        "    - {from: git, repository: r, name: c, path: \"a\\0b\", branch: -x}\n"
+        "    - {from: git, repository: r, name: d, path: sub/dir/ok.yaml, revision: v1.0}\n";
+    const Lines expected = {
+        "actions[0].deploy.images.../kernel: the image name contains '..': it must stay inside its directory "
+        "(line 7, column 32)",
+        "actions[1].test.definitions[0].path: the path contains '..': it must stay inside its directory "
+        "(line 10, column 49)",
+        "actions[1].test.definitions[1].path: the path is an absolute path: it must be relative to its directory "
+        "(line 11, column 49)",
+        "actions[1].test.definitions[1].revision: a git revision may not start with '-' (line 11, column 72)",
+        "actions[1].test.definitions[2].path: the path contains a NUL byte (line 12, column 49)",
+        "actions[1].test.definitions[2].branch: a git branch may not start with '-' (line 12, column 65)",
+    };
+    for (auto mode : {Strictness::kStrict, Strictness::kLenient}) EXPECT_EQ(with_actions(actions, mode), expected);
+}
+
 TEST(JobValidator, TestWithoutKind) {
     EXPECT_EQ(with_actions("- test: {timeout: {minutes: 1}}\n"),
               Lines{"actions[0].test: a test action needs one of 'definitions', 'interactive' or "

@@ -454,6 +454,124 @@ TEST(Overlay, BadDefinitionsAreJobErrors) {
     }
 }
 
+// A gzip'd tar archive of `entries` (name, type, content or link target, mode).
+struct TarEntry {
+    std::string name;
+    unsigned type = AE_IFREG;
+    std::string data;  // the content, or the link target of AE_IFLNK / a hard link
+    int mode = 0644;
+    bool hardlink = false;
+};
+
+void write_tar(const fs::path& path, const std::vector<TarEntry>& entries) {
+    std::unique_ptr<archive, decltype(&archive_write_free)> a(archive_write_new(), archive_write_free);
+    archive_write_set_format_pax_restricted(a.get());
+    archive_write_add_filter_gzip(a.get());
+    ASSERT_EQ(archive_write_open_filename(a.get(), path.c_str()), ARCHIVE_OK);
+    for (const auto& e : entries) {
+        std::unique_ptr<archive_entry, decltype(&archive_entry_free)> entry(archive_entry_new(), archive_entry_free);
+        archive_entry_set_pathname(entry.get(), e.name.c_str());
+        archive_entry_set_filetype(entry.get(), e.type);
+        archive_entry_set_perm(entry.get(), static_cast<mode_t>(e.mode));
+        if (e.hardlink) {
+            archive_entry_set_hardlink(entry.get(), e.data.c_str());
+        } else if (e.type == AE_IFLNK) {
+            archive_entry_set_symlink(entry.get(), e.data.c_str());
+        } else if (e.type == AE_IFREG) {
+            archive_entry_set_size(entry.get(), static_cast<la_int64_t>(e.data.size()));
+        }
+        ASSERT_EQ(archive_write_header(a.get(), entry.get()), ARCHIVE_OK);
+        if (e.type == AE_IFREG && !e.hardlink) archive_write_data(a.get(), e.data.data(), e.data.size());
+    }
+    ASSERT_EQ(archive_write_close(a.get()), ARCHIVE_OK);
+}
+
+const std::string kTestdef = "metadata: {format: Lava-Test Test Definition 1.0, name: t}\nrun: {steps: [echo]}\n";
+
+// Issue 14: a job's paths stay inside its test directory, also through the
+// symbolic links a test repository may hold; nothing is written through them.
+TEST(Overlay, PathsStayInsideTheTestDirectory) {
+    TempDir dir;
+    CapturedLog c;
+    std::atomic<bool> canceled{false};
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    Overlay overlay({(dir.path / "tree").string(), "/lava-7", "/bin/sh", "7"});
+    overlay.write_base();
+    const fs::path outside = dir.path / "outside.txt";
+    std::ofstream(outside) << "host file\n";
+    auto failure = [&](const std::string& def) {
+        try {
+            overlay.add_definition(0, 0, yaml(def), deadline, canceled, c.log);
+        } catch (const JobFailure& f) {
+            EXPECT_EQ(f.type(), ErrorType::kJob) << def;
+            return std::string(f.what());
+        }
+        return std::string("accepted");
+    };
+    EXPECT_NE(failure("from: inline\nname: x\npath: ../../../../../../outside.yaml\nrepository: {metadata: {name: x}}\n")
+                  .find("contains '..'"),
+              std::string::npos);
+    EXPECT_FALSE(fs::exists(dir.path / "outside.yaml"));
+    EXPECT_NE(failure("from: inline\nname: x\npath: " + (dir.path / "abs.yaml").string() + "\nrepository: {metadata: {name: x}}\n")
+                  .find("absolute"),
+              std::string::npos);
+    EXPECT_NE(failure("from: inline\nname: ../x\npath: a.yaml\nrepository: {metadata: {name: x}}\n").find("name"),
+              std::string::npos);
+
+    // A url definition whose archive links out of the test directory.
+    const fs::path tar = dir.path / "tests.tar.gz";
+    write_tar(tar, {{"testdef.yaml", AE_IFREG, kTestdef},
+                    {"leak.yaml", AE_IFLNK, outside.string()},
+                    {"run.sh", AE_IFLNK, outside.string()},
+                    {"uuid", AE_IFLNK, "../../../../../../outside.txt"}});
+    const std::string url = "from: url\nname: t\ncompression: gz\nrepository: file://" + tar.string() + "\n";
+    EXPECT_NE(failure(url + "path: leak.yaml\n").find("leads out of its directory through a symbolic link"),
+              std::string::npos);
+    EXPECT_EQ(failure(url + "path: testdef.yaml\n"), "accepted");
+    // lava-run's own files replaced the links instead of writing through them.
+    EXPECT_EQ(slurp(outside), "host file\n");
+    const fs::path t = dir.path / "tree" / "lava-7" / "0" / "tests" / "0_t";
+    EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(t / "run.sh")));
+    EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(t / "uuid")));
+}
+
+TEST(Download, TarEntriesStayInsideWithoutSpecialFilesOrBits) {
+    TempDir dir;
+    CapturedLog c;
+    std::atomic<bool> canceled{false};
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    auto extract = [&](const std::string& name, const std::vector<TarEntry>& entries) {
+        const fs::path tar = dir.path / (name + ".tar.gz");
+        write_tar(tar, entries);
+        try {
+            download({"file://" + tar.string(), "gz", "tar", {}, {}}, (dir.path / name).string(), deadline, c.log,
+                     canceled);
+        } catch (const JobFailure& f) {
+            return std::string(f.what());
+        }
+        return std::string("extracted");
+    };
+    EXPECT_NE(extract("dotdot", {{"a/../../../escaped", AE_IFREG, "x"}}).find("contains '..'"), std::string::npos);
+    EXPECT_FALSE(fs::exists(dir.path / "escaped"));
+    EXPECT_NE(extract("hardlink", {{"h", AE_IFREG, "../../../etc/hostname", 0644, true}}).find("hard link"),
+              std::string::npos);
+    EXPECT_NE(extract("device", {{"dev", AE_IFCHR, ""}}).find("device, FIFO or socket"), std::string::npos);
+    EXPECT_NE(extract("fifo", {{"p", AE_IFIFO, ""}}).find("device, FIFO or socket"), std::string::npos);
+    // Through a symbolic link the archive itself made: refused by libarchive.
+    EXPECT_NE(extract("through-link", {{"l", AE_IFLNK, dir.path.string()}, {"l/written", AE_IFREG, "x"}}), "extracted");
+    EXPECT_FALSE(fs::exists(dir.path / "written"));
+    // Set-id bits are dropped; the rest of the mode is kept.
+    EXPECT_EQ(extract("setuid", {{"tool", AE_IFREG, "#!/bin/sh\n", 06755}, {"dir", AE_IFDIR, "", 01777}}), "extracted");
+    ASSERT_TRUE(fs::is_regular_file(dir.path / "setuid" / "setuid.tar" / "tool"));
+    const auto perms = fs::status(dir.path / "setuid" / "setuid.tar" / "tool").permissions();
+    EXPECT_EQ(perms & (fs::perms::set_uid | fs::perms::set_gid), fs::perms::none);
+    EXPECT_NE(perms & fs::perms::owner_exec, fs::perms::none);
+    EXPECT_EQ(fs::status(dir.path / "setuid" / "setuid.tar" / "dir").permissions() & fs::perms::sticky_bit,
+              fs::perms::none);
+    EXPECT_EQ(download_filename("http://h/..", ""), "download");
+    EXPECT_EQ(download_filename("http://h/.", ""), "download");
+}
+
 TEST(Overlay, EnvironmentFlattening) {
     std::vector<std::pair<std::string, std::string>> out;
     flatten_environment("", yaml("A: 1\nB: true\nC: {D: x, E: [p, q]}\n"), out);

@@ -1,9 +1,12 @@
 #include "common/yaml/dump.hpp"
 #include "common/yaml/load.hpp"
 
+#include "common/base/limits.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <regex>
 
 namespace lava::common::yaml {
 namespace {
@@ -117,6 +120,117 @@ TEST(YamlLoad, MarksAndErrorsCarryPositions) {
         << bad_text.error().message;
 }
 
+// The hand-written matchers accept exactly what PyYAML's resolver regexes
+// accept: every string of up to 5 characters over the alphabet that matters
+// resolves to the same kind as the regexes (kept here, as the reference) say.
+TEST(YamlLoad, PlainScalarMatchersAgreeWithPyYamlRegexes) {
+    const std::regex float_re(
+        R"(^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?)"
+        R"(|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$)");
+    const std::regex int_re(
+        R"(^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)"
+        R"(|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$)");
+    const std::regex ts_re(
+        R"(^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?)"
+        R"((?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?)"
+        R"((?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$)");
+    auto expected = [&](const std::string& s) {
+        const char c = s[0];
+        if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.')) return Kind::kStr;
+        if (std::regex_match(s, float_re)) return Kind::kFloat;
+        if (std::regex_match(s, int_re)) return Kind::kInt;
+        if (c >= '0' && c <= '9' && std::regex_match(s, ts_re)) return Kind::kDate;
+        return Kind::kStr;
+    };
+    auto check = [&](const std::string& s) {
+        auto r = resolve_plain(s);
+        ASSERT_TRUE(r) << s;
+        const Kind got = r->kind() == Kind::kBool ? Kind::kInt : r->kind();
+        Kind want = expected(s);
+        // Past int64 an int keeps its magnitude as a float (HugeNumbersDoNotThrow).
+        if (want == Kind::kInt && got == Kind::kFloat) want = Kind::kFloat;
+        EXPECT_EQ(got, want) << "'" << s << "'";
+    };
+    const std::string alphabet = "019_.:-+eEbxa";
+    std::vector<std::string> level{""};
+    for (int len = 1; len <= 5; ++len) {
+        std::vector<std::string> next;
+        for (const auto& prefix : level) {
+            for (char ch : alphabet) {
+                next.push_back(prefix + ch);
+                check(next.back());
+            }
+        }
+        level = std::move(next);
+    }
+    for (const char* s : {"2023-01-01", "2023-1-1", "2023-01-01T10:00:00", "2023-1-1 10:00:00.5 +02:00",
+                          "2023-01-01t1:00:00Z", "2023-01-01 10:00:00  -5", "2023-01-01 10:00:00 +0530",
+                          "2023-01-01\t10:00:00", "2023-01-01 10:00", "1:2:3.5", "190:20:30", "1:60",
+                          ".inf", "-.Inf", "+.INF", ".nan", "-.nan", "0o17", "0x", "0b", "1__0"}) {
+        check(s);
+    }
+}
+
+// Documents past the limits are refused with the setting's name, fast, and
+// without recursing: 200,000 nested '[' would overflow the stack otherwise.
+TEST(YamlLoad, DeepNestingIsRefusedWithTheLimitNamed) {
+    const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+    auto r = load_with_mark(deep);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().problem.find("yaml_max_depth"), std::string::npos) << r.error().problem;
+    EXPECT_EQ(r.error().mark.line, 1);
+    std::string nested_maps;
+    for (int i = 0; i < 5000; ++i) nested_maps += std::string(static_cast<std::size_t>(i), ' ') + "k:\n";
+    auto maps = load(nested_maps);
+    ASSERT_FALSE(maps);
+    EXPECT_NE(maps.error().message.find("yaml_max_depth"), std::string::npos);
+    // At the limit it still loads.
+    const int depth = input_limits().yaml_max_depth;
+    auto ok = load(std::string(static_cast<std::size_t>(depth), '[') + std::string(static_cast<std::size_t>(depth), ']'));
+    ASSERT_TRUE(ok) << ok.error().message;
+    EXPECT_EQ(ok->depth(), static_cast<std::uint32_t>(depth));
+}
+
+TEST(YamlLoad, AliasExpansionCountsAgainstTheNodeLimit) {
+    std::string laughs = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+    std::string prev = "a";
+    for (int i = 1; i <= 9; ++i) {
+        const std::string name = "b" + std::to_string(i);
+        laughs += name + ": &" + name + " [";
+        for (int k = 0; k < 10; ++k) laughs += (k ? ", *" : "*") + prev;
+        laughs += "]\n";
+        prev = name;
+    }
+    auto r = load(laughs);  // 10^10 nodes expanded: refused after the first million
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("yaml_max_nodes"), std::string::npos) << r.error().message;
+    // Aliases within the limit still share what they name.
+    auto small = load("a: &x [1, 2]\nb: *x\nc: {<<: {k: 1}, j: 2}\n");
+    ASSERT_TRUE(small);
+    EXPECT_EQ(*small->find("a"), *small->find("b"));
+}
+
+TEST(YamlLoad, LargeMappingsAndScalarsCostTheirSize) {
+    // 200,000 keys: a linear scan per key would take minutes (past ctest's timeout).
+    std::string many;
+    for (int i = 0; i < 200000; ++i) many += "k" + std::to_string(i) + ": " + std::to_string(i) + "\n";
+    many += "k5: last\n";
+    auto r = load(many);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->as_dict().size(), 200000u);
+    EXPECT_EQ(*r->find("k5"), Value("last"));  // a repeated key keeps its last value, in its first place
+    EXPECT_EQ(r->as_dict()[5].first, Value("k5"));
+    // 1 == 1.0 == True as keys.
+    auto keys = load("1: a\n1.0: b\ntrue: c\n2: d\n");
+    ASSERT_TRUE(keys);
+    EXPECT_EQ(keys->as_dict().size(), 2u);
+    EXPECT_EQ(*keys->find(Value(1)), Value("c"));
+    // A 4 MB number resolves in one pass (std::regex recursed per character).
+    auto big = load("x: " + std::string(4 << 20, '7'));
+    ASSERT_TRUE(big);
+    EXPECT_TRUE(big->find("x")->is_number());
+}
+
 TEST(YamlDump, RoundTripsValuesThatPlainScalarsWouldRetype) {
     data::Dict d{{Value("strings"), Value(data::List{Value("yes"), Value("0755"), Value(""),
                                                     Value("1:30"), Value("null"), Value("plain"),
@@ -129,6 +243,17 @@ TEST(YamlDump, RoundTripsValuesThatPlainScalarsWouldRetype) {
     ASSERT_TRUE(back) << dump(original);
     EXPECT_EQ(*back, original) << dump(original);
     EXPECT_TRUE(back->find("numbers")->as_list()[3].is_float());
+}
+
+// Found by tools/fuzz (seeds fuzz/corpus/yaml/regression-*): strings that
+// yaml-cpp would write plain but libyaml would read back differently.
+TEST(YamlDump, QuotesWhatAPlainScalarWouldChange) {
+    for (const char* s : {"a\rb", "<<", "a\xe2\x80\xa8" "b", "a\xc2\x85" "b", "a\xe2\x80\xa9" "b", "\xef\xbb\xbf" "a", "\x7f"}) {
+        const Value original(data::Dict{{Value(s), Value(data::List{Value(s)})}});
+        auto back = load(dump(original));
+        ASSERT_TRUE(back) << dump(original) << back.error().message;
+        EXPECT_EQ(*back, original) << dump(original);
+    }
 }
 
 }  // namespace

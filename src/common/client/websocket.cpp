@@ -1,6 +1,7 @@
 #include "common/client/websocket.hpp"
 
 #include "common/base/base64.hpp"
+#include "common/base/limits.hpp"
 
 #include <netdb.h>
 #include <netinet/in.h>
@@ -90,6 +91,7 @@ Result<std::unique_ptr<WebSocketClient>> WebSocketClient::connect(
     }
     std::size_t end;
     while ((end = client->buffer_.find("\r\n\r\n")) == std::string::npos) {
+        if (client->buffer_.size() > 64 * 1024) return broken("the server's upgrade response has no end");
         if (auto r = client->fill(client->buffer_.size() + 1, deadline); !r) return r.error();
     }
     const std::string head = client->buffer_.substr(0, end);
@@ -167,7 +169,11 @@ Result<std::string> WebSocketClient::receive(std::chrono::steady_clock::time_poi
             length = 0;
             for (int i = 0; i < 8; ++i) length = (length << 8) | static_cast<unsigned char>(buffer_[2 + i]);
         }
-        if (length > (64u << 20)) return broken("a frame of " + std::to_string(length) + " bytes");
+        const auto max = static_cast<std::uint64_t>(input_limits().websocket_max_message_bytes);
+        if (length > max || message.size() + length > max) {
+            return broken(limit_message("a message longer than", static_cast<long long>(max),
+                                        "websocket_max_message_bytes", "bytes"));
+        }
         const std::size_t mask_at = header;
         if (b1 & 0x80) header += 4;
         if (auto r = fill(header + length, deadline); !r) return r.error();

@@ -1,5 +1,7 @@
 #include "common/config/settings.hpp"
 
+#include "common/base/limits.hpp"
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -198,6 +200,33 @@ void SettingsLoader::load() {
             throw ConfigError(fmt::format("{} (or {}): {}", flag_name(e->key), env_name(e->key), *err));
         }
     }
+}
+
+}  // namespace lava::common::config
+
+namespace lava::common::config {
+
+void register_input_limits(SettingsLoader& loader, InputLimits& l) {
+    constexpr int kMax = 1 << 30;
+    loader.add("yaml_max_depth", &l.yaml_max_depth, "YAML: collections nested deeper are refused", 1, 10000);
+    loader.add("yaml_max_nodes", &l.yaml_max_nodes,
+               "YAML: documents with more nodes (each alias use counted as a copy) are refused", 1, kMax);
+    loader.add("json_max_depth", &l.json_max_depth, "JSON: arrays and objects nested deeper are refused", 1, 10000);
+    loader.add("json_max_nodes", &l.json_max_nodes, "JSON: documents with more values are refused", 1, kMax);
+    loader.add("xmlrpc_max_depth", &l.xmlrpc_max_depth, "XML-RPC: arrays and structs nested deeper are refused", 1,
+               10000);
+    loader.add("jinja_max_template_bytes", &l.jinja_max_template_bytes, "Jinja2: longest template source (bytes)",
+               1, kMax);
+    loader.add("jinja_max_depth", &l.jinja_max_depth,
+               "Jinja2: deepest nesting of statements, expressions, values, includes and block calls", 1, 10000);
+    loader.add("jinja_max_range", &l.jinja_max_range, "Jinja2: most items of one range()", 1, kMax);
+    loader.add("jinja_max_iterations", &l.jinja_max_iterations,
+               "Jinja2: most loop iterations and item operations in one render", 1, kMax);
+    loader.add("jinja_max_output_bytes", &l.jinja_max_output_bytes,
+               "Jinja2: most text one render produces or builds (bytes)", 1, kMax);
+    loader.add("websocket_max_message_bytes", &l.websocket_max_message_bytes,
+               "Largest WebSocket message read (bytes)", 1, kMax);
+    loader.add("zmq_max_message_bytes", &l.zmq_max_message_bytes, "Largest ZMQ message read (bytes)", 1, kMax);
 }
 
 }  // namespace lava::common::config

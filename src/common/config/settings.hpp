@@ -23,6 +23,10 @@ class App;
 class Option;
 }  // namespace CLI
 
+namespace lava {
+struct InputLimits;
+}
+
 namespace lava::common::config {
 
 // A bad settings file, flag or environment variable: one line for the user.
@@ -74,5 +78,10 @@ private:
 
 // "log_level" -> "LAVA_LOG_LEVEL"
 std::string env_name(const std::string& key);
+
+// The input limits (common/base/limits.hpp) as settings of a daemon that
+// reads outside input; the daemon applies them with set_input_limits()
+// once its settings are loaded.
+void register_input_limits(SettingsLoader& loader, InputLimits& limits);
 
 }  // namespace lava::common::config

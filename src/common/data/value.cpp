@@ -1,5 +1,6 @@
 #include "common/data/value.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -18,6 +19,24 @@ Kind Value::kind() const {
         case 7: return Kind::kUndefined;
         default: return Kind::kDate;
     }
+}
+
+Value::ListBox Value::make_list(List l, bool is_tuple) {
+    std::uint32_t depth = 0;
+    for (const auto& item : l) depth = std::max(depth, item.depth());
+    return ListBox{std::make_shared<const List>(std::move(l)), is_tuple, depth + 1};
+}
+
+Value::DictBox Value::make_dict(Dict d) {
+    std::uint32_t depth = 0;
+    for (const auto& [k, v] : d) depth = std::max({depth, k.depth(), v.depth()});
+    return DictBox{std::make_shared<const Dict>(std::move(d)), depth + 1};
+}
+
+std::uint32_t Value::depth() const {
+    if (const auto* l = std::get_if<ListBox>(&v_)) return l->depth;
+    if (const auto* d = std::get_if<DictBox>(&v_)) return d->depth;
+    return 0;
 }
 
 std::int64_t Value::as_int() const {
@@ -176,49 +195,78 @@ std::string python_str_repr(std::string_view s) {
     return out;
 }
 
-std::string Value::repr() const {
+bool Value::append_repr(std::string& out, std::size_t max_size) const {
+    auto put = [&](std::string_view text) {
+        if (out.size() + text.size() > max_size) {
+            out.append(text.substr(0, max_size - std::min(max_size, out.size())));
+            return false;
+        }
+        out.append(text);
+        return true;
+    };
     switch (kind()) {
-        case Kind::kUndefined: return "Undefined";  // Jinja2's Undefined.__repr__
-        case Kind::kNone: return "None";
-        case Kind::kBool: return as_bool() ? "True" : "False";
-        case Kind::kInt: return std::to_string(as_int());
-        case Kind::kFloat: return python_float_repr(as_number());
-        case Kind::kStr: return python_str_repr(as_str());
+        case Kind::kUndefined: return put("Undefined");  // Jinja2's Undefined.__repr__
+        case Kind::kNone: return put("None");
+        case Kind::kBool: return put(as_bool() ? "True" : "False");
+        case Kind::kInt: return put(std::to_string(as_int()));
+        case Kind::kFloat: return put(python_float_repr(as_number()));
+        case Kind::kStr:
+            // Escaping at most quadruples a string: decide before building it.
+            if (out.size() + as_str().size() > max_size) return put(as_str());
+            return put(python_str_repr(as_str()));
         case Kind::kList:
         case Kind::kTuple: {
             const bool tuple = is_tuple();
-            std::string out = tuple ? "(" : "[";
+            if (!put(tuple ? "(" : "[")) return false;
             const auto& items = as_list();
             for (std::size_t i = 0; i < items.size(); ++i) {
-                if (i) out += ", ";
-                out += items[i].repr();
+                if (i && !put(", ")) return false;
+                if (!items[i].append_repr(out, max_size)) return false;
             }
-            if (tuple && items.size() == 1) out += ",";
-            out += tuple ? ")" : "]";
-            return out;
+            if (tuple && items.size() == 1 && !put(",")) return false;
+            return put(tuple ? ")" : "]");
         }
         case Kind::kDict: {
-            std::string out = "{";
+            if (!put("{")) return false;
             bool first = true;
             for (const auto& [k, v] : as_dict()) {
-                if (!first) out += ", ";
+                if (!first && !put(", ")) return false;
                 first = false;
-                out += k.repr() + ": " + v.repr();
+                if (!k.append_repr(out, max_size) || !put(": ") || !v.append_repr(out, max_size)) return false;
             }
-            return out + "}";
+            return put("}");
         }
-        case Kind::kDate: return "datetime.date(" + date_text() + ")";
+        case Kind::kDate: return put("datetime.date(" + date_text() + ")");
     }
-    return "";
+    return true;
+}
+
+bool Value::append_str(std::string& out, std::size_t max_size) const {
+    std::string_view text;
+    switch (kind()) {
+        case Kind::kUndefined: return true;
+        case Kind::kStr: text = as_str(); break;
+        case Kind::kDate: text = date_text(); break;
+        default: return append_repr(out, max_size);
+    }
+    if (out.size() + text.size() > max_size) {
+        out.append(text.substr(0, max_size - std::min(max_size, out.size())));
+        return false;
+    }
+    out.append(text);
+    return true;
+}
+
+std::string Value::repr() const {
+    std::string out;
+    append_repr(out, std::string::npos);
+    return out;
 }
 
 std::string Value::str() const {
-    switch (kind()) {
-        case Kind::kUndefined: return "";
-        case Kind::kStr: return as_str();
-        case Kind::kDate: return date_text();
-        default: return repr();
-    }
+    std::string out;
+    append_str(out, std::string::npos);
+    return out;
 }
 
 std::string_view Value::type_name() const {

@@ -52,14 +52,14 @@ public:
     Value(std::string s) : v_(std::make_shared<const std::string>(std::move(s))) {}
     Value(std::string_view s) : Value(std::string(s)) {}
     Value(const char* s) : Value(std::string(s)) {}
-    Value(List l) : v_(ListBox{std::make_shared<const List>(std::move(l)), false}) {}
-    Value(Dict d) : v_(std::make_shared<const Dict>(std::move(d))) {}
+    Value(List l) : v_(make_list(std::move(l), false)) {}
+    Value(Dict d) : v_(make_dict(std::move(d))) {}
 
     static Value none() { return Value(); }
     static Value undefined(std::string name = {}) { return Value(Undefined{std::move(name)}); }
     static Value tuple(List l) {
         Value v;
-        v.v_ = ListBox{std::make_shared<const List>(std::move(l)), true};
+        v.v_ = make_list(std::move(l), true);
         return v;
     }
     static Value date(std::string text) { return Value(Date{std::move(text)}); }
@@ -86,7 +86,10 @@ public:
     double as_number() const;
     const std::string& as_str() const { return *std::get<StrBox>(v_); }
     const List& as_list() const { return *std::get<ListBox>(v_).items; }  // list or tuple
-    const Dict& as_dict() const { return *std::get<DictBox>(v_); }
+    const Dict& as_dict() const { return *std::get<DictBox>(v_).items; }
+    // How deeply containers nest in this value: 0 for a scalar, 1 for a
+    // flat list or dict. Known at construction, so checking it costs nothing.
+    std::uint32_t depth() const;
     const std::string& undefined_name() const { return std::get<Undefined>(v_).name; }
     const std::string& date_text() const { return std::get<Date>(v_).text; }
 
@@ -105,6 +108,12 @@ public:
     std::string repr() const;
     // Python's str(): like repr() but strings are unquoted; undefined is "".
     std::string str() const;
+    // Appends repr() (or str()) to `out` unless that would make `out` longer
+    // than `max_size`; false then, with `out` holding part of it. For
+    // renderers that must not build an unbounded text from a small value
+    // (a list holding one large string many times).
+    bool append_repr(std::string& out, std::size_t max_size) const;
+    bool append_str(std::string& out, std::size_t max_size) const;
     // Python's type name for messages: "str", "int", "dict", ...
     std::string_view type_name() const;
 
@@ -116,8 +125,14 @@ private:
     struct ListBox {
         std::shared_ptr<const List> items;
         bool is_tuple = false;
+        std::uint32_t depth = 1;
     };
-    using DictBox = std::shared_ptr<const Dict>;
+    struct DictBox {
+        std::shared_ptr<const Dict> items;
+        std::uint32_t depth = 1;
+    };
+    static ListBox make_list(List l, bool is_tuple);
+    static DictBox make_dict(Dict d);
 
     explicit Value(Undefined u) : v_(std::move(u)) {}
     explicit Value(Date d) : v_(std::move(d)) {}

@@ -2,6 +2,7 @@
 // lexer rules as LAVA configures it (trim_blocks on, lstrip_blocks off,
 // keep_trailing_newline off) and Jinja2's expression grammar and precedence.
 
+#include "common/base/limits.hpp"
 #include "common/base/text.hpp"
 #include "common/jinja/ast.hpp"
 
@@ -406,6 +407,28 @@ public:
 private:
     [[noreturn]] void fail(const std::string& message) const { throw TemplateError{name_, peek().line, message}; }
 
+    // Nesting of statements and expressions: each level is a recursion
+    // here and in the renderer, and each link of a chain (a + b + c,
+    // a.b.c, a|f|g) one more level of the tree the renderer walks, so both
+    // count against jinja_max_depth.
+    struct Nest {
+        Parser& p;
+        int added = 0;
+        explicit Nest(Parser& parser, bool enter = true) : p(parser) {
+            if (enter) deeper();
+        }
+        ~Nest() { p.depth_ -= added; }
+        Nest(const Nest&) = delete;
+        Nest& operator=(const Nest&) = delete;
+        void deeper() {
+            ++added;
+            if (++p.depth_ > p.limits_.jinja_max_depth) {
+                p.fail(limit_message("statements or expressions nested deeper than", p.limits_.jinja_max_depth,
+                                     "jinja_max_depth"));
+            }
+        }
+    };
+
     const Token& peek(std::size_t ahead = 0) const {
         const std::size_t i = std::min(pos_ + ahead, t_.size() - 1);
         return t_[i];
@@ -488,6 +511,7 @@ private:
     }
 
     NodePtr statement() {
+        Nest nest(*this);
         const Token kw = peek();
         if (kw.type != Tok::kName) fail("tag name expected");
         next();
@@ -669,6 +693,7 @@ private:
     }
 
     ExprPtr expression(bool with_condexpr) {
+        Nest nest(*this);
         ExprPtr e = or_expr();
         if (!with_condexpr) return e;
         while (is_name("if")) {
@@ -697,6 +722,7 @@ private:
     // operators are keywords ("or", "and") or symbols ("+", "-", ...).
     template <class Operand>
     ExprPtr left_assoc(Operand operand, std::initializer_list<const char*> ops, bool keywords) {
+        Nest chain(*this, false);
         ExprPtr l = (this->*operand)();
         while (true) {
             const char* matched = nullptr;
@@ -705,6 +731,7 @@ private:
             }
             if (!matched) return l;
             const int line = next().line;
+            chain.deeper();
             l = binary(matched, std::move(l), (this->*operand)(), line);
         }
     }
@@ -712,6 +739,7 @@ private:
     ExprPtr and_expr() { return left_assoc(&Parser::not_expr, {"and"}, true); }
     ExprPtr not_expr() {
         if (is_name("not")) {
+            Nest nest(*this);
             const int line = next().line;
             auto u = make(Expr::Kind::kUnary, line);
             u->name = "not";
@@ -757,6 +785,7 @@ private:
     ExprPtr unary(bool with_filter = true) {
         ExprPtr e;
         if (is_op("-") || is_op("+")) {
+            Nest nest(*this);
             const Token op = next();
             auto u = make(Expr::Kind::kUnary, op.line);
             u->name = op.text;
@@ -837,7 +866,9 @@ private:
     }
 
     ExprPtr postfix(ExprPtr e) {
+        Nest chain(*this, false);
         while (true) {
+            if (is_op(".") || is_op("[") || is_op("(")) chain.deeper();
             if (is_op(".")) {
                 const int line = next().line;
                 auto g = make(Expr::Kind::kGetattr, line);
@@ -900,8 +931,10 @@ private:
 
     // e | f(args) | g ... and e is [not] test(args), in any order.
     ExprPtr filter_chain(ExprPtr e, bool first_without_pipe) {
+        Nest chain(*this, false);
         bool first = first_without_pipe;
         while (true) {
+            if (first || is_op("|") || is_name("is")) chain.deeper();
             if (first || is_op("|")) {
                 if (!first) next();
                 first = false;
@@ -944,6 +977,8 @@ private:
     std::size_t pos_ = 0;
     std::string name_;
     std::map<std::string, const Node*>* blocks_ = nullptr;
+    const InputLimits& limits_ = input_limits();
+    int depth_ = 0;
 
 public:
     static constexpr const char* kFilterBody = "\x01filter-body";
@@ -952,6 +987,11 @@ public:
 }  // namespace
 
 std::shared_ptr<const Template> parse_template(const std::string& source, const std::string& name) {
+    const auto& limits = input_limits();
+    if (source.size() > static_cast<std::size_t>(limits.jinja_max_template_bytes)) {
+        throw TemplateError{name, 1, limit_message("the template is longer than", limits.jinja_max_template_bytes,
+                                                   "jinja_max_template_bytes", "bytes")};
+    }
     Lexer lexer(source, name);
     Parser parser(lexer.run(), name);
     return parser.run();

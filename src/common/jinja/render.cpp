@@ -3,6 +3,7 @@
 
 #include "common/jinja/ast.hpp"
 
+#include "common/base/limits.hpp"
 #include "common/base/text.hpp"
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
 
 namespace lava::common::jinja {
 namespace {
@@ -28,6 +30,165 @@ struct Failure {
 };
 
 [[noreturn]] void fail(int line, std::string message) { throw Failure{line, std::move(message)}; }
+
+// ------------------------------------------------------------------ limits
+
+// What one render (with the templates it includes) has done so far, against
+// the process's InputLimits: the work it did (loop iterations; items created,
+// compared or searched), the text it produced or built, and how deeply
+// includes, extends and block calls nest. Lives on the rendering thread for
+// one call of run(); the helpers below reach it through t_budget, so that
+// the free functions (operators, filters) are bounded too.
+struct Budget {
+    const InputLimits& limits = input_limits();
+    long long steps = 0;
+    long long text = 0;
+    int depth = 0;
+};
+thread_local Budget* t_budget = nullptr;
+
+// Counts `n` items of work.
+void charge(int line, std::size_t n) {
+    Budget& b = *t_budget;
+    b.steps += static_cast<long long>(n);
+    if (b.steps > b.limits.jinja_max_iterations) {
+        fail(line, limit_message("the template does more loop iterations and item operations than",
+                                 b.limits.jinja_max_iterations, "jinja_max_iterations"));
+    }
+}
+
+[[noreturn]] void fail_text(int line) {
+    fail(line, limit_message("the template produces or builds more text than", t_budget->limits.jinja_max_output_bytes,
+                             "jinja_max_output_bytes", "bytes"));
+}
+
+// Counts `n` bytes of text about to be built.
+void charge_text(int line, std::size_t n) {
+    Budget& b = *t_budget;
+    if (n > static_cast<std::size_t>(b.limits.jinja_max_output_bytes)) fail_text(line);
+    b.text += static_cast<long long>(n);
+    if (b.text > b.limits.jinja_max_output_bytes) fail_text(line);
+}
+
+// How many more bytes of text this render may build.
+std::size_t text_left() {
+    const Budget& b = *t_budget;
+    return static_cast<std::size_t>(std::max(0LL, b.limits.jinja_max_output_bytes - b.text));
+}
+
+// out += piece, counted.
+void append(int line, std::string& out, std::string_view piece) {
+    charge_text(line, piece.size());
+    out.append(piece);
+}
+
+// out += str(v), counted, without building more than the budget allows.
+void append_str(int line, std::string& out, const Value& v) {
+    const std::size_t before = out.size();
+    const bool whole = v.append_str(out, before + text_left());
+    charge_text(line, out.size() - before);
+    if (!whole) fail_text(line);
+}
+
+// str(v), counted.
+std::string text_of(int line, const Value& v) {
+    if (v.is_str()) return v.as_str();  // shares nothing new: already counted when built
+    std::string out;
+    append_str(line, out, v);
+    return out;
+}
+
+// repr(v) for a message: at most a few hundred bytes.
+std::string short_repr(const Value& v) {
+    std::string out;
+    if (!v.append_repr(out, 200)) out += "...";
+    return out;
+}
+
+// A string a filter or method made from its input, counted.
+Value made(int line, std::string s) {
+    charge_text(line, s.size());
+    return Value(std::move(s));
+}
+
+// Nesting of containers in a value the template built.
+const Value& checked_depth(int line, const Value& v) {
+    if (v.depth() > static_cast<std::uint32_t>(t_budget->limits.jinja_max_depth)) {
+        fail(line, limit_message("a value nests lists and dicts deeper than", t_budget->limits.jinja_max_depth,
+                                 "jinja_max_depth"));
+    }
+    return v;
+}
+
+// Integer arithmetic with Python's results where int64 holds them, and an
+// error where Python would go on with a big int.
+[[noreturn]] void fail_overflow(int line) { fail(line, "integer overflow (lava-cpp's integers are 64-bit)"); }
+
+long long add_int(int line, long long a, long long b) {
+    long long r = 0;
+    if (__builtin_add_overflow(a, b, &r)) fail_overflow(line);
+    return r;
+}
+long long sub_int(int line, long long a, long long b) {
+    long long r = 0;
+    if (__builtin_sub_overflow(a, b, &r)) fail_overflow(line);
+    return r;
+}
+long long mul_int(int line, long long a, long long b) {
+    long long r = 0;
+    if (__builtin_mul_overflow(a, b, &r)) fail_overflow(line);
+    return r;
+}
+
+// int(d) for a float, where an int64 holds it.
+long long float_to_int(int line, double d) {
+    if (std::isnan(d)) fail(line, "cannot convert float NaN to integer");
+    if (!(d > -9223372036854775808.0 && d < 9223372036854775808.0)) fail_overflow(line);
+    return static_cast<long long>(d);
+}
+
+// Python's ==, counting the items it compares.
+bool py_eq(int line, const Value& a, const Value& b) {
+    charge(line, 1);
+    if (a.is_sequence() && b.is_sequence()) {
+        if (a.is_tuple() != b.is_tuple()) return false;
+        const auto& x = a.as_list();
+        const auto& y = b.as_list();
+        if (x.size() != y.size()) return false;
+        for (std::size_t i = 0; i < x.size(); ++i) {
+            if (!py_eq(line, x[i], y[i])) return false;
+        }
+        return true;
+    }
+    if (a.is_dict() && b.is_dict()) {
+        if (a.as_dict().size() != b.as_dict().size()) return false;
+        for (const auto& [k, v] : a.as_dict()) {
+            charge(line, b.as_dict().size());
+            const Value* other = b.find(k);
+            if (!other || !py_eq(line, *other, v)) return false;
+        }
+        return true;
+    }
+    return a == b;  // scalars
+}
+
+// dict lookups scan the dict: counted.
+const Value* find_key(int line, const Value& dict, const Value& key) {
+    charge(line, dict.is_dict() ? dict.as_dict().size() : 0);
+    return dict.find(key);
+}
+const Value* find_key(int line, const Value& dict, const std::string& key) {
+    charge(line, dict.is_dict() ? dict.as_dict().size() : 0);
+    return dict.find(key);
+}
+
+// A list of `n` new items, counted before it is built.
+List reserved(int line, std::size_t n) {
+    charge(line, n);
+    List out;
+    out.reserve(n);
+    return out;
+}
 
 std::string qname(const Value& v) {
     switch (v.kind()) {
@@ -66,11 +227,17 @@ Value py_add(int line, const Value& a, const Value& b) {
     require_defined(line, b);
     if (a.is_number() && b.is_number()) {
         if (a.is_float() || b.is_float()) return Value(a.as_number() + b.as_number());
-        return Value(static_cast<long long>(a.as_int() + b.as_int()));
+        return Value(add_int(line, a.as_int(), b.as_int()));
     }
-    if (a.is_str() && b.is_str()) return Value(a.as_str() + b.as_str());
+    if (a.is_str() && b.is_str()) {
+        std::string out;
+        append(line, out, a.as_str());
+        append(line, out, b.as_str());
+        return Value(std::move(out));
+    }
     if ((a.is_list() && b.is_list()) || (a.is_tuple() && b.is_tuple())) {
-        List out = a.as_list();
+        List out = reserved(line, a.as_list().size() + b.as_list().size());
+        out.insert(out.end(), a.as_list().begin(), a.as_list().end());
         out.insert(out.end(), b.as_list().begin(), b.as_list().end());
         return a.is_tuple() ? Value::tuple(std::move(out)) : Value(std::move(out));
     }
@@ -90,13 +257,22 @@ Value py_arith(int line, const std::string& op, const Value& a, const Value& b) 
         const std::string& s = a.is_str() ? a.as_str() : b.as_str();
         const long long n = a.is_str() ? b.as_int() : a.as_int();
         std::string out;
+        if (n <= 0 || s.empty()) return Value(out);
+        // Sized before it is built: 'x' * 10**12 fails at once.
+        if (static_cast<unsigned long long>(n) > text_left() / s.size()) fail_text(line);
+        charge_text(line, s.size() * static_cast<std::size_t>(n));
+        out.reserve(s.size() * static_cast<std::size_t>(n));
         for (long long i = 0; i < n; ++i) out += s;
         return Value(out);
     }
     if (op == "*" && ((a.is_sequence() && b.is_int()) || (a.is_int() && b.is_sequence()))) {
         const Value& seq = a.is_sequence() ? a : b;
-        const long long n = a.is_sequence() ? b.as_int() : a.as_int();
-        List out;
+        const long long n = std::max<long long>(0, a.is_sequence() ? b.as_int() : a.as_int());
+        const std::size_t len = seq.as_list().size();
+        if (len && static_cast<unsigned long long>(n) > static_cast<unsigned long long>(t_budget->limits.jinja_max_iterations) / len) {
+            charge(line, static_cast<std::size_t>(t_budget->limits.jinja_max_iterations) + 1);
+        }
+        List out = reserved(line, len * static_cast<std::size_t>(n));
         for (long long i = 0; i < n; ++i) out.insert(out.end(), seq.as_list().begin(), seq.as_list().end());
         return seq.is_tuple() ? Value::tuple(std::move(out)) : Value(std::move(out));
     }
@@ -106,8 +282,8 @@ Value py_arith(int line, const std::string& op, const Value& a, const Value& b) 
     }
     const bool ints = !a.is_float() && !b.is_float();
     const double x = a.as_number(), y = b.as_number();
-    if (op == "-") return ints ? Value(static_cast<long long>(a.as_int() - b.as_int())) : Value(x - y);
-    if (op == "*") return ints ? Value(static_cast<long long>(a.as_int() * b.as_int())) : Value(x * y);
+    if (op == "-") return ints ? Value(sub_int(line, a.as_int(), b.as_int())) : Value(x - y);
+    if (op == "*") return ints ? Value(mul_int(line, a.as_int(), b.as_int())) : Value(x * y);
     if (op == "/") {
         if (y == 0) fail(line, "division by zero");
         return Value(x / y);
@@ -115,6 +291,7 @@ Value py_arith(int line, const std::string& op, const Value& a, const Value& b) 
     if (op == "//") {
         if (y == 0) fail(line, "integer division or modulo by zero");
         if (ints) {
+            if (a.as_int() == INT64_MIN && b.as_int() == -1) fail_overflow(line);
             long long q = a.as_int() / b.as_int();
             if ((a.as_int() % b.as_int() != 0) && ((a.as_int() < 0) != (b.as_int() < 0))) --q;
             return Value(q);
@@ -123,14 +300,23 @@ Value py_arith(int line, const std::string& op, const Value& a, const Value& b) 
     }
     if (op == "%") {
         if (y == 0) fail(line, "integer division or modulo by zero");
-        if (ints) return Value(static_cast<long long>(floor_mod(x, y)));
+        if (ints) {
+            if (b.as_int() == -1) return Value(0);
+            long long m = a.as_int() % b.as_int();
+            if (m != 0 && ((m < 0) != (b.as_int() < 0))) m += b.as_int();
+            return Value(m);
+        }
         return Value(floor_mod(x, y));
     }
     if (op == "**") {
         if (ints && b.as_int() >= 0) {
-            long long r = 1;
-            for (long long i = 0; i < b.as_int(); ++i) r *= a.as_int();
-            return Value(r);
+            // Square and multiply: at most 63 rounds before an overflow.
+            long long result = 1, base = a.as_int();
+            for (long long e = b.as_int(); e > 0; e >>= 1) {
+                if (e & 1) result = mul_int(line, result, base);
+                if (e > 1) base = mul_int(line, base, base);
+            }
+            return Value(result);
         }
         return Value(std::pow(x, y));
     }
@@ -141,13 +327,17 @@ Value py_arith(int line, const std::string& op, const Value& a, const Value& b) 
 bool py_less(int line, const Value& a, const Value& b, const char* op) {
     require_defined(line, a);
     require_defined(line, b);
-    if (a.is_number() && b.is_number()) return a.as_number() < b.as_number();
+    charge(line, 1);
+    if (a.is_number() && b.is_number()) {
+        if (!a.is_float() && !b.is_float()) return a.as_int() < b.as_int();
+        return a.as_number() < b.as_number();
+    }
     if (a.is_str() && b.is_str()) return a.as_str() < b.as_str();
     if ((a.is_list() && b.is_list()) || (a.is_tuple() && b.is_tuple())) {
         const auto& x = a.as_list();
         const auto& y = b.as_list();
         for (std::size_t i = 0; i < std::min(x.size(), y.size()); ++i) {
-            if (!(x[i] == y[i])) return py_less(line, x[i], y[i], op);
+            if (!py_eq(line, x[i], y[i])) return py_less(line, x[i], y[i], op);
         }
         return x.size() < y.size();
     }
@@ -165,8 +355,11 @@ bool py_in(int line, const Value& needle, const Value& hay) {
             return hay.as_str().find(needle.as_str()) != std::string::npos;
         case Kind::kList:
         case Kind::kTuple:
-            return std::find(hay.as_list().begin(), hay.as_list().end(), needle) != hay.as_list().end();
-        case Kind::kDict: return hay.find(needle) != nullptr;
+            for (const auto& item : hay.as_list()) {
+                if (py_eq(line, needle, item)) return true;
+            }
+            return false;
+        case Kind::kDict: return find_key(line, hay, needle) != nullptr;
         default: fail(line, "argument of type '" + type_of(hay) + "' is not iterable");
     }
 }
@@ -177,15 +370,15 @@ List iterate(int line, const Value& v) {
     switch (v.kind()) {
         case Kind::kUndefined: return {};
         case Kind::kList:
-        case Kind::kTuple: return v.as_list();
+        case Kind::kTuple: charge(line, v.as_list().size()); return v.as_list();
         case Kind::kDict: {
-            List keys;
+            List keys = reserved(line, v.as_dict().size());
             for (const auto& [k, val] : v.as_dict()) keys.push_back(k);
             return keys;
         }
         case Kind::kStr: {
-            List chars;
             const std::string& s = v.as_str();
+            List chars = reserved(line, s.size());
             for (std::size_t i = 0; i < s.size();) {
                 std::size_t n = 1;
                 const unsigned char c = static_cast<unsigned char>(s[i]);
@@ -222,20 +415,20 @@ std::string ascii_case(std::string s, bool upper) {
     return s;
 }
 
-std::string py_replace(const std::string& s, const std::string& old, const std::string& repl,
+std::string py_replace(int line, const std::string& s, const std::string& old, const std::string& repl,
                        long long count) {
     if (old.empty()) {
         // Python inserts the replacement around every character.
         std::string out;
         long long n = 0;
-        for (const auto& ch : iterate(0, Value(s))) {
+        for (const auto& ch : iterate(line, Value(s))) {
             if (count < 0 || n < count) {
-                out += repl;
+                append(line, out, repl);
                 ++n;
             }
-            out += ch.as_str();
+            append(line, out, ch.as_str());
         }
-        if (count < 0 || n < count) out += repl;
+        if (count < 0 || n < count) append(line, out, repl);
         return out;
     }
     std::string out;
@@ -244,27 +437,33 @@ std::string py_replace(const std::string& s, const std::string& old, const std::
     while (count < 0 || n < count) {
         const std::size_t f = s.find(old, pos);
         if (f == std::string::npos) break;
-        out += s.substr(pos, f - pos) + repl;
+        append(line, out, std::string_view(s).substr(pos, f - pos));
+        append(line, out, repl);
         pos = f + old.size();
         ++n;
     }
-    return out + s.substr(pos);
+    append(line, out, std::string_view(s).substr(pos));
+    return out;
 }
 
-List py_split(const std::string& s, const std::string* sep, long long maxsplit) {
+List py_split(int line, const std::string& s, const std::string* sep, long long maxsplit) {
     List out;
+    auto part = [&](std::string text) {
+        charge(line, 1);
+        out.emplace_back(std::move(text));
+    };
     if (sep) {
-        if (sep->empty()) fail(0, "empty separator");
+        if (sep->empty()) fail(line, "empty separator");
         std::size_t pos = 0;
         long long n = 0;
         while (maxsplit < 0 || n < maxsplit) {
             const std::size_t f = s.find(*sep, pos);
             if (f == std::string::npos) break;
-            out.emplace_back(s.substr(pos, f - pos));
+            part(s.substr(pos, f - pos));
             pos = f + sep->size();
             ++n;
         }
-        out.emplace_back(s.substr(pos));
+        part(s.substr(pos));
         return out;
     }
     std::size_t i = 0;
@@ -276,12 +475,12 @@ List py_split(const std::string& s, const std::string* sep, long long maxsplit) 
         if (maxsplit >= 0 && n >= maxsplit) {
             std::string rest = s.substr(i);
             while (!rest.empty() && space(rest.back())) rest.pop_back();
-            out.emplace_back(rest);
+            part(rest);
             break;
         }
         std::size_t j = i;
         while (j < s.size() && !space(s[j])) ++j;
-        out.emplace_back(s.substr(i, j - i));
+        part(s.substr(i, j - i));
         ++n;
         i = j;
     }
@@ -353,16 +552,17 @@ Value filter(int line, const std::string& name, const Value& v, const CallArgs& 
     if (name == "join") {
         const Value* sep = a.get(0, "d");
         const Value* attribute = a.get(1, "attribute");
+        const std::string separator = sep ? text_of(line, *sep) : "";
+        const std::string field_name = attribute ? text_of(line, *attribute) : "";
         std::string out;
         bool first = true;
         for (const auto& item : iterate(line, v)) {
-            if (!first) out += sep ? sep->str() : "";
+            if (!first) append(line, out, separator);
             first = false;
             if (attribute) {
-                const Value* field = item.find(attribute->str());
-                out += field ? field->str() : "";
+                if (const Value* field = find_key(line, item, field_name)) append_str(line, out, *field);
             } else {
-                out += item.str();
+                append_str(line, out, item);
             }
         }
         return Value(out);
@@ -371,23 +571,37 @@ Value filter(int line, const std::string& name, const Value& v, const CallArgs& 
         const Value* width = a.get(0, "width");
         const Value* first = a.get(1, "first");
         const Value* blank = a.get(2, "blank");
-        const std::string indention =
-            width && width->is_str() ? width->as_str() : std::string(static_cast<std::size_t>(int_arg(line, width, 4)), ' ');
+        std::string indention;
+        if (width && width->is_str()) {
+            indention = width->as_str();
+        } else {
+            const long long n = std::max<long long>(0, int_arg(line, width, 4));
+            if (static_cast<unsigned long long>(n) > text_left()) fail_text(line);
+            indention.assign(static_cast<std::size_t>(n), ' ');
+        }
         // Jinja2's indent works on strings only (it appends "\n" and splits lines).
         require_defined(line, v);
         if (!v.is_str()) fail(line, "'" + type_of(v) + "' object has no attribute 'splitlines'");
-        std::string s = v.as_str() + "\n";
-        const auto lines = splitlines(s);
+        const auto lines = splitlines(v.as_str() + "\n");
+        charge(line, lines.size());
         std::string rv;
+        if (first && first->truthy()) append(line, rv, indention);
         if (blank && blank->truthy()) {
-            for (std::size_t i = 0; i < lines.size(); ++i) rv += (i ? "\n" + indention : "") + lines[i];
+            for (std::size_t i = 0; i < lines.size(); ++i) {
+                if (i) {
+                    append(line, rv, "\n");
+                    append(line, rv, indention);
+                }
+                append(line, rv, lines[i]);
+            }
         } else if (!lines.empty()) {
-            rv = lines.front();
+            append(line, rv, lines.front());
             for (std::size_t i = 1; i < lines.size(); ++i) {
-                rv += "\n" + (lines[i].empty() ? lines[i] : indention + lines[i]);
+                append(line, rv, "\n");
+                if (!lines[i].empty()) append(line, rv, indention);
+                append(line, rv, lines[i]);
             }
         }
-        if (first && first->truthy()) rv = indention + rv;
         return Value(rv);
     }
     if (name == "replace") {
@@ -396,30 +610,30 @@ Value filter(int line, const std::string& name, const Value& v, const CallArgs& 
         const Value* count = a.get(2, "count");
         if (!old || !repl) fail(line, "replace() needs the old and new strings");
         require_defined(line, v);
-        return Value(py_replace(v.str(), old->str(), repl->str(),
+        return Value(py_replace(line, text_of(line, v), text_of(line, *old), text_of(line, *repl),
                                 count && !count->is_none() ? int_arg(line, count, -1) : -1));
     }
-    if (name == "string") return Value(v.str());
-    if (name == "lower" || name == "upper") return Value(ascii_case(v.str(), name == "upper"));
+    if (name == "string") return v.is_str() ? v : made(line, text_of(line, v));
+    if (name == "lower" || name == "upper") return made(line, ascii_case(text_of(line, v), name == "upper"));
     if (name == "capitalize") {
-        std::string s = ascii_case(v.str(), false);
+        std::string s = ascii_case(text_of(line, v), false);
         if (!s.empty()) s[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
-        return Value(s);
+        return made(line, std::move(s));
     }
     if (name == "title") {
-        std::string s = v.str();
+        std::string s = text_of(line, v);
         bool start = true;
         for (char& c : s) {
             const bool alpha = std::isalpha(static_cast<unsigned char>(c));
             c = static_cast<char>(start ? std::toupper(static_cast<unsigned char>(c)) : std::tolower(static_cast<unsigned char>(c)));
             start = !alpha;
         }
-        return Value(s);
+        return made(line, std::move(s));
     }
     if (name == "trim") {
         const Value* chars = a.get(0, "chars");
-        std::string set = chars && !chars->is_none() ? chars->str() : "";
-        return Value(py_strip(v.str(), chars && !chars->is_none() ? &set : nullptr, true, true));
+        std::string set = chars && !chars->is_none() ? text_of(line, *chars) : "";
+        return made(line, py_strip(text_of(line, v), chars && !chars->is_none() ? &set : nullptr, true, true));
     }
     if (name == "int") {
         const Value* fallback = a.get(0, "default");
@@ -427,7 +641,7 @@ Value filter(int line, const std::string& name, const Value& v, const CallArgs& 
         const Value dflt = fallback ? *fallback : Value(0);
         require_defined(line, v);  // int(Undefined) raises in Jinja2
         if (v.is_int()) return Value(v.as_int());
-        if (v.is_float()) return Value(static_cast<long long>(v.as_number()));
+        if (v.is_float()) return Value(float_to_int(line, v.as_number()));
         if (v.is_str()) {
             std::string s = py_strip(v.as_str(), nullptr, true, true);
             try {
@@ -439,7 +653,7 @@ Value filter(int line, const std::string& name, const Value& v, const CallArgs& 
             try {
                 std::size_t used = 0;
                 const double d = std::stod(s, &used);
-                if (used == s.size() && std::isfinite(d)) return Value(static_cast<long long>(d));
+                if (used == s.size() && std::isfinite(d)) return Value(float_to_int(line, d));
             } catch (...) {
             }
         }
@@ -478,7 +692,7 @@ Value filter(int line, const std::string& name, const Value& v, const CallArgs& 
             List chars = iterate(line, v);
             std::string out;
             for (auto it = chars.rbegin(); it != chars.rend(); ++it) out += it->as_str();
-            return Value(out);
+            return made(line, std::move(out));
         }
         List items = iterate(line, v);
         std::reverse(items.begin(), items.end());
@@ -495,28 +709,34 @@ Value filter(int line, const std::string& name, const Value& v, const CallArgs& 
     if (name == "unique") {
         List out;
         for (const auto& item : iterate(line, v)) {
-            if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(item);
+            bool seen = false;
+            for (const auto& kept : out) {
+                if ((seen = py_eq(line, kept, item))) break;
+            }
+            if (!seen) out.push_back(item);
         }
         return Value(out);
     }
     if (name == "abs") {
         if (!v.is_number()) fail(line, "bad operand type for abs(): '" + type_of(v) + "'");
-        return v.is_float() ? Value(std::fabs(v.as_number())) : Value(static_cast<long long>(std::llabs(v.as_int())));
+        if (v.is_float()) return Value(std::fabs(v.as_number()));
+        if (v.as_int() == INT64_MIN) fail_overflow(line);
+        return Value(static_cast<long long>(std::llabs(v.as_int())));
     }
     if (name == "items") {
         if (v.is_undefined()) return Value(List{});
         if (!v.is_dict()) fail(line, "items() needs a mapping");
-        List out;
+        List out = reserved(line, v.as_dict().size());
         for (const auto& [k, val] : v.as_dict()) out.push_back(Value::tuple({k, val}));
         return Value(out);
     }
-    if (name == "shlex_quote") return Value(shlex_quote(v.str()));
-    if (name == "yaml_quote") return Value(json_quote(v.str()));
+    if (name == "shlex_quote") return made(line, shlex_quote(text_of(line, v)));
+    if (name == "yaml_quote") return made(line, json_quote(text_of(line, v)));
     if (name == "qemu_guest_fs_interface") {
         const Value* iface = a.get(0, "guestfs_interface");
         if (iface && iface->truthy()) return *iface;
         static const char* const kX86[] = {"amd64", "x86_64", "i386", "i686", "x86"};
-        const std::string arch = v.str();
+        const std::string arch = text_of(line, v);
         for (const char* x : kX86) {
             if (arch == x) return Value("ide");
         }
@@ -559,10 +779,10 @@ bool test(int line, const std::string& name, const Value& v, const CallArgs& a) 
     if (name == "sameas") {
         // Python identity: meaningful for None, True and False.
         const Value& other = need();
-        return v.kind() == other.kind() && v == other;
+        return v.kind() == other.kind() && py_eq(line, v, other);
     }
-    if (name == "eq" || name == "equalto" || name == "==") return v == need();
-    if (name == "ne" || name == "!=") return !(v == need());
+    if (name == "eq" || name == "equalto" || name == "==") return py_eq(line, v, need());
+    if (name == "ne" || name == "!=") return !py_eq(line, v, need());
     if (name == "lt" || name == "lessthan" || name == "<") return py_less(line, v, need(), "<");
     if (name == "gt" || name == "greaterthan" || name == ">") return py_less(line, need(), v, ">");
     if (name == "le" || name == "<=") return !py_less(line, need(), v, "<=");
@@ -574,43 +794,58 @@ bool test(int line, const std::string& name, const Value& v, const CallArgs& a) 
 // ------------------------------------------------------------------ scopes
 
 // The variables of one frame. Lookups walk up to the template's context.
+// A frame with many variables (a large context) is indexed, so a lookup
+// costs the same whatever the number of variables.
 struct Scope {
     explicit Scope(Scope* up = nullptr) : parent(up) {}
     std::vector<std::pair<std::string, Value>> vars;
+    std::unordered_map<std::string, std::size_t> index;  // name -> position in vars, once vars is large
     Scope* parent;
 
+    static constexpr std::size_t kIndexFrom = 16;
+
+    const Value* own(const std::string& name) const {
+        if (!index.empty()) {
+            auto it = index.find(name);
+            return it == index.end() ? nullptr : &vars[it->second].second;
+        }
+        for (auto it = vars.rbegin(); it != vars.rend(); ++it) {
+            if (it->first == name) return &it->second;
+        }
+        return nullptr;
+    }
     const Value* find(const std::string& name) const {
         for (const Scope* s = this; s; s = s->parent) {
-            for (auto it = s->vars.rbegin(); it != s->vars.rend(); ++it) {
-                if (it->first == name) return &it->second;
-            }
+            if (const Value* v = s->own(name)) return v;
         }
         return nullptr;
     }
     void set(const std::string& name, Value v) {
-        for (auto& [k, existing] : vars) {
-            if (k == name) {
-                existing = std::move(v);
-                return;
-            }
+        if (Value* existing = const_cast<Value*>(own(name))) {
+            *existing = std::move(v);
+            return;
         }
         vars.emplace_back(name, std::move(v));
+        if (!index.empty()) {
+            index.emplace(name, vars.size() - 1);
+        } else if (vars.size() > kIndexFrom) {
+            for (std::size_t i = 0; i < vars.size(); ++i) index.emplace(vars[i].first, i);
+        }
     }
     // Every visible variable, inner ones winning (for includes).
     Dict flatten() const {
-        Dict out;
         std::vector<const Scope*> chain;
         for (const Scope* s = this; s; s = s->parent) chain.push_back(s);
+        Dict out;
+        std::unordered_map<std::string, std::size_t> at;
         for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
             for (const auto& [k, v] : (*it)->vars) {
-                bool replaced = false;
-                for (auto& [ok, ov] : out) {
-                    if (ok.is_str() && ok.as_str() == k) {
-                        ov = v;
-                        replaced = true;
-                    }
+                if (auto found = at.find(k); found != at.end()) {
+                    out[found->second].second = v;
+                } else {
+                    at.emplace(k, out.size());
+                    out.emplace_back(Value(k), v);
                 }
-                if (!replaced) out.emplace_back(Value(k), v);
             }
         }
         return out;
@@ -628,7 +863,9 @@ public:
     std::string render(std::shared_ptr<const Template> tpl) {
         std::string out;
         std::shared_ptr<const Template> current = std::move(tpl);
-        while (current) {
+        Deeper guard(0);
+        for (bool first = true; current; first = false) {
+            if (!first) guard.again(0);  // each {% extends %} nests one level
             keep_.push_back(current);
             for (const auto& [name, node] : current->blocks) blocks_[name].push_back({node, current.get()});
             std::shared_ptr<const Template> parent;
@@ -655,6 +892,23 @@ private:
         std::size_t level;
     };
 
+    // One more level of include/extends/block-call nesting, for as long as
+    // it lives.
+    struct Deeper {
+        int added = 0;
+        explicit Deeper(int line) { again(line); }
+        ~Deeper() { t_budget->depth -= added; }
+        Deeper(const Deeper&) = delete;
+        Deeper& operator=(const Deeper&) = delete;
+        void again(int line) {
+            ++added;
+            if (++t_budget->depth > t_budget->limits.jinja_max_depth) {
+                fail(line, limit_message("includes, extends and block calls nested deeper than",
+                                         t_budget->limits.jinja_max_depth, "jinja_max_depth"));
+            }
+        }
+    };
+
     struct TemplateGuard {
         Renderer& r;
         TemplateGuard(Renderer& renderer, const std::string& name) : r(renderer) {
@@ -674,9 +928,9 @@ private:
         for (const auto& node : tpl.body) {
             if (node->kind == Node::Kind::kExtends) {
                 if (parent) fail(node->line, "extended multiple times");
-                const Value target = eval(*node->expr, context_);
-                parent = env_.get(target.str());
-                if (!parent) fail(node->line, "template '" + target.str() + "' not found");
+                const std::string target = text_of(node->line, eval(*node->expr, context_));
+                parent = env_.get(target);
+                if (!parent) fail(node->line, "template '" + target + "' not found");
                 sink = nullptr;  // a child's own output after {% extends %} is not rendered
                 continue;
             }
@@ -691,11 +945,13 @@ private:
     void exec(const Node& n, Scope& scope, std::string* out) {
         switch (n.kind) {
             case Node::Kind::kText:
-                if (out) *out += n.text;
+                if (out) append(n.line, *out, n.text);
                 return;
-            case Node::Kind::kPrint:
-                if (out) *out += eval(*n.expr, scope).str();
+            case Node::Kind::kPrint: {
+                const Value v = eval(*n.expr, scope);
+                if (out) append_str(n.line, *out, v);
                 return;
+            }
             case Node::Kind::kIf:
                 for (const auto& [cond, body] : n.branches) {
                     if (!cond || eval(*cond, scope).truthy()) {
@@ -724,15 +980,16 @@ private:
             case Node::Kind::kExtends:
                 fail(n.line, "{% extends %} must be at the top level of a template");
             case Node::Kind::kInclude: {
-                const Value target = eval(*n.expr, scope);
-                auto tpl = env_.get(target.str());
+                const std::string target = text_of(n.line, eval(*n.expr, scope));
+                auto tpl = env_.get(target);
                 if (!tpl) {
                     if (n.text == "ignore missing") return;
-                    fail(n.line, "template '" + target.str() + "' not found");
+                    fail(n.line, "template '" + target + "' not found");
                 }
+                Deeper guard(n.line);
                 Renderer inner(env_, scope.flatten());
-                const std::string text = inner.render(tpl);
-                if (out) *out += text;
+                const std::string text = inner.render(tpl);  // its text is counted as it is made
+                if (out) out->append(text);
                 return;
             }
             case Node::Kind::kFilterBlock: {
@@ -741,7 +998,8 @@ private:
                 exec_body(n.body, inner, &captured);
                 Scope with_body(&scope);
                 with_body.set(filter_body_name(), Value(captured));
-                if (out) *out += eval(*n.expr, with_body).str();
+                const Value v = eval(*n.expr, with_body);
+                if (out) append_str(n.line, *out, v);
                 return;
             }
         }
@@ -765,6 +1023,7 @@ private:
         if (n.condition) {
             List kept;
             for (const auto& item : items) {
+                charge(n.line, 1);
                 Scope test_scope(&scope);
                 assign(n.line, n.targets, item, test_scope);
                 if (eval(*n.condition, test_scope).truthy()) kept.push_back(item);
@@ -775,6 +1034,7 @@ private:
         for (long long i = 0; i < length; ++i) {
             // Each iteration starts afresh: a {% set %} in the body does not
             // carry over to the next iteration, nor out of the loop.
+            charge(n.line, 1);
             Scope loop_scope(&scope);
             assign(n.line, n.targets, items[static_cast<std::size_t>(i)], loop_scope);
             Dict loop{{Value("index"), Value(i + 1)},
@@ -799,6 +1059,7 @@ private:
         if (it == blocks_.end() || level >= it->second.size()) fail(line, "no block named '" + name + "'");
         const BlockRef& ref = it->second[level];
         // A block sees the template's context, not the locals around its placeholder.
+        Deeper deeper(line);
         Scope scope(&context_);
         active_.push_back({name, level});
         TemplateGuard guard(*this, ref.owner->name);
@@ -816,7 +1077,7 @@ private:
     Value getattr(int line, const Value& obj, const std::string& attr) {
         require_defined(line, obj);
         if (obj.is_dict()) {
-            if (const Value* v = obj.find(attr)) return *v;
+            if (const Value* v = find_key(line, obj, attr)) return *v;
         }
         return undefined_attr(obj, attr);
     }
@@ -824,38 +1085,41 @@ private:
     Value getitem(int line, const Value& obj, const Value& key) {
         require_defined(line, obj);
         if (obj.is_dict()) {
-            if (const Value* v = obj.find(key)) return *v;
-            return Value::undefined("'" + qname(obj) + "' has no attribute " + key.repr());
+            if (const Value* v = find_key(line, obj, key)) return *v;
+            return Value::undefined("'" + qname(obj) + "' has no attribute " + short_repr(key));
         }
         if ((obj.is_sequence() || obj.is_str()) && key.is_int()) {
-            const List items = obj.is_str() ? iterate(line, obj) : obj.as_list();
+            const List chars = obj.is_str() ? iterate(line, obj) : List{};
+            const List& items = obj.is_str() ? chars : obj.as_list();
             long long i = key.as_int();
             if (i < 0) i += static_cast<long long>(items.size());
             if (i >= 0 && i < static_cast<long long>(items.size())) return items[static_cast<std::size_t>(i)];
-            return Value::undefined(qname(obj) + " has no element " + key.repr());
+            return Value::undefined(qname(obj) + " has no element " + short_repr(key));
         }
         if (key.is_str()) return getattr(line, obj, key.as_str());
-        return Value::undefined(qname(obj) + " has no element " + key.repr());
+        return Value::undefined(qname(obj) + " has no element " + short_repr(key));
     }
 
     Value slice(int line, const Value& obj, const Value* start, const Value* stop) {
         require_defined(line, obj);
-        const List items = obj.is_str() ? iterate(line, obj) : (obj.is_sequence() ? obj.as_list() : List{});
         if (!obj.is_str() && !obj.is_sequence()) fail(line, "'" + type_of(obj) + "' object is not subscriptable");
+        const List chars = obj.is_str() ? iterate(line, obj) : List{};
+        const List& items = obj.is_str() ? chars : obj.as_list();
         const long long n = static_cast<long long>(items.size());
         auto clamp = [&](const Value* v, long long fallback) {
             if (!v || v->is_none()) return fallback;
+            if (!v->is_int()) fail(line, "slice indices must be integers or None");
             long long i = v->as_int();
-            if (i < 0) i += n;
+            if (i < 0) i = std::max(-n, i) + n;
             return std::clamp(i, 0LL, n);
         };
         const long long b = clamp(start, 0), e = clamp(stop, n);
-        List out;
+        List out = reserved(line, static_cast<std::size_t>(std::max(0LL, e - b)));
         for (long long i = b; i < e; ++i) out.push_back(items[static_cast<std::size_t>(i)]);
         if (obj.is_str()) {
             std::string s;
             for (const auto& c : out) s += c.as_str();
-            return Value(s);
+            return made(line, std::move(s));
         }
         return obj.is_tuple() ? Value::tuple(std::move(out)) : Value(std::move(out));
     }
@@ -868,11 +1132,11 @@ private:
         if (obj.is_dict()) {
             if (name == "get") {
                 if (!a0) fail(line, "get expected at least 1 argument");
-                if (const Value* v = obj.find(*a0)) return *v;
+                if (const Value* v = find_key(line, obj, *a0)) return *v;
                 return a1 ? *a1 : Value::none();
             }
             if (name == "items" || name == "keys" || name == "values") {
-                List out;
+                List out = reserved(line, obj.as_dict().size());
                 for (const auto& [k, v] : obj.as_dict()) {
                     out.push_back(name == "items" ? Value::tuple({k, v}) : name == "keys" ? k : v);
                 }
@@ -884,28 +1148,29 @@ private:
             if (name == "startswith" || name == "endswith") {
                 if (!a0) fail(line, name + " expected 1 argument");
                 List prefixes = a0->is_tuple() ? a0->as_list() : List{*a0};
+                charge(line, prefixes.size());
                 for (const auto& p : prefixes) {
-                    const std::string& x = p.str();
+                    const std::string x = text_of(line, p);
                     const bool hit = name == "startswith" ? s.rfind(x, 0) == 0
                                                           : s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
                     if (hit) return Value(true);
                 }
                 return Value(false);
             }
-            if (name == "lower" || name == "upper") return Value(ascii_case(s, name == "upper"));
+            if (name == "lower" || name == "upper") return made(line, ascii_case(s, name == "upper"));
             if (name == "strip" || name == "lstrip" || name == "rstrip") {
-                std::string chars = a0 && !a0->is_none() ? a0->str() : "";
-                return Value(py_strip(s, a0 && !a0->is_none() ? &chars : nullptr, name != "rstrip", name != "lstrip"));
+                std::string chars = a0 && !a0->is_none() ? text_of(line, *a0) : "";
+                return made(line, py_strip(s, a0 && !a0->is_none() ? &chars : nullptr, name != "rstrip", name != "lstrip"));
             }
             if (name == "replace") {
                 if (!a0 || !a1) fail(line, "replace expected at least 2 arguments");
                 const Value* count = a.get(2, "");
-                return Value(py_replace(s, a0->str(), a1->str(), count ? int_arg(line, count, -1) : -1));
+                return Value(py_replace(line, s, text_of(line, *a0), text_of(line, *a1), count ? int_arg(line, count, -1) : -1));
             }
             if (name == "split") {
-                std::string sep = a0 && !a0->is_none() ? a0->str() : "";
+                std::string sep = a0 && !a0->is_none() ? text_of(line, *a0) : "";
                 const Value* maxsplit = a.get(1, "maxsplit");
-                return Value(py_split(s, a0 && !a0->is_none() ? &sep : nullptr, maxsplit ? int_arg(line, maxsplit, -1) : -1));
+                return Value(py_split(line, s, a0 && !a0->is_none() ? &sep : nullptr, maxsplit ? int_arg(line, maxsplit, -1) : -1));
             }
             if (name == "join") {
                 if (!a0) fail(line, "join expected 1 argument");
@@ -913,9 +1178,9 @@ private:
                 bool first = true;
                 for (const auto& item : iterate(line, *a0)) {
                     if (!item.is_str()) fail(line, "sequence item: expected str instance, " + type_of(item) + " found");
-                    if (!first) out += s;
+                    if (!first) append(line, out, s);
                     first = false;
-                    out += item.as_str();
+                    append(line, out, item.as_str());
                 }
                 return Value(out);
             }
@@ -925,17 +1190,17 @@ private:
                 for (std::size_t i = 0; i < s.size(); ++i) {
                     if (s[i] == '{' && i + 1 < s.size() && s[i + 1] == '}') {
                         if (next >= a.pos.size()) fail(line, "not enough arguments for format()");
-                        out += a.pos[next++].str();
+                        append_str(line, out, a.pos[next++]);
                         ++i;
                     } else {
-                        out += s[i];
+                        append(line, out, std::string_view(&s[i], 1));
                     }
                 }
                 return Value(out);
             }
             if (name == "count") {
                 if (!a0) fail(line, "count expected 1 argument");
-                const std::string needle = a0->str();
+                const std::string needle = text_of(line, *a0);
                 long long c = 0;
                 for (std::size_t p = 0; !needle.empty() && (p = s.find(needle, p)) != std::string::npos; p += needle.size()) ++c;
                 return Value(c);
@@ -944,13 +1209,15 @@ private:
         if (obj.is_sequence()) {
             if (name == "index" && a0) {
                 const auto& items = obj.as_list();
-                auto it = std::find(items.begin(), items.end(), *a0);
-                if (it == items.end()) fail(line, a0->repr() + " is not in list");
-                return Value(static_cast<long long>(it - items.begin()));
+                for (std::size_t i = 0; i < items.size(); ++i) {
+                    if (py_eq(line, items[i], *a0)) return Value(static_cast<long long>(i));
+                }
+                fail(line, short_repr(*a0) + " is not in list");
             }
             if (name == "count" && a0) {
-                const auto& items = obj.as_list();
-                return Value(static_cast<long long>(std::count(items.begin(), items.end(), *a0)));
+                long long n = 0;
+                for (const auto& item : obj.as_list()) n += py_eq(line, item, *a0) ? 1 : 0;
+                return Value(n);
             }
         }
         const Value attr = getattr(line, obj, name);
@@ -988,8 +1255,21 @@ private:
                     if (args.pos.size() > 2) step = int_arg(e.line, &args.pos[2], 1);
                 }
                 if (step == 0) fail(e.line, "range() arg 3 must not be zero");
-                List out;
-                for (long long i = start; step > 0 ? i < stop : i > stop; i += step) out.emplace_back(i);
+                // The length first (in unsigned arithmetic: no overflow), then the list.
+                using U = unsigned long long;
+                const bool up = step > 0;
+                const U span = up ? (start < stop ? static_cast<U>(stop) - static_cast<U>(start) : 0)
+                                  : (start > stop ? static_cast<U>(start) - static_cast<U>(stop) : 0);
+                const U stride = up ? static_cast<U>(step) : U{0} - static_cast<U>(step);
+                const U count = span == 0 ? 0 : (span - 1) / stride + 1;
+                const long long limit = t_budget->limits.jinja_max_range;
+                if (count > static_cast<U>(limit)) {
+                    fail(e.line, limit_message("range() of more items than", limit, "jinja_max_range"));
+                }
+                List out = reserved(e.line, static_cast<std::size_t>(count));
+                for (U i = 0; i < count; ++i) {
+                    out.emplace_back(static_cast<long long>(static_cast<U>(start) + i * static_cast<U>(step)));
+                }
                 return Value(out);
             }
             if (callee.name == "dict") {
@@ -1003,7 +1283,15 @@ private:
         fail(e.line, "'" + type_of(f) + "' object is not callable");
     }
 
+    // Every value an expression builds is checked for how deeply it nests,
+    // so printing, comparing or freeing it never recurses without bound.
     Value eval(const Expr& e, Scope& scope) {
+        Value v = eval_expr(e, scope);
+        checked_depth(e.line, v);
+        return v;
+    }
+
+    Value eval_expr(const Expr& e, Scope& scope) {
         switch (e.kind) {
             case Expr::Kind::kLiteral: return e.value;
             case Expr::Kind::kName: {
@@ -1034,7 +1322,7 @@ private:
                 require_defined(e.line, v);
                 if (!v.is_number()) fail(e.line, "bad operand type for unary " + e.name + ": '" + type_of(v) + "'");
                 if (e.name == "+") return v.is_float() ? Value(v.as_number()) : Value(v.as_int());
-                return v.is_float() ? Value(-v.as_number()) : Value(static_cast<long long>(-v.as_int()));
+                return v.is_float() ? Value(-v.as_number()) : Value(sub_int(e.line, 0, v.as_int()));
             }
             case Expr::Kind::kBinary: {
                 if (e.name == "and") {
@@ -1047,7 +1335,12 @@ private:
                 }
                 const Value l = eval(*e.a, scope);
                 const Value r = eval(*e.b, scope);
-                if (e.name == "~") return Value(l.str() + r.str());
+                if (e.name == "~") {
+                    std::string out;
+                    append_str(e.line, out, l);
+                    append_str(e.line, out, r);
+                    return Value(std::move(out));
+                }
                 if (e.name == "+") return py_add(e.line, l, r);
                 return py_arith(e.line, e.name, l, r);
             }
@@ -1056,8 +1349,8 @@ private:
                 for (const auto& [op, operand] : e.ops) {
                     const Value right = eval(*operand, scope);
                     bool ok;
-                    if (op == "==") ok = left == right;
-                    else if (op == "!=") ok = !(left == right);
+                    if (op == "==") ok = py_eq(e.line, left, right);
+                    else if (op == "!=") ok = !py_eq(e.line, left, right);
                     else if (op == "<") ok = py_less(e.line, left, right, "<");
                     else if (op == ">") ok = py_less(e.line, right, left, ">");
                     else if (op == "<=") ok = !py_less(e.line, right, left, "<=");
@@ -1077,7 +1370,7 @@ private:
             }
             case Expr::Kind::kList:
             case Expr::Kind::kTuple: {
-                List items;
+                List items = reserved(e.line, e.items.size());
                 for (const auto& item : e.items) items.push_back(eval(*item, scope));
                 return e.kind == Expr::Kind::kTuple ? Value::tuple(std::move(items)) : Value(std::move(items));
             }
@@ -1088,7 +1381,7 @@ private:
                     Value v = eval(*e.items[i + 1], scope);
                     bool replaced = false;
                     for (auto& [ek, ev] : d) {
-                        if (ek == k) {
+                        if (py_eq(e.line, ek, k)) {
                             ev = v;
                             replaced = true;
                         }
@@ -1111,6 +1404,13 @@ private:
 };
 
 Result<std::string> run(const Environment& env, std::shared_ptr<const Template> tpl, const Dict& vars) {
+    Budget budget;
+    Budget* outer = t_budget;
+    t_budget = &budget;
+    struct Restore {
+        Budget* outer;
+        ~Restore() { t_budget = outer; }
+    } restore{outer};
     Renderer r(env, vars);
     try {
         return r.render(std::move(tpl));

@@ -1,5 +1,6 @@
 #include "common/job/validate.hpp"
 
+#include "common/base/file.hpp"
 #include "common/job/testdef.hpp"
 #include "common/job/timeout.hpp"
 #include "common/yaml/load.hpp"
@@ -637,6 +638,49 @@ void check_multinode(const Value& job, Issues& out) {
     }
 }
 
+// Names and paths a job supplies that lava-run joins to its directories
+// must stay inside them (lenient or strict: this is not LAVA's schema but
+// the worker host's safety), and what git would read as options is refused.
+void check_paths(const Value& job, Issues& out) {
+    const Value* actions = job.find("actions");
+    if (!actions || !actions->is_list()) return;
+    for (std::size_t i = 0; i < actions->as_list().size(); ++i) {
+        const Value& action = actions->as_list()[i];
+        if (!action.is_dict() || action.as_dict().size() != 1) continue;
+        const auto& [type, body] = action.as_dict().front();
+        const std::string at = "actions[" + std::to_string(i) + "]." + type.str();
+        if (type.str() == "deploy") {
+            const Value* images = body.find("images");
+            if (!images || !images->is_dict()) continue;
+            for (const auto& [label, image] : images->as_dict()) {
+                if (!label.is_str()) continue;
+                if (auto problem = file_name_problem(label.as_str()); !problem.empty()) {
+                    add(out, at + ".images." + label.as_str(), "the image name " + problem, label.mark);
+                }
+            }
+            continue;
+        }
+        const Value* definitions = type.str() == "test" ? body.find("definitions") : nullptr;
+        if (!definitions || !definitions->is_list()) continue;
+        for (std::size_t j = 0; j < definitions->as_list().size(); ++j) {
+            const Value& d = definitions->as_list()[j];
+            const std::string where = at + ".definitions[" + std::to_string(j) + "]";
+            if (const Value* path = d.find("path"); path && path->is_str()) {
+                if (auto problem = relative_path_problem(path->as_str()); !problem.empty()) {
+                    add(out, where + ".path", "the path " + problem, path->mark);
+                }
+            }
+            // (Names: the schema's pattern, in both modes, allows no '/'.)
+            for (const char* key : {"revision", "branch"}) {
+                const Value* v = d.find(key);
+                if (v && v->is_str() && !v->as_str().empty() && v->as_str().front() == '-') {
+                    add(out, where + "." + key, std::string("a git ") + key + " may not start with '-'", v->mark);
+                }
+            }
+        }
+    }
+}
+
 void check_namespaces(const Value& job, Issues& out) {
     const Value* actions = job.find("actions");
     if (!actions || !actions->is_list()) return;
@@ -701,6 +745,7 @@ Issues JobValidator::check(const Value& job) const {
     check_timeouts(job, out);
     check_multinode(job, out);
     check_namespaces(job, out);
+    check_paths(job, out);
     return out;
 }
 

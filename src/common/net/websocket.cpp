@@ -2,6 +2,7 @@
 // server-side WebSocket clients of HttpServer (see http.hpp).
 
 #include "common/async/spawn.hpp"
+#include "common/base/limits.hpp"
 #include "common/log/log.hpp"
 #include "common/net/http_internal.hpp"
 
@@ -199,7 +200,7 @@ asio::awaitable<void> WebSockets::serve(beast::tcp_stream stream, http::request<
     ws.set_option(timeout);
     ws.set_option(websocket::stream_base::decorator(
         [server_name](websocket::response_type& res) { res.set(http::field::server, server_name); }));
-    ws.read_message_max(64 * 1024);
+    ws.read_message_max(static_cast<std::size_t>(input_limits().websocket_max_message_bytes));
 
     std::optional<std::string> refusal;
     try {

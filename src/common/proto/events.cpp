@@ -1,5 +1,6 @@
 #include "common/proto/events.hpp"
 
+#include "common/proto/json.hpp"
 #include "common/proto/states.hpp"
 
 namespace lava::proto {
@@ -44,7 +45,7 @@ std::array<std::string, 5> to_frames(const Event& e) { return {e.topic, e.uuid, 
 
 Result<Event> parse_frames(const std::vector<std::string>& f) {
     if (f.size() != 5) return bad("an event has 5 frames, not " + std::to_string(f.size()));
-    if (!json::accept(f[4])) return bad("the payload is not JSON");
+    if (std::string why; parse_json(f[4], &why).is_discarded()) return bad("the payload: " + why);
     return Event{f[0], f[1], f[2], f[3], f[4]};
 }
 
@@ -54,7 +55,7 @@ std::string to_websocket_text(const Event& e) {
 }
 
 Result<Event> parse_websocket_text(const std::string& text) {
-    const auto j = json::parse(text, nullptr, false);
+    const auto j = parse_json(text);
     if (!j.is_array()) return bad("not a JSON array");
     std::vector<std::string> frames;
     for (const auto& item : j) {

@@ -1,5 +1,7 @@
 #include "common/yaml/load.hpp"
 
+#include "common/base/limits.hpp"
+
 #include <yaml.h>
 
 #include <cctype>
@@ -8,8 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <unordered_map>
 #include <limits>
-#include <regex>
 
 namespace lava::common::yaml {
 namespace {
@@ -17,35 +19,139 @@ namespace {
 using data::Mark;
 using data::Value;
 
-// PyYAML's implicit resolvers (resolver.py), in the order it tries them.
-const std::regex& float_re() {
-    static const std::regex re(
-        R"(^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?)"
-        R"(|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?)"
-        R"(|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*)"
-        R"(|[-+]?\.(?:inf|Inf|INF))"
-        R"(|\.(?:nan|NaN|NAN))$)",
-        std::regex::optimize);
-    return re;
+// PyYAML's implicit resolvers (resolver.py), as hand-written matchers: each
+// accepts exactly what PyYAML's regular expression accepts (tests/unit/
+// yaml_test.cpp compares them), in one pass and without recursion, so a
+// scalar of any length costs its length (std::regex recurses per character).
+class Scan {
+public:
+    explicit Scan(std::string_view s) : s_(s) {}
+    bool done() const { return i_ == s_.size(); }
+    bool eat(char c) {
+        if (i_ < s_.size() && s_[i_] == c) return ++i_, true;
+        return false;
+    }
+    bool eat_any(std::string_view chars) {
+        if (i_ < s_.size() && chars.find(s_[i_]) != std::string_view::npos) return ++i_, true;
+        return false;
+    }
+    void eat_sign() { eat_any("-+"); }
+    bool eat_digit() { return eat_any("0123456789"); }
+    // chars*; how many were taken.
+    std::size_t eat_run(std::string_view chars) {
+        const std::size_t from = i_;
+        while (eat_any(chars)) {
+        }
+        return i_ - from;
+    }
+    std::size_t digit_run() { return eat_run("0123456789"); }
+    bool eat_word(std::string_view w) {
+        if (s_.substr(i_, w.size()) != w) return false;
+        i_ += w.size();
+        return true;
+    }
+    char peek() const { return i_ < s_.size() ? s_[i_] : '\0'; }
+    // (?::[0-5]?[0-9])+ followed by what the caller checks: one or more
+    // ":" groups of one digit, or two whose first is 0-5.
+    bool sexagesimal_groups() {
+        bool any = false;
+        while (peek() == ':') {
+            ++i_;
+            const std::size_t from = i_;
+            const std::size_t n = digit_run();
+            if (n == 0 || n > 2 || (n == 2 && s_[from] > '5')) return false;
+            any = true;
+        }
+        return any;
+    }
+    // [eE][-+][0-9]+, optional.
+    bool exponent() {
+        if (!eat_any("eE")) return true;
+        return eat_any("-+") && digit_run() > 0;
+    }
+
+private:
+    std::string_view s_;
+    std::size_t i_ = 0;
+};
+
+constexpr std::string_view kDigitsUnderscore = "0123456789_";
+
+bool float_like(std::string_view s) {
+    {  // [-+]?[0-9][0-9_]*\.[0-9_]*([eE][-+][0-9]+)?
+        Scan c(s);
+        c.eat_sign();
+        if (c.eat_digit()) {
+            c.eat_run(kDigitsUnderscore);
+            if (c.eat('.')) {
+                c.eat_run(kDigitsUnderscore);
+                if (c.exponent() && c.done()) return true;
+            }
+        }
+    }
+    {  // \.[0-9][0-9_]*([eE][-+][0-9]+)?
+        Scan c(s);
+        if (c.eat('.') && c.eat_digit()) {
+            c.eat_run(kDigitsUnderscore);
+            if (c.exponent() && c.done()) return true;
+        }
+    }
+    {  // [-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*
+        Scan c(s);
+        c.eat_sign();
+        if (c.eat_digit()) {
+            c.eat_run(kDigitsUnderscore);
+            if (c.sexagesimal_groups() && c.eat('.')) {
+                c.eat_run(kDigitsUnderscore);
+                if (c.done()) return true;
+            }
+        }
+    }
+    {  // [-+]?\.(inf|Inf|INF)
+        Scan c(s);
+        c.eat_sign();
+        if (c.eat('.') && (c.eat_word("inf") || c.eat_word("Inf") || c.eat_word("INF")) && c.done()) return true;
+    }
+    // \.(nan|NaN|NAN)
+    return s == ".nan" || s == ".NaN" || s == ".NAN";
 }
-const std::regex& int_re() {
-    static const std::regex re(
-        R"(^(?:[-+]?0b[0-1_]+)"
-        R"(|[-+]?0[0-7_]+)"
-        R"(|[-+]?(?:0|[1-9][0-9_]*))"
-        R"(|[-+]?0x[0-9a-fA-F_]+)"
-        R"(|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$)",
-        std::regex::optimize);
-    return re;
+
+bool int_like(std::string_view s) {
+    Scan c(s);
+    c.eat_sign();
+    if (c.eat_word("0b")) return c.eat_run("01_") > 0 && c.done();
+    if (c.eat_word("0x")) return c.eat_run("0123456789abcdefABCDEF_") > 0 && c.done();
+    if (c.eat('0')) return c.done() || (c.eat_run("01234567_") > 0 && c.done());
+    if (!c.eat_any("123456789")) return false;
+    c.eat_run(kDigitsUnderscore);
+    if (c.done()) return true;
+    return c.sexagesimal_groups() && c.done();
 }
-const std::regex& timestamp_re() {
-    static const std::regex re(
-        R"(^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9])"
-        R"(|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?)"
-        R"((?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?)"
-        R"((?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$)",
-        std::regex::optimize);
-    return re;
+
+bool timestamp_like(std::string_view s) {
+    Scan c(s);
+    // YYYY-MM-DD, or YYYY-M?M-D?D followed by a time.
+    for (int i = 0; i < 4; ++i) {
+        if (!c.eat_digit()) return false;
+    }
+    if (!c.eat('-')) return false;
+    const std::size_t month = c.digit_run();
+    if (month < 1 || month > 2 || !c.eat('-')) return false;
+    const std::size_t day = c.digit_run();
+    if (day < 1 || day > 2) return false;
+    if (c.done()) return month == 2 && day == 2;
+    if (!c.eat_any("Tt") && c.eat_run(" \t") == 0) return false;
+    const std::size_t hour = c.digit_run();
+    if (hour < 1 || hour > 2 || !c.eat(':') || c.digit_run() != 2 || !c.eat(':') || c.digit_run() != 2) return false;
+    if (c.eat('.')) c.digit_run();
+    if (c.done()) return true;
+    c.eat_run(" \t");
+    if (c.eat('Z')) return c.done();
+    if (!c.eat_any("-+")) return false;
+    const std::size_t tz_hour = c.digit_run();
+    if (tz_hour < 1 || tz_hour > 2) return false;
+    if (c.eat(':') && c.digit_run() != 2) return false;
+    return c.done();
 }
 
 bool is_bool_word(std::string_view s, bool& value) {
@@ -201,45 +307,68 @@ private:
 
     static std::string text_of(const yaml_char_t* p) { return p ? reinterpret_cast<const char*>(p) : ""; }
 
-    void remember(const yaml_char_t* anchor, const Value& v) {
-        if (anchor) anchors_[text_of(anchor)] = v;
-    }
-
-    // The node starting at the current event; leaves the cursor on its last event.
-    Value node() {
+    // The node starting at the current event; leaves the cursor on its last
+    // event. Every node counts against yaml_max_nodes, an alias as many
+    // nodes as what it names (so "billion laughs" fails fast, though the
+    // values themselves are shared), and collections against yaml_max_depth.
+    Value node(std::size_t depth = 0) {
         const Mark mark = mark_of(event_.start_mark);
         switch (event_.type) {
             case YAML_ALIAS_EVENT: {
                 const std::string name = text_of(event_.data.alias.anchor);
                 auto it = anchors_.find(name);
                 if (it == anchors_.end()) throw Failure{"found undefined alias '" + name + "'", mark};
-                return it->second;
+                count(it->second.nodes, mark);
+                return it->second.value;
             }
             case YAML_SCALAR_EVENT: {
+                count(1, mark);
                 Value v = scalar(mark);
                 v.mark = mark;
-                remember(event_.data.scalar.anchor, v);
+                if (event_.data.scalar.anchor) anchors_[text_of(event_.data.scalar.anchor)] = {v, 1};
                 return v;
             }
             case YAML_SEQUENCE_START_EVENT: {
                 check_collection_tag(event_.data.sequence_start.tag, "seq", mark);
+                enter(depth, mark);
                 const std::string anchor = text_of(event_.data.sequence_start.anchor);
+                const std::size_t before = nodes_;
+                count(1, mark);
                 data::List items;
-                for (next(); event_.type != YAML_SEQUENCE_END_EVENT; next()) items.push_back(node());
+                for (next(); event_.type != YAML_SEQUENCE_END_EVENT; next()) items.push_back(node(depth + 1));
                 Value v(std::move(items));
                 v.mark = mark;
-                if (!anchor.empty()) anchors_[anchor] = v;
+                if (!anchor.empty()) anchors_[anchor] = {v, nodes_ - before};
                 return v;
             }
             case YAML_MAPPING_START_EVENT: {
                 check_collection_tag(event_.data.mapping_start.tag, "map", mark);
+                enter(depth, mark);
                 const std::string anchor = text_of(event_.data.mapping_start.anchor);
-                Value v = mapping(mark);
-                if (!anchor.empty()) anchors_[anchor] = v;
+                const std::size_t before = nodes_;
+                count(1, mark);
+                Value v = mapping(mark, depth);
+                if (!anchor.empty()) anchors_[anchor] = {v, nodes_ - before};
                 return v;
             }
             default:
                 throw Failure{"unexpected YAML event", mark};
+        }
+    }
+
+    void count(std::size_t n, Mark mark) {
+        nodes_ += n;
+        if (nodes_ > static_cast<std::size_t>(limits_.yaml_max_nodes)) {
+            throw Failure{limit_message("the document has more nodes (aliases expanded) than",
+                                        limits_.yaml_max_nodes, "yaml_max_nodes"),
+                          mark};
+        }
+    }
+
+    void enter(std::size_t depth, Mark mark) const {
+        if (depth >= static_cast<std::size_t>(limits_.yaml_max_depth)) {
+            throw Failure{limit_message("collections nested deeper than", limits_.yaml_max_depth, "yaml_max_depth"),
+                          mark};
         }
     }
 
@@ -278,28 +407,57 @@ private:
         throw Failure{"could not determine a constructor for the tag '" + tag + "'", mark};
     }
 
-    static void put(data::Dict& d, Value k, Value v) {
-        for (auto& [ek, ev] : d) {
-            if (ek == k) {
-                ev = std::move(v);  // a repeated key keeps its last value, in its first place
-                return;
+    // A mapping under construction: Python dict semantics (a repeated key
+    // keeps its last value in its first place) with an index by key, so
+    // a mapping of n keys costs n lookups, not n*n comparisons.
+    class DictBuilder {
+    public:
+        void put(Value k, Value v) {
+            const std::size_t h = key_hash(k);
+            auto [first, last] = index_.equal_range(h);
+            for (auto it = first; it != last; ++it) {
+                if (items_[it->second].first == k) {
+                    items_[it->second].second = std::move(v);
+                    return;
+                }
             }
+            index_.emplace(h, items_.size());
+            items_.emplace_back(std::move(k), std::move(v));
         }
-        d.emplace_back(std::move(k), std::move(v));
-    }
+        bool empty() const { return items_.empty(); }
+        const data::Dict& items() const { return items_; }
+        data::Dict take() { return std::move(items_); }
 
-    Value mapping(Mark mark) {
-        data::Dict own;
-        data::Dict merged;  // from "<<": lower precedence than the mapping's own keys
+    private:
+        // Equal keys hash alike under Python's equality (1 == 1.0 == True).
+        static std::size_t key_hash(const Value& k) {
+            if (k.is_number()) {
+                const double d = k.as_number();
+                if (k.is_float() && d != std::floor(d)) return std::hash<double>{}(d);
+                if (k.is_float() && std::abs(d) >= 9.2e18) return std::hash<double>{}(d);
+                return std::hash<long long>{}(k.is_float() ? static_cast<long long>(d) : k.as_int());
+            }
+            if (k.is_str()) return std::hash<std::string>{}(k.as_str());
+            if (k.kind() == data::Kind::kDate) return std::hash<std::string>{}(k.date_text());
+            return static_cast<std::size_t>(k.kind());
+        }
+
+        data::Dict items_;
+        std::unordered_multimap<std::size_t, std::size_t> index_;
+    };
+
+    Value mapping(Mark mark, std::size_t depth) {
+        DictBuilder own;
+        DictBuilder merged;  // from "<<": lower precedence than the mapping's own keys
         for (next(); event_.type != YAML_MAPPING_END_EVENT; next()) {
             const Mark key_mark = mark_of(event_.start_mark);
             const bool merge_key = event_.type == YAML_SCALAR_EVENT &&
                                    event_.data.scalar.plain_implicit && event_.data.scalar.tag == nullptr &&
                                    event_.data.scalar.length == 2 &&
                                    std::memcmp(event_.data.scalar.value, "<<", 2) == 0;
-            Value key = node();
+            Value key = node(depth + 1);
             next();
-            Value value = node();
+            Value value = node(depth + 1);
             if (merge_key) {
                 std::vector<Value> sources;
                 if (value.is_dict()) {
@@ -311,28 +469,40 @@ private:
                 }
                 for (auto src = sources.rbegin(); src != sources.rend(); ++src) {
                     if (!src->is_dict()) throw Failure{"expected a mapping for merging", key_mark};
-                    for (const auto& [k, v] : src->as_dict()) put(merged, k, v);
+                    // Merged entries are copies: they count as nodes again.
+                    count(src->as_dict().size(), key_mark);
+                    for (const auto& [k, v] : src->as_dict()) merged.put(k, v);
                 }
                 continue;
             }
             if (key.is_list() || key.is_dict()) throw Failure{"found unhashable key", key_mark};
             // An empty value has no position of its own: use its key's.
             if (value.is_none() && value.mark.line == 0) value.mark = key_mark;
-            put(own, std::move(key), std::move(value));
+            own.put(std::move(key), std::move(value));
         }
-        if (!merged.empty()) {
-            for (auto& [k, v] : own) put(merged, k, v);
-            own = std::move(merged);
+        data::Dict out_items;
+        if (merged.empty()) {
+            out_items = own.take();
+        } else {
+            for (const auto& [k, v] : own.items()) merged.put(k, v);
+            out_items = merged.take();
         }
-        Value out(std::move(own));
+        Value out(std::move(out_items));
         out.mark = mark;
         return out;
     }
 
+    struct Anchored {
+        Value value;
+        std::size_t nodes = 0;  // what one use of its alias costs
+    };
+
+    const InputLimits& limits_ = input_limits();
+    std::size_t nodes_ = 0;
     yaml_parser_t parser_{};
     yaml_event_t event_{};
     bool have_event_ = false;
-    std::map<std::string, Value> anchors_;
+    std::map<std::string, Anchored> anchors_;
 };
 
 }  // namespace
@@ -345,10 +515,9 @@ boost::system::result<data::Value, std::string> resolve_plain(std::string_view t
     const bool numeric_start =
         (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.';
     if (numeric_start) {
-        const std::string s(text);
-        if (std::regex_match(s, float_re())) return make_float(s);
-        if (std::regex_match(s, int_re())) return make_int(s);
-        if (c >= '0' && c <= '9' && std::regex_match(s, timestamp_re())) return Value::date(s);
+        if (float_like(text)) return make_float(text);
+        if (int_like(text)) return make_int(text);
+        if (c >= '0' && c <= '9' && timestamp_like(text)) return Value::date(std::string(text));
     }
     if (text == "=") {
         return boost::system::result<data::Value, std::string>(

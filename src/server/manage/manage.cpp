@@ -474,9 +474,10 @@ private:
                 return in_tx(ctx, [&](db::Tx& tx) -> Result<void> {
                     auto list = store::TokenRepository(tx).list(opts.user);
                     if (!list) return list.error();
-                    Table t{{"id", "secret", "description", "created_on", "last_used_on"}, {}};
+                    // Only a prefix: the secret was shown once, at creation.
+                    Table t{{"id", "prefix", "description", "created_on", "last_used_on"}, {}};
                     for (const auto& tok : *list) {
-                        t.rows.push_back({tok.id, tok.secret, tok.description, tok.created_on,
+                        t.rows.push_back({tok.id, tok.prefix, tok.description, tok.created_on,
                                           optional_value(tok.last_used_on)});
                     }
                     print(ctx.out, t, opts.format.format());
@@ -485,12 +486,26 @@ private:
             });
         }
         {
-            struct Opts { std::string token; };
+            struct Opts {
+                std::string token;
+                std::string user;
+                std::int64_t id = 0;
+            };
             auto o = std::make_shared<Opts>();
-            auto* sub = command(tokens, "rm", "Remove a token");
-            sub->add_option("token", o->token, "The secret of the token to remove")->required();
+            auto* sub = command(tokens, "rm", "Remove a token, by its secret or by user and id (tokens list)");
+            auto* secret = sub->add_option("token", o->token, "The secret of the token to remove");
+            auto* id = sub->add_option("--id", o->id, "The id of the token to remove (with --user)");
+            auto* user = sub->add_option("--user,-u", o->user, "The owner of the token --id names");
+            id->needs(user)->excludes(secret);
+            user->needs(id);
             on_run<Opts>(sub, o, [](Context& ctx, Opts& opts) -> Result<void> {
-                return in_tx(ctx, [&](db::Tx& tx) { return store::TokenRepository(tx).remove(opts.token); });
+                if (opts.token.empty() && opts.user.empty()) {
+                    return make_error(errc::kInvalidArgument, "give the token's secret, or --user and --id");
+                }
+                return in_tx(ctx, [&](db::Tx& tx) {
+                    store::TokenRepository repo(tx);
+                    return opts.user.empty() ? repo.remove(opts.token) : repo.remove(opts.user, opts.id);
+                });
             });
         }
     }

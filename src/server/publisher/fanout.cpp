@@ -4,6 +4,7 @@
 #include "common/crypto/password.hpp"
 #include "common/db/async.hpp"
 #include "common/log/log.hpp"
+#include "common/proto/json.hpp"
 #include "server/store/devices.hpp"
 #include "server/store/jobs.hpp"
 #include "server/store/users.hpp"
@@ -126,7 +127,7 @@ void Fanout::closed(std::uint64_t id) {
 
 Fanout::Audience Fanout::audience(const proto::Event& event, const std::string& kind) {
     Audience out;
-    const auto payload = nlohmann::json::parse(event.payload, nullptr, false);
+    const auto payload = proto::parse_json(event.payload);
     if (!payload.is_object()) return out;  // superusers only
     if (kind == "testjob") {
         const auto w = payload.find("worker");

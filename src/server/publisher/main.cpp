@@ -1,6 +1,7 @@
 // lava-publisher: LAVA's event fan-out (ZMQ PULL in; ZMQ PUB and WebSocket out).
 
 #include "common/async/blocking.hpp"
+#include "common/base/limits.hpp"
 #include "common/config/settings.hpp"
 #include "common/db/pool.hpp"
 #include "common/log/log.hpp"
@@ -45,9 +46,12 @@ int main(int argc, char** argv) {
                "Events queued per WebSocket client; a client that falls this far behind is disconnected", 1,
                10000000);
     loader.add("websocket_ping_s", &ws_ping_s, "Seconds between pings to a quiet WebSocket client", 1, 3600);
+    InputLimits input_limits;
+    common::config::register_input_limits(loader, input_limits);
     if (auto code = loader.parse_command_line(app, argc, argv, std::string("lava-cpp ") + LAVA_CPP_VERSION)) {
         return *code;
     }
+    set_input_limits(input_limits);
     common::log::init(log_settings);
     auto log = common::log::get(kProgram);
 

@@ -1,5 +1,6 @@
 #include "server/publisher/publisher.hpp"
 
+#include "common/base/limits.hpp"
 #include "common/log/log.hpp"
 
 #include <zmq.hpp>
@@ -33,6 +34,8 @@ Publisher::Publisher(const PublisherSettings& settings) : sockets_(std::make_uni
     s.pull.set(zmq::sockopt::linger, 0);
     s.pub.set(zmq::sockopt::linger, 0);
     s.pull.set(zmq::sockopt::rcvhwm, settings.queue_limit);
+    // A peer that sends a larger frame is disconnected by ZMQ itself.
+    s.pull.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(input_limits().zmq_max_message_bytes));
     s.pub.set(zmq::sockopt::sndhwm, settings.queue_limit);
     input_ = bind(s.pull, settings.event_socket, "input");
     output_ = bind(s.pub, settings.publish_socket, "publish");
@@ -59,19 +62,28 @@ std::uint64_t Publisher::run(const std::function<void(const proto::Event&)>& als
             frames.clear();
             zmq::message_t frame;
             if (!s.pull.recv(frame, zmq::recv_flags::dontwait)) break;
+            std::size_t count = 1;
+            bool more = frame.more();
             frames.push_back(std::move(frame));
-            while (frames.back().more()) {
+            while (more) {
                 zmq::message_t next;
                 (void)s.pull.recv(next, zmq::recv_flags::none);  // the rest of a message is already here
-                frames.push_back(std::move(next));
+                more = next.more();
+                if (++count <= 5) frames.push_back(std::move(next));  // past 5 only counted, not kept
             }
-            if (frames.size() != 5) {
-                log->warn("dropped a message of {} frames (LAVA events have 5)", frames.size());
+            if (count != 5) {
+                log->warn("dropped a message of {} frames (LAVA events have 5)", count);
                 continue;
             }
             // Sending empties a message (zero copy): the fan-out's copy first.
             std::vector<std::string> text;
             for (const auto& f : frames) text.push_back(f.to_string());
+            // Only well-formed events go out: subscribers parse what they get.
+            auto event = proto::parse_frames(text);
+            if (!event) {
+                log->warn("dropped an event that is not LAVA's: {}", event.error().message);
+                continue;
+            }
             for (std::size_t i = 0; i < frames.size(); ++i) {
                 // PUB never blocks: a subscriber at its limit loses this event.
                 (void)s.pub.send(frames[i], i + 1 < frames.size() ? zmq::send_flags::sndmore | zmq::send_flags::dontwait
@@ -80,11 +92,6 @@ std::uint64_t Publisher::run(const std::function<void(const proto::Event&)>& als
             ++forwarded;
             log->debug("event {} forwarded", text[0]);
             if (also) {
-                auto event = proto::parse_frames(text);
-                if (!event) {
-                    log->warn("event {} not passed on: {}", text[0], event.error().message);
-                    continue;
-                }
                 try {
                     also(*event);
                 } catch (const std::exception& e) {

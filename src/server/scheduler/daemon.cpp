@@ -2,6 +2,7 @@
 
 #include "common/log/log.hpp"
 #include "common/proto/events.hpp"
+#include "common/proto/json.hpp"
 #include "server/events/events.hpp"
 
 #include <nlohmann/json.hpp>
@@ -26,7 +27,7 @@ std::atomic<bool> g_stopping{false};
 bool wakes(const std::vector<std::string>& frames, const std::string& topic) {
     if (frames.size() != 5 || frames[0].rfind(topic, 0) != 0) return false;
     const auto kind = frames[0].substr(topic.size());
-    const auto payload = nlohmann::json::parse(frames[4], nullptr, false);
+    const auto payload = proto::parse_json(frames[4]);
     if (!payload.is_object()) return false;
     auto field = [&](const char* key) {
         const auto it = payload.find(key);

@@ -2,6 +2,7 @@
 // woken by lava-publisher's events, with a timer as a safety net. One is
 // active at a time (a PostgreSQL advisory lock); others wait as hot standby.
 
+#include "common/base/limits.hpp"
 #include "common/config/settings.hpp"
 #include "common/db/pool.hpp"
 #include "common/log/log.hpp"
@@ -34,9 +35,12 @@ int main(int argc, char** argv) {
     loader.add("interval_s", &settings.interval_s, "Seconds between passes when no event wakes it", 1, 3600);
     loader.add("standby_poll_ms", &settings.standby_poll_ms,
                "How often a standby scheduler tries to become the active one (ms)", 10, 60000);
+    InputLimits limits;
+    common::config::register_input_limits(loader, limits);
     if (auto code = loader.parse_command_line(app, argc, argv, std::string("lava-cpp ") + LAVA_CPP_VERSION)) {
         return *code;
     }
+    set_input_limits(limits);
     common::log::init(log_settings);
     try {
         common::db::Pool pool(db_settings.database, static_cast<std::size_t>(db_settings.pool_size));

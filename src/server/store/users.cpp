@@ -45,32 +45,35 @@ const Statement kListGroups{
     "ON u.id = ug.user_id WHERE ug.group_id = g.id ORDER BY u.username) "
     "FROM groups g ORDER BY g.name"};
 
-#define TOKEN_SELECT                                                           \
-    "SELECT t.id, u.username, t.secret, t.description, " LAVA_SQL_ISO(        \
-        "t.created_on") ", " LAVA_SQL_ISO("t.last_used_on") " FROM auth_tokens t " \
+// Tokens are found by the SHA-256 of their secret (0005_token_hashes.sql).
+#define TOKEN_SELECT                                                                  \
+    "SELECT t.id, u.username, t.secret_prefix, t.description, " LAVA_SQL_ISO(        \
+        "t.created_on") ", " LAVA_SQL_ISO("t.last_used_on") " FROM auth_tokens t "    \
                                                             "JOIN users u ON u.id = t.user_id "
 const Statement kInsertToken{
     "tokens.insert",
-    "INSERT INTO auth_tokens (user_id, secret, description) VALUES ($1, $2, $3) "
-    "ON CONFLICT (secret) DO NOTHING RETURNING id"};
+    "INSERT INTO auth_tokens (user_id, secret_hash, secret_prefix, description) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT (secret_hash) DO NOTHING RETURNING id"};
 const Statement kGetToken{"tokens.get", TOKEN_SELECT "WHERE t.id = $1"};
 const Statement kListTokens{"tokens.list", TOKEN_SELECT "WHERE u.username = $1 ORDER BY t.id"};
-const Statement kDeleteToken{"tokens.delete", "DELETE FROM auth_tokens WHERE secret = $1"};
+const Statement kDeleteToken{"tokens.delete", "DELETE FROM auth_tokens WHERE secret_hash = $1"};
+const Statement kDeleteTokenId{"tokens.delete_id",
+                               "DELETE FROM auth_tokens t USING users u WHERE t.id = $1 AND u.id = t.user_id "
+                               "AND u.username = $2"};
 #define PRINCIPAL_SELECT                                                                    \
     "SELECT u.id, u.username, u.is_active, u.is_staff, u.is_superuser, "                    \
     "ARRAY(SELECT ug.group_id::text FROM user_groups ug WHERE ug.user_id = u.id) FROM users u "
 const Statement kOwner{"tokens.owner",
-                       PRINCIPAL_SELECT "JOIN auth_tokens t ON t.user_id = u.id WHERE t.secret = $1"};
+                       PRINCIPAL_SELECT "JOIN auth_tokens t ON t.user_id = u.id WHERE t.secret_hash = $1"};
 // The owner of username:token, recording the use (at most one write a
 // minute per token) in the same round trip.
 const Statement kOwnerNamed{
     "tokens.owner_named",
-    "WITH used AS (UPDATE auth_tokens SET last_used_on = now() WHERE secret = $1 AND "
+    "WITH used AS (UPDATE auth_tokens SET last_used_on = now() WHERE secret_hash = $1 AND "
     "user_id = (SELECT id FROM users WHERE username = $2) AND "
     "(last_used_on IS NULL OR last_used_on < now() - interval '1 minute')) "
-    PRINCIPAL_SELECT "JOIN auth_tokens t ON t.user_id = u.id WHERE t.secret = $1 AND u.username = $2"};
+    PRINCIPAL_SELECT "JOIN auth_tokens t ON t.user_id = u.id WHERE t.secret_hash = $1 AND u.username = $2"};
 const Statement kPrincipal{"users.principal", PRINCIPAL_SELECT "WHERE u.username = $1"};
-const Statement kFirstToken{"tokens.first", TOKEN_SELECT "WHERE u.username = $1 ORDER BY t.id LIMIT 1"};
 
 const Statement kPurgeSessions{"sessions.purge", "DELETE FROM user_sessions WHERE expires_on < now()"};
 const Statement kInsertSession{
@@ -114,7 +117,7 @@ Token to_token(const pqxx::row& r) {
     Token t;
     t.id = r[0].as<std::int64_t>();
     t.username = r[1].as<std::string>();
-    t.secret = r[2].as<std::string>();
+    t.prefix = r[2].as<std::string>();
     t.description = r[3].as<std::string>();
     t.created_on = r[4].as<std::string>();
     if (!r[5].is_null()) t.last_used_on = r[5].as<std::string>();
@@ -260,29 +263,27 @@ Result<Token> TokenRepository::create(const std::string& username, const std::st
     }
     const std::string value =
         secret ? *secret : common::crypto::random_string(128, common::crypto::kLowerAlnum);
-    auto r = tx_.exec(kInsertToken, user->id, value, description);
+    auto r = tx_.exec(kInsertToken, user->id, common::crypto::sha256_hex(value), value.substr(0, 8), description);
     if (r.empty()) {
         return make_error(errc::kAlreadyExists, "this token secret is already in use");
     }
-    return to_token(tx_.exec1(kGetToken, r[0][0].as<std::int64_t>()));
+    Token t = to_token(tx_.exec1(kGetToken, r[0][0].as<std::int64_t>()));
+    t.secret = value;  // this once only: what is stored is its hash
+    return t;
 }
 
 std::optional<Principal> TokenRepository::owner(const std::string& secret) {
-    auto row = tx_.exec01(kOwner, secret);
+    auto row = tx_.exec01(kOwner, common::crypto::sha256_hex(secret));
     if (!row) return std::nullopt;
     return to_principal(*row);
 }
 
 std::optional<Principal> TokenRepository::owner(const std::string& username, const std::string& secret) {
-    auto row = tx_.exec01(kOwnerNamed, secret, username);
+    auto row = tx_.exec01(kOwnerNamed, common::crypto::sha256_hex(secret), username);
     if (!row) return std::nullopt;
     return to_principal(*row);
 }
 
-Result<Token> TokenRepository::first_or_create(const std::string& username) {
-    if (auto row = tx_.exec01(kFirstToken, username)) return to_token(*row);
-    return create(username, "", std::nullopt);
-}
 
 Result<std::vector<Token>> TokenRepository::list(const std::string& username) {
     if (auto user = UserRepository(tx_).get(username); !user) return user.error();
@@ -292,8 +293,15 @@ Result<std::vector<Token>> TokenRepository::list(const std::string& username) {
 }
 
 Result<void> TokenRepository::remove(const std::string& secret) {
-    if (tx_.exec(kDeleteToken, secret).affected_rows() == 0) {
+    if (tx_.exec(kDeleteToken, common::crypto::sha256_hex(secret)).affected_rows() == 0) {
         return make_error(errc::kNotFound, "no token has this secret");
+    }
+    return {};
+}
+
+Result<void> TokenRepository::remove(const std::string& username, std::int64_t id) {
+    if (tx_.exec(kDeleteTokenId, id, username).affected_rows() == 0) {
+        return make_error(errc::kNotFound, "user '" + username + "' has no token " + std::to_string(id));
     }
     return {};
 }

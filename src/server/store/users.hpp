@@ -98,7 +98,8 @@ private:
 struct Token {
     std::int64_t id = 0;
     std::string username;
-    std::string secret;
+    std::string secret;  // only when just created: the database keeps its SHA-256
+    std::string prefix;  // its first 8 characters, to tell tokens apart
     std::string description;
     std::string created_on;
     std::optional<std::string> last_used_on;
@@ -111,15 +112,15 @@ public:
     // As owner(), for XML-RPC's username:token pairs; records the use
     // (last_used_on, to the minute).
     std::optional<Principal> owner(const std::string& username, const std::string& secret);
-    // The user's first token, created when there is none (REST's token/ endpoint).
-    Result<Token> first_or_create(const std::string& username);
     explicit TokenRepository(common::db::Tx& tx) : tx_(tx) {}
     // A new token for `username`; `secret` imports an existing one, otherwise
     // 128 random characters from [0-9a-z] as LAVA makes them.
     Result<Token> create(const std::string& username, const std::string& description,
                          const std::optional<std::string>& secret);
+    // Without their secrets (prefix only).
     Result<std::vector<Token>> list(const std::string& username);
     Result<void> remove(const std::string& secret);
+    Result<void> remove(const std::string& username, std::int64_t id);
     // The user's remote-artifact tokens, name -> value (the worker API
     // substitutes them into job definitions).
     std::map<std::string, std::string> remote_artifact_tokens(std::int64_t user_id);

@@ -2,6 +2,7 @@
 
 #include "common/base/text.hpp"
 #include "common/log/log.hpp"
+#include "common/proto/json.hpp"
 #include "server/events/events.hpp"
 #include "server/web/response_cache.hpp"
 
@@ -49,12 +50,19 @@ std::string link(const Call& call, const std::vector<std::pair<std::string, std:
     for (const auto& kv : set) out.push_back(kv);
     std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     const std::string target = call.request.target;
-    const std::string path = target.substr(0, target.find('?'));
+    const std::string query = common::net::encode_form(out);
+    return absolute_url(call, target.substr(0, target.find('?'))) + (query.empty() ? "" : "?" + query);
+}
+
+}  // namespace
+
+std::string absolute_url(const Call& call, const std::string& path) {
     std::string host(call.request.header("host"));
     if (host.empty()) host = "localhost";
-    const std::string query = common::net::encode_form(out);
-    return "http://" + host + path + (query.empty() ? "" : "?" + query);
+    return "http://" + host + path;
 }
+
+namespace {
 
 long positive_param(const Call& call, const std::string& name, long fallback, bool strict) {
     const auto v = call.query(name);
@@ -154,7 +162,7 @@ const std::vector<std::pair<std::string, std::string>>& Call::form() const {
 std::optional<std::string> Call::field(const std::string& name) const {
     const auto type = request.header("content-type");
     if (type.find("application/json") != std::string_view::npos) {
-        const auto body = nlohmann::json::parse(request.body, nullptr, false);
+        const auto body = proto::parse_json(request.body);
         if (!body.is_object() || !body.contains(name)) return std::nullopt;
         const auto& v = body[name];
         if (v.is_string()) return v.get<std::string>();
@@ -286,6 +294,12 @@ HttpResponse App::dispatch(const HttpRequest& request) {
             return rest_detail(405, "Method \"" + request.method + "\" not allowed.");
         }
         return rest_detail(404, "Not found.");
+    }
+    // A JSON body past the input limits is refused before any handler parses it.
+    if (request.header("content-type").find("application/json") != std::string_view::npos) {
+        if (auto problem = proto::json_limits_problem(request.body)) {
+            return rest_detail(400, "JSON parse error - " + *problem);
+        }
     }
     std::vector<PendingEvent> events;
     bool keep = false;

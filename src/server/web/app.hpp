@@ -142,6 +142,8 @@ struct Page {
 };
 Page limit_offset(const Call& call);
 nlohmann::json paginated(const Call& call, const Page& page, long count, nlohmann::json results);
+// "http://<Host>" + path: an absolute link as DRF writes them.
+std::string absolute_url(const Call& call, const std::string& path);
 
 // PageNumber pagination (?page=N, 50 a page) for jobs/<id>/suites/ and
 // tests/: the page, or nullopt for an invalid one (DRF: 404 "Invalid page.").

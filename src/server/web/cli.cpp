@@ -17,6 +17,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     common::log::register_settings(loader, settings.log);
     common::db::register_settings(loader, settings.db);
     register_settings(loader, settings.web);
+    common::config::register_input_limits(loader, settings.limits);
     loader.attach(app);
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string("lava-cpp ") + LAVA_CPP_VERSION + " (LAVA protocol " +
@@ -45,6 +46,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         return 2;
     }
     common::log::init(settings.log);
+    set_input_limits(settings.limits);
     if (serve_cmd->parsed()) return serve(settings, err);
     return manage.run(settings.db, out, err);
 }

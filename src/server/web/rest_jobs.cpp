@@ -5,6 +5,7 @@
 
 #include "common/base/text.hpp"
 #include "common/job/testdef.hpp"
+#include "common/proto/json.hpp"
 #include "common/yaml/load.hpp"
 #include "server/store/jobs.hpp"
 #include "server/web/app.hpp"
@@ -118,7 +119,7 @@ void add_job_routes(App& app) {
         },
         Access::kAnyone);
     app.route("POST", "/api/v0.2/jobs/batch_cancel/", [](Call& call) {
-        const auto body = nlohmann::json::parse(call.request.body, nullptr, false);
+        const auto body = proto::parse_json(call.request.body);
         std::vector<std::string> requested;
         if (body.is_object() && body.contains("job_ids") && body["job_ids"].is_array()) {
             for (const auto& v : body["job_ids"]) requested.push_back(v.is_string() ? v.get<std::string>() : v.dump());
@@ -153,7 +154,7 @@ void add_job_routes(App& app) {
     app.route("GET", "/api/v0.2/jobs/{id}/metadata/", [](Call& call) {
         const auto job = visible_job(call);
         if (!job) return not_found();
-        return json_response(200, {{"metadata", nlohmann::json::parse(job->metadata, nullptr, false)}});
+        return json_response(200, {{"metadata", proto::parse_json(job->metadata)}});
     });
     // LAVA lets anyone GET this; permission is the job's own rule.
     app.route("GET", "/api/v0.2/jobs/{id}/cancel/", [](Call& call) {

@@ -4,15 +4,16 @@
 // permissions on device types and devices. Shapes, permissions and error
 // texts are LAVA's; visibility follows each object's view rule.
 
+#include "common/proto/json.hpp"
 #include "server/store/catalogue.hpp"
 #include "server/store/devices.hpp"
 #include "server/store/permissions.hpp"
 #include "server/store/workers.hpp"
 #include "server/web/app.hpp"
 #include "server/web/jobs_service.hpp"
-#include "server/web/lab_service.hpp"
 #include "server/web/json.hpp"
 #include "server/web/json_filter.hpp"
+#include "server/web/lab_service.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -113,7 +114,7 @@ Result<std::optional<std::vector<std::string>>> tag_names(Call& call) {
     std::vector<std::string> ids;
     bool given = false;
     if (call.request.header("content-type").find("application/json") != std::string_view::npos) {
-        const auto body = json::parse(call.request.body, nullptr, false);
+        const auto body = proto::parse_json(call.request.body);
         if (body.is_object() && body.contains("tags")) {
             given = true;
             if (!body["tags"].is_array()) return make_error(errc::kInvalidArgument, "tags\nExpected a list of items.");

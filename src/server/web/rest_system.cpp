@@ -20,7 +20,9 @@ void add_system_routes(App& app) {
                                    {"LOG_SIZE_LIMIT", 10}});
     });
     app.route("GET", "/api/v0.2/system/", [](Call&) { return json_response(200, nlohmann::json::object()); });
-    // username + password -> the user's first token (created when there is none).
+    // username + password -> a token. LAVA answers with the user's first
+    // token; lava-cpp keeps only tokens' hashes, so each call creates one
+    // (docs/security.md).
     app.route("POST", "/api/v0.2/token/", [](Call& call) {
         const auto username = call.field("username");
         const auto password = call.field("password");
@@ -32,7 +34,7 @@ void add_system_routes(App& app) {
         if (!users.authenticate(*username, *password)) {
             return json_response(400, {{"non_field_errors", {"Unable to log in with provided credentials."}}});
         }
-        auto token = store::TokenRepository(call.tx).first_or_create(*username);
+        auto token = store::TokenRepository(call.tx).create(*username, "api/v0.2/token/", std::nullopt);
         if (!token) return rest_detail(500, token.error().message);
         return json_response(200, {{"token", token->secret}});
     }, Access::kAnyone);

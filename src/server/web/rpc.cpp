@@ -3,6 +3,7 @@
 
 #include "server/web/rpc.hpp"
 
+#include "common/base/limits.hpp"
 #include "common/log/log.hpp"
 #include "server/store/catalogue.hpp"
 #include "server/store/devices.hpp"
@@ -252,6 +253,18 @@ std::optional<store::Principal> switch_user(RpcCall& c, std::size_t i) {
     return p;
 }
 
+// LAVA's methodHelp is the method's docstring, whose first section names the
+// method and its arguments; ours is laid out the same way (optional
+// arguments in brackets), followed by the method's description.
+std::string method_help(const Method& m) {
+    std::string args;
+    for (std::size_t i = 0; i < m.args.size(); ++i) {
+        if (i) args += ", ";
+        args += i < m.required ? "`" + m.args[i] + "`" : "[`" + m.args[i] + "`]";
+    }
+    return "Name\n----\n`" + m.name + "` (" + args + ")\n\nDescription\n-----------\n" + m.help + "\n";
+}
+
 }  // namespace
 
 void add_system_methods(Registry& r) {
@@ -259,22 +272,25 @@ void add_system_methods(Registry& r) {
                Array out;
                for (const auto& n : c.registry().names()) out.push_back(n);
                return Value(std::move(out));
-           }, {"array"}});
-    r.add({"system.methodHelp", {"method_name"}, 1, "The documentation of a method, as text (empty when unknown).",
+           }});
+    r.add({"system.methodHelp", {"method_name"}, 1,
+           "The documentation of a method, as text (empty when unknown): its name and arguments, then what it "
+           "does.",
            [](RpcCall& c) {
                const Method* m = c.registry().find(c.str(0));
-               return Value(m ? m->help : std::string());
+               return Value(m ? method_help(*m) : std::string());
            }, {"str", "str"}});
     r.add({"system.methodSignature", {"method_name"}, 1,
-           "The signatures of a method: a list of [return type, argument types...] lists, or \"undef\".",
+           "The signature of a method: its return type then its argument types, as one list; \"undef\" when it "
+           "declares none (as LAVA, for every method but system.methodHelp and system.multicall).",
            [](RpcCall& c) {
                const Method* m = c.registry().find(c.str(0));
                if (!m) return Value("");
                if (m->signature.empty()) return Value("undef");
                Array sig;
                for (const auto& t : m->signature) sig.push_back(t);
-               return Value(Array{Value(std::move(sig))});
-           }, {"array", "str"}});
+               return Value(std::move(sig));
+           }});
     r.add({"system.multicall", {"calls"}, 1,
            "Runs several calls in one request: a list of {methodName, params} structs. Each result is a "
            "one-element list holding the return value, or a fault struct; a failing call does not stop "
@@ -287,16 +303,20 @@ void add_system_methods(Registry& r) {
                v.set("faults_interop",
                      Value().set("specUrl", "http://xmlrpc-epi.sourceforge.net/specs/rfc.fault_codes.php")
                          .set("specVersion", 20010516));
-               v.set("auth_token", Value().set("specUrl", "").set("specVersion", 20090828));
+               v.set("auth_token",
+                     Value()
+                         .set("specUrl", "https://blueprints.launchpad.net/linaro-django-xmlrpc/+spec/"
+                                         "other-o-linaro-xml-rpc-auth-tokens")
+                         .set("specVersion", 20110516));
                return v;
            }});
     r.add({"system.whoami", {}, 0, "The name of the authenticated user, or nil when anonymous.", [](RpcCall& c) {
                return c.who().user ? Value(c.who().user->username) : Value();
            }});
     r.add({"system.version", {}, 0, "The LAVA version this server speaks: \"2023.01\".",
-           [](RpcCall&) { return Value(LAVA_PROTOCOL_VERSION); }, {"str"}});
+           [](RpcCall&) { return Value(LAVA_PROTOCOL_VERSION); }});
     r.add({"system.api_version", {}, 0, "The version of this XML-RPC API's arguments: 2.",
-           [](RpcCall&) { return Value(2); }, {"int"}});
+           [](RpcCall&) { return Value(2); }});
     r.add({"system.master_config", {}, 0,
            "Settings clients need: EVENT_TOPIC, EVENT_SOCKET, EVENT_NOTIFICATION, LOG_SIZE_LIMIT (MB).",
            [](RpcCall& c) {
@@ -396,7 +416,8 @@ void add_xmlrpc_routes(App& app) {
     auto handle = [registry](Call& call) {
         namespace xmlrpc = common::xmlrpc;
         if (call.request.body.empty()) return rpc::help_redirect();
-        auto parsed = xmlrpc::parse_call(call.request.body);
+        auto parsed = xmlrpc::parse_call(
+            call.request.body, xmlrpc::Limits{static_cast<std::size_t>(input_limits().xmlrpc_max_depth)});
         if (auto* fault = std::get_if<xmlrpc::Fault>(&parsed)) return rpc::xml(xmlrpc::write_fault(*fault));
         const auto& mc = std::get<xmlrpc::MethodCall>(parsed);
         try {

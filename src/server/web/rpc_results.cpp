@@ -1,6 +1,7 @@
 // XML-RPC results.* (lava-protocols.md §3.3): a job's test results as YAML
 // or CSV text, through the exports REST uses (results_export).
 
+#include "common/proto/json.hpp"
 #include "server/web/results_export.hpp"
 #include "server/web/rpc.hpp"
 
@@ -67,7 +68,7 @@ void add_result_methods(Registry& r) {
            "The job's metadata as a list of one-key mappings.", [](RpcCall& c) {
                const auto job = results_job(c);
                Array out;
-               const auto meta = nlohmann::json::parse(job.metadata, nullptr, false);
+               const auto meta = proto::parse_json(job.metadata);
                if (meta.is_object()) {
                    for (const auto& [k, v] : meta.items()) {
                        out.push_back(Value().set(k, v.is_string() ? v.get<std::string>() : v.dump()));

@@ -31,6 +31,8 @@ void register_settings(common::config::SettingsLoader& loader, WebSettings& s) {
     loader.add("worker_auto_register", &s.worker_auto_register, "Let workers register themselves");
     loader.add("worker_auto_register_netmask", &s.worker_auto_register_netmask,
                "Networks workers may auto-register from, comma-separated");
+    loader.add("trusted_proxies", &s.trusted_proxies,
+               "Reverse proxies whose X-Forwarded-For is believed, comma-separated networks (empty: none)");
     loader.add("response_cache_ms", &s.response_cache_ms,
                "How long a REST read may be served again from memory (0: never)", 0, 60000);
     loader.add("session_age_s", &s.session_age_s, "Lifetime of a browser session (seconds)", 60,

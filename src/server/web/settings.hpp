@@ -1,6 +1,7 @@
 #pragma once
 // lava-server's settings for `serve` (plus the shared log and db ones).
 
+#include "common/base/limits.hpp"
 #include "common/db/pool.hpp"
 #include "common/log/log.hpp"
 
@@ -37,6 +38,9 @@ struct WebSettings {
     bool strict_submission = true;  // docs/adr/0005-job-validation.md
     std::string extra_context_variables;  // comma-separated
     bool worker_auto_register = true;
+    // Reverse proxies whose X-Forwarded-For is believed (comma-separated
+    // networks); empty: the header is ignored and the peer is the client.
+    std::string trusted_proxies;
     std::string worker_auto_register_netmask = "127.0.0.0/8,::1";
     bool allow_version_mismatch = false;
     // REST reads answered again from memory for this long unless a write
@@ -52,6 +56,7 @@ struct ServerSettings {
     common::log::LogSettings log;
     common::db::DbSettings db;
     WebSettings web;
+    InputLimits limits;
 };
 
 void register_settings(common::config::SettingsLoader& loader, WebSettings& settings);

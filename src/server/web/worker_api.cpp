@@ -3,6 +3,7 @@
 // against lava-server: registration, ping, job fetch, state posts, log
 // upload. Errors are {"error": "..."}; tokens are compared in constant time.
 
+#include "common/base/text.hpp"
 #include "common/crypto/password.hpp"
 #include "common/log/log.hpp"
 #include "common/proto/logline.hpp"
@@ -136,18 +137,24 @@ bool ip_allowed(const std::string& ip_text, const std::string& rules) {
     return false;
 }
 
-// The client's address. X-Forwarded-For counts only when the peer is a
-// local reverse proxy (LAVA trusts it always; a directly exposed daemon must not).
+// The client's address: the peer's, unless the peer is a proxy the operator
+// trusts (trusted_proxies). Then it is the right-most address of
+// X-Forwarded-For that is not a trusted proxy: what the outermost trusted
+// proxy saw, since each proxy appends the address it received from, while
+// whatever stands to the left of it is the client's own claim. (LAVA takes
+// the first address whenever the header is there.)
 std::string client_ip(const Call& call) {
-    const std::string peer = call.request.remote_address;
-    const auto forwarded = call.request.header("x-forwarded-for");
-    if (!forwarded.empty() && ip_allowed(peer, "127.0.0.0/8,::1")) {
-        std::string first(forwarded.substr(0, forwarded.find(',')));
-        first.erase(0, first.find_first_not_of(' '));
-        first.erase(first.find_last_not_of(' ') + 1);
-        return first;
+    const std::string& trusted = call.app.settings().web.trusted_proxies;
+    std::string ip = call.request.remote_address;
+    if (trusted.empty() || !ip_allowed(ip, trusted)) return ip;
+    std::vector<std::string> hops;
+    std::stringstream in{std::string(call.request.header("x-forwarded-for"))};
+    for (std::string hop; std::getline(in, hop, ',');) hops.emplace_back(lava::trim(hop));
+    for (auto hop = hops.rbegin(); hop != hops.rend(); ++hop) {
+        ip = *hop;
+        if (!ip_allowed(ip, trusted)) break;
     }
-    return peer;
+    return ip;
 }
 
 // ------------------------------------------------------------ workers

@@ -1,5 +1,6 @@
 #include "worker/run/actions.hpp"
 
+#include "common/base/file.hpp"
 #include "common/base/text.hpp"
 #include "worker/run/command.hpp"
 #include "worker/run/download.hpp"
@@ -135,6 +136,11 @@ public:
 
     void validate(JobContext& ctx) override {
         const auto request = request_of(image_);
+        // The label names the image's directory.
+        if (auto problem = file_name_problem(label_); !problem.empty()) {
+            ctx.errors.push_back("images." + label_ + ": the image name " + problem);
+            return;
+        }
         if (request.url.empty()) {
             ctx.errors.push_back("images." + label_ + ": url is required");
             return;
@@ -149,7 +155,9 @@ public:
     }
 
     void run(JobContext& ctx, Clock::time_point deadline) override {
-        const auto got = download(request_of(image_), dir_ + "/" + label_, deadline, ctx.log, ctx.canceled);
+        auto into = path_inside(dir_, label_);
+        if (!into) fail(ErrorType::kJob, "images." + label_ + ": " + into.error().message);
+        const auto got = download(request_of(image_), *into, deadline, ctx.log, ctx.canceled);
         DeployedImage image{label_, got.path, field(image_, "image_arg")};
         auto it = std::find_if(ctx.images.begin(), ctx.images.end(), [&](const auto& i) { return i.label == label_; });
         if (it != ctx.images.end()) {

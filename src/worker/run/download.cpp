@@ -1,5 +1,6 @@
 #include "worker/run/download.hpp"
 
+#include "common/base/file.hpp"
 #include "common/client/http.hpp"
 #include "worker/run/job_error.hpp"
 
@@ -120,6 +121,8 @@ std::string unpack(const std::string& in, const std::string& out, const Download
     if (request.archive == "tar") {
         fs::create_directories(out);
         std::unique_ptr<archive, decltype(&archive_write_free)> disk(archive_write_disk_new(), archive_write_free);
+        // Permissions but never set-id bits (lava-run runs as root: cleared
+        // below), nothing through a symbolic link, no ".."; owners are ours.
         archive_write_disk_set_options(disk.get(), ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
                                                        ARCHIVE_EXTRACT_SECURE_NODOTDOT |
                                                        ARCHIVE_EXTRACT_SECURE_SYMLINKS);
@@ -128,12 +131,22 @@ std::string unpack(const std::string& in, const std::string& out, const Download
             if (rc == ARCHIVE_EOF) break;
             if (rc != ARCHIVE_OK) return archive_error_string(a.get());
             // Entries stay inside `out` (we prefix the absolute path ourselves).
-            const std::string name = archive_entry_pathname(entry);
-            if (name.empty() || name[0] == '/') return "absolute path in the archive: " + name;
+            const char* raw_name = archive_entry_pathname(entry);
+            const std::string name = raw_name ? raw_name : "";
+            if (auto problem = relative_path_problem(name); !problem.empty()) {
+                return "entry '" + name + "' " + problem;
+            }
+            const auto type = archive_entry_filetype(entry);
+            if (!archive_entry_hardlink(entry) && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) {
+                return "entry '" + name + "' is a device, FIFO or socket: not extracted";
+            }
+            archive_entry_set_perm(entry, archive_entry_perm(entry) & 0777);  // no setuid, setgid or sticky bit
             const std::string path = out + "/" + name;
             archive_entry_set_pathname(entry, path.c_str());
             if (const char* link = archive_entry_hardlink(entry)) {
-                if (link[0] == '/') return std::string("absolute hard link in the archive: ") + link;
+                if (auto problem = relative_path_problem(link); !problem.empty()) {
+                    return std::string("hard link '") + name + "' to '" + link + "' " + problem;
+                }
                 archive_entry_set_hardlink(entry, (out + "/" + link).c_str());
             }
             if (archive_read_extract2(a.get(), entry, disk.get()) != ARCHIVE_OK) {
@@ -166,7 +179,7 @@ std::string download_filename(const std::string& url, const std::string& compres
     std::string path = url;
     if (const auto q = path.find_first_of("?#"); q != std::string::npos) path.resize(q);
     std::string name = path.substr(path.find_last_of('/') + 1);
-    if (name.empty()) name = "download";
+    if (!file_name_problem(name).empty()) name = "download";  // "", "." or ".."
     static const std::map<std::string, std::vector<std::string>> suffixes = {
         {"gz", {".gz", ".tgz"}}, {"xz", {".xz"}}, {"bz2", {".bz2"}}, {"zstd", {".zst", ".zstd"}}, {"zip", {".zip"}}};
     if (const auto it = suffixes.find(compression); it != suffixes.end()) {

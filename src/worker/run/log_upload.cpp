@@ -1,6 +1,7 @@
 #include "worker/run/log_upload.hpp"
 
 #include "common/client/http.hpp"
+#include "common/proto/json.hpp"
 #include "worker/run/job_log.hpp"
 
 #include <nlohmann/json.hpp>
@@ -64,7 +65,7 @@ bool LogUploader::post(std::size_t count, int& status) {
     status = r.status;
     if (r.status != 200) return false;
     const std::string& response = r.body;
-    const auto json = nlohmann::json::parse(response, nullptr, false);
+    const auto json = proto::parse_json(response);
     if (!json.is_object() || !json.contains("line_count") || !json["line_count"].is_number_integer()) return false;
     const auto taken = std::min<std::size_t>(json["line_count"].get<std::size_t>(), count);
     std::lock_guard lock(mutex_);

@@ -1,4 +1,6 @@
 // lava-run: runs one LAVA job on one device (lava-protocols.md §2.1).
+#include "common/base/file.hpp"
+#include "common/base/text.hpp"
 #include "worker/run/job.hpp"
 
 #include <CLI/CLI.hpp>
@@ -45,7 +47,11 @@ int main(int argc, char** argv) {
             return ok ? std::string() : "a job id is letters, digits, '.', '_' and '-' only";
         });
     app.add_option("--url", options.url, "The server to send the log to (else: stderr)");
-    app.add_option("--token", options.token, "The job's token for the server");
+    auto* token = app.add_option("--token", options.token, "The job's token for the server (visible to ps: prefer --token-file)");
+    std::string token_file;
+    app.add_option("--token-file", token_file, "A file holding the job's token (lava-cpp; what lava-worker uses)")
+        ->check(CLI::ExistingFile)
+        ->excludes(token);
     app.add_option("--job-log-interval", options.job_log_interval, "Seconds between log uploads")->check(CLI::PositiveNumber);
     app.add_option("--tmp-dir", options.tmp_root, "Where the job's temporary files go (a directory per job)");
     app.add_flag("--validate", options.validate_only, "Validate the job and write description.yaml; run nothing");
@@ -53,6 +59,14 @@ int main(int argc, char** argv) {
     app.add_flag("--debug", debug, "Accepted for LAVA compatibility");
     app.add_flag("--skip-sudo-warning", skip_sudo_warning, "Accepted for LAVA compatibility");
     CLI11_PARSE(app, argc, argv);
+    if (!token_file.empty()) {
+        const auto text = lava::read_file(token_file);
+        if (!text) {
+            std::cerr << "lava-run: cannot read " << token_file << "\n";
+            return 1;
+        }
+        options.token = std::string(lava::trim(*text));
+    }
 
     if (::pipe2(g_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
         std::cerr << "lava-run: pipe: " << std::strerror(errno) << "\n";

@@ -10,7 +10,9 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -374,11 +376,19 @@ std::string Overlay::host_path(const std::string& dut_path) const { return optio
 void Overlay::write_file(const std::string& dut_path, const std::string& content, int mode) const {
     const auto path = host_path(dut_path);
     fs::create_directories(fs::path(path).parent_path());
-    std::ofstream file(path, std::ios::binary | std::ios::trunc);
-    file << content;
-    file.close();
-    if (!file) fail(ErrorType::kInfrastructure, "cannot write " + path);
-    ::chmod(path.c_str(), static_cast<mode_t>(mode));
+    // A file of a test repository may already be there, maybe a symbolic
+    // link out of the overlay: it is replaced, never written through.
+    ::unlink(path.c_str());
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    bool ok = fd >= 0;
+    for (std::size_t done = 0; ok && done < content.size();) {
+        const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+        ok = n > 0;
+        done += ok ? static_cast<std::size_t>(n) : 0;
+    }
+    ok = ok && ::fchmod(fd, static_cast<mode_t>(mode)) == 0;
+    if (fd >= 0) ok = ::close(fd) == 0 && ok;
+    if (!ok) fail(ErrorType::kInfrastructure, "cannot write " + path);
 }
 
 void Overlay::write_base() {
@@ -409,9 +419,20 @@ TestRunInfo Overlay::add_definition(int stage, int index, const data::Value& def
     if (name.empty()) fail(ErrorType::kJob, "test definition without a name");
     if (name == "lava") fail(ErrorType::kTest, "The \"lava\" test definition name is reserved.");
     const std::string testrun_id = std::to_string(index) + "_" + name;
+    if (auto problem = file_name_problem(testrun_id); !problem.empty()) {
+        fail(ErrorType::kJob, "test definition name '" + name + "' " + problem);
+    }
     const std::string dut_dir = options_.results_dir + "/" + std::to_string(stage) + "/tests/" + testrun_id;
     const std::string dir = host_path(dut_dir);
     fs::create_directories(dir);
+    // Every path the job names stays inside the test's directory (checked at
+    // submission too; again here, where the files are: a repository may
+    // hold symbolic links).
+    const auto inside = [&](const std::string& relative) {
+        auto p = path_inside(dir, relative);
+        if (!p) fail(ErrorType::kJob, "test definition " + name + ": path " + p.error().message);
+        return *p;
+    };
 
     TestRunInfo info;
     info.name = testrun_id;
@@ -421,6 +442,7 @@ TestRunInfo Overlay::add_definition(int stage, int index, const data::Value& def
         const auto* repository = definition.find("repository");
         if (!repository || !repository->is_dict()) fail(ErrorType::kJob, "inline test definition " + name + " has no repository mapping");
         if (path.empty()) path = "inline/" + name + ".yaml";
+        inside(path);
         write_file(dut_dir + "/" + path, common::yaml::dump(*repository), 0644);
         info.repository = "inline";
         log.info("inline test definition " + name + " written to " + dut_dir + "/" + path);
@@ -432,14 +454,22 @@ TestRunInfo Overlay::add_definition(int stage, int index, const data::Value& def
         const bool shallow = !shallow_v || shallow_v->truthy();
         const auto* history_v = definition.find("history");
         const bool history = !history_v || history_v->truthy();
-        std::vector<std::string> clone = {"git", "clone", "-q"};
+        // Options end before what the job supplies ("--"); a revision or branch
+        // that reads as an option is refused; no transport runs a command.
+        for (const auto& [what, value] : {std::pair{"revision", &revision}, std::pair{"branch", &branch}}) {
+            if (!value->empty() && value->front() == '-') {
+                fail(ErrorType::kJob, "test definition " + name + ": " + what + " '" + *value + "' starts with '-'");
+            }
+        }
+        std::vector<std::string> clone = {"git", "-c", "protocol.ext.allow=never", "-c", "protocol.fd.allow=never",
+                                          "clone", "-q"};
         if (!branch.empty()) clone.insert(clone.end(), {"-b", branch});
         if (shallow && revision.empty()) clone.push_back("--depth=1");
-        clone.insert(clone.end(), {repo, dir + "/repo.tmp"});
+        clone.insert(clone.end(), {"--", repo, dir + "/repo.tmp"});
         auto r = run_command(clone, "", deadline, canceled, log);
         if (r.exit_code != 0) fail(ErrorType::kInfrastructure, "Unable to clone " + repo + ": " + std::string(lava::trim(r.output)));
         if (!revision.empty()) {
-            r = run_command({"git", "-C", dir + "/repo.tmp", "checkout", "-q", revision}, "", deadline, canceled, log);
+            r = run_command({"git", "-C", dir + "/repo.tmp", "checkout", "-q", revision, "--"}, "", deadline, canceled, log);
             if (r.exit_code != 0) fail(ErrorType::kInfrastructure, "Unable to check out " + revision + " of " + repo + ": " + std::string(lava::trim(r.output)));
         }
         r = run_command({"git", "-C", dir + "/repo.tmp", "log", "-1", "--format=%H"}, "", deadline, canceled, log);
@@ -470,7 +500,7 @@ TestRunInfo Overlay::add_definition(int stage, int index, const data::Value& def
     if (path.empty()) fail(ErrorType::kJob, "test definition " + name + " has no path");
     info.path = path;
 
-    const auto text = read_file(dir + "/" + path);
+    const auto text = read_file(inside(path));
     if (!text) fail(ErrorType::kJob, "Unable to open test definition '" + path + "' of " + name);
     auto loaded = common::yaml::load(*text);
     if (!loaded || !loaded->is_dict()) {

@@ -1,6 +1,7 @@
 #include "worker/worker/api.hpp"
 
 #include "common/client/http.hpp"
+#include "common/proto/json.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -12,7 +13,7 @@ namespace {
 
 std::string server_error(const client::HttpResponse& r) {
     if (r.status == 0) return r.error;
-    const auto json = nlohmann::json::parse(r.body, nullptr, false);
+    const auto json = proto::parse_json(r.body);
     if (json.is_object() && json.contains("error") && json["error"].is_string()) return json["error"].get<std::string>();
     return "HTTP " + std::to_string(r.status);
 }
@@ -66,7 +67,7 @@ PostReply WorkerApi::register_worker(const std::string& username, const std::str
     const auto r = call("POST", url_ + "/scheduler/internal/v1/workers/", "", body, timeout_);
     PostReply out{r.status, r.status == 200 ? std::string() : server_error(r)};
     if (r.status == 200) {
-        const auto json = nlohmann::json::parse(r.body, nullptr, false);
+        const auto json = proto::parse_json(r.body);
         if (json.is_object() && json.contains("token") && json["token"].is_string()) {
             token = json["token"].get<std::string>();
         } else {
@@ -86,7 +87,7 @@ PingReply WorkerApi::ping(const std::string& token) const {
         out.error = server_error(r);
         return out;
     }
-    const auto json = nlohmann::json::parse(r.body, nullptr, false);
+    const auto json = proto::parse_json(r.body);
     if (!json.is_object()) {
         out.status = 0;
         out.error = "the ping answer is not a JSON object";
@@ -106,7 +107,7 @@ JobFiles WorkerApi::fetch_job(const JobRef& job) const {
         out.error = server_error(r);
         return out;
     }
-    const auto json = nlohmann::json::parse(r.body, nullptr, false);
+    const auto json = proto::parse_json(r.body);
     const auto text = [&](const char* key) {
         return json.is_object() && json.contains(key) && json[key].is_string() ? json[key].get<std::string>() : std::string();
     };

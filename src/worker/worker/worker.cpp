@@ -3,6 +3,7 @@
 #include "common/base/file.hpp"
 #include "common/client/websocket.hpp"
 #include "common/log/log.hpp"
+#include "common/proto/json.hpp"
 #include "common/yaml/load.hpp"
 
 #include <fcntl.h>
@@ -47,20 +48,6 @@ JobStatus status_of(const std::string& s) {
     if (s == "running") return JobStatus::kRunning;
     if (s == "canceling") return JobStatus::kCanceling;
     return JobStatus::kFinished;
-}
-
-// Writes `text` to `path` through a temporary file and a rename, so a crash
-// never leaves half a file.
-bool write_atomic(const std::string& path, const std::string& text, mode_t mode = 0644) {
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << text;
-        out.flush();
-        if (!out) return false;
-    }
-    ::chmod(tmp.c_str(), mode);
-    return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
 // The environment for lava-run from env.yaml (purge, removes, overrides).
@@ -111,7 +98,7 @@ void Worker::save(const LocalJob& job) const {
     nlohmann::json j = {{"id", job.id},          {"token", job.token},
                         {"pid", job.pid},        {"status", status_name(job.status)},
                         {"canceled_at", job.canceled_at}, {"sigterm_again", job.sigterm_again}};
-    if (!write_atomic(options_.worker_dir + "/jobs/" + std::to_string(job.id) + ".json", j.dump(), 0600)) {
+    if (!lava::write_file_atomic(options_.worker_dir + "/jobs/" + std::to_string(job.id) + ".json", j.dump(), 0600)) {
         logger()->error("[{}] cannot save the job's state in {}/jobs", job.id, options_.worker_dir);
     }
 }
@@ -125,12 +112,16 @@ void Worker::forget(long long id) {
 
 void Worker::load_jobs() {
     std::error_code ec;
-    fs::create_directories(options_.worker_dir + "/jobs", ec);
-    fs::create_directories(options_.worker_dir + "/tmp", ec);
+    // The worker directory holds jobs' secrets: this user's only (0700).
+    for (const char* sub : {"/jobs", "/tmp", "/run"}) {
+        fs::create_directories(options_.worker_dir + sub, ec);
+        fs::permissions(options_.worker_dir + sub, fs::perms::owner_all, ec);
+    }
+    fs::permissions(options_.worker_dir, fs::perms::owner_all, ec);
     for (const auto& entry : fs::directory_iterator(options_.worker_dir + "/jobs", ec)) {
         if (entry.path().extension() != ".json") continue;
         const auto text = read_file(entry.path().string());
-        const auto j = nlohmann::json::parse(text ? *text : "", nullptr, false);
+        const auto j = proto::parse_json(text ? *text : "");
         if (!j.is_object() || !j.contains("id")) {
             logger()->warn("ignoring unreadable job state {}", entry.path().string());
             continue;
@@ -179,11 +170,16 @@ void Worker::start_job(const JobRef& ref) {
     std::error_code ec;
     fs::remove_all(dir, ec);
     fs::create_directories(dir, ec);
+    fs::permissions(dir, fs::perms::owner_all, ec);
     LocalJob job;
     job.id = ref.id;
     job.token = ref.token;
-    const auto put = [&](const char* name, const std::string& text) { return write_atomic(dir + "/" + name, text); };
-    bool written = put("job.yaml", files.definition) && put("device.yaml", files.device);
+    // The job's files hold its secrets (tokens substituted into the
+    // definition, its token): readable by this user only.
+    const auto put = [&](const char* name, const std::string& text) {
+        return lava::write_file_atomic(dir + "/" + name, text, 0600);
+    };
+    bool written = put("job.yaml", files.definition) && put("device.yaml", files.device) && put("token", ref.token);
     if (!files.dispatcher.empty()) written = written && put("dispatcher.yaml", files.dispatcher);
     if (!files.env_dut.empty()) written = written && put("env-dut.yaml", files.env_dut);
 
@@ -192,7 +188,7 @@ void Worker::start_job(const JobRef& ref) {
                                      "--output-dir=" + dir,
                                      "--job-id=" + std::to_string(ref.id),
                                      "--url=" + options_.url,
-                                     "--token=" + ref.token,
+                                     "--token-file=" + dir + "/token",
                                      "--job-log-interval=" + std::to_string(options_.job_log_interval),
                                      "--tmp-dir=" + options_.worker_dir + "/run"};
     if (!files.dispatcher.empty()) argv.push_back("--dispatcher=" + dir + "/dispatcher.yaml");
@@ -208,8 +204,8 @@ void Worker::start_job(const JobRef& ref) {
             failure = std::string("fork: ") + std::strerror(errno);
         } else if (pid == 0) {
             ::setpgid(0, 0);  // its own process group: cancel signals the whole job
-            const int out = ::open((dir + "/stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            const int err = ::open((dir + "/stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            const int out = ::open((dir + "/stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            const int err = ::open((dir + "/stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
             const int in = ::open("/dev/null", O_RDONLY);
             if (out >= 0) ::dup2(out, STDOUT_FILENO);
             if (err >= 0) ::dup2(err, STDERR_FILENO);
@@ -236,7 +232,7 @@ void Worker::start_job(const JobRef& ref) {
     }
     if (!failure.empty()) {
         logger()->error("[{}] {}", ref.id, failure);
-        write_atomic(dir + "/stderr", failure + "\n");
+        lava::write_file_atomic(dir + "/stderr", failure + "\n", 0600);
         job.status = JobStatus::kFinished;
     }
     jobs_[ref.id] = job;
@@ -380,7 +376,7 @@ bool Worker::ensure_token(const std::atomic<bool>& stop, int wake_fd) {
         if (r.status == 200) {
             std::error_code ec;
             fs::create_directories(fs::path(options_.token_file).parent_path(), ec);
-            if (!write_atomic(options_.token_file, token + "\n", 0600)) {
+            if (!lava::write_file_atomic(options_.token_file, token + "\n", 0600)) {
                 logger()->error("cannot save the token in {}", options_.token_file);
             }
             logger()->info("registered as {}", options_.name);
@@ -454,11 +450,11 @@ void listen_events(const std::string& ws_url, const std::string& name, const std
                 break;
             }
             // [topic, uuid, datetime, username, data]
-            const auto frame = nlohmann::json::parse(*message, nullptr, false);
+            const auto frame = proto::parse_json(*message);
             if (!frame.is_array() || frame.size() < 5 || !frame[0].is_string() || !frame[4].is_string()) continue;
             const std::string topic = frame[0].get<std::string>();
             if (topic.size() < 8 || topic.compare(topic.size() - 8, 8, ".testjob") != 0) continue;
-            const auto data = nlohmann::json::parse(frame[4].get<std::string>(), nullptr, false);
+            const auto data = proto::parse_json(frame[4].get<std::string>());
             if (!data.is_object()) continue;
             const std::string state = data.value("state", std::string());
             const std::string worker = data.value("worker", std::string());
