@@ -35,6 +35,17 @@ def missing_reference(what):
     pytest.skip(what, allow_module_level=True)
 
 
+def typed(value):
+    """`value` with every scalar's type made explicit, so that comparing two
+    of them sees what == does not: 3 vs '3', None vs '', True vs 1, 1 vs 1.0
+    (a contract with LAVA is about types as much as values)."""
+    if isinstance(value, dict):
+        return {k: typed(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [typed(v) for v in value]
+    return (type(value).__name__, value)
+
+
 def read_env_file(path):
     out = {}
     with open(path) as f:

@@ -11,7 +11,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import SOURCE_DIR, psql, rest_lab, wait_for
+from conftest import SOURCE_DIR, psql, rest_lab, typed, wait_for
 
 LAVACLI = "/usr/bin/lavacli"
 
@@ -88,7 +88,12 @@ def test_system(cli):
     assert cli.ok("system", "api").strip() == "2"
     methods = cli.ok("system", "methods", "list").split()
     assert "scheduler.jobs.submit" in methods and "system.multicall" in methods
-    assert "Submits a job definition" in cli.ok("system", "methods", "help", "scheduler.jobs.submit")
+    # As LAVA's docstrings: the method's name and arguments first.
+    help_text = cli.ok("system", "methods", "help", "scheduler.jobs.submit")
+    assert help_text.startswith("Name\n----\n`scheduler.jobs.submit` (`definition`)\n"), help_text
+    assert "Submits a job definition" in help_text
+    assert cli.ok("system", "methods", "signature", "system.methodHelp").strip() == "['str', 'str']"
+    assert cli.ok("system", "methods", "signature", "scheduler.jobs.submit").strip() == "undef"
 
 
 def test_identities(cli):
@@ -112,17 +117,26 @@ def test_bad_token_is_refused(cli):
 def test_jobs_submit_show_list_queue_definition(cli, tmp_path):
     job_id = submit(cli, tmp_path, "cli-submit")
     shown = cli.yaml("jobs", "show", job_id)
-    assert shown["id"] == str(job_id) and shown["description"] == "cli-submit"
-    assert shown["state"] == "Submitted" and shown["submitter"] == "alice" and shown["visibility"] == "Public"
+    # Types as LAVA 2023.01's: the id of a single-node job is an int.
+    submit_time = shown.pop("submit_time")
+    shown.pop("waiting_reason", None)  # lava-cpp's addition, a string
+    assert typed(shown) == typed({"id": job_id, "description": "cli-submit", "device": None, "device_type": "qemu",
+                                  "health_check": False, "pipeline": True, "health": "Unknown",
+                                  "state": "Submitted", "submitter": "alice", "start_time": None,
+                                  "end_time": None, "tags": [], "visibility": "Public", "failure_comment": None})
+    assert submit_time is not None
     text = cli.ok("jobs", "show", job_id)
     assert "state       : Submitted" in text and "description : cli-submit" in text
     listed = cli.yaml("jobs", "list")
-    assert any(j["id"] == str(job_id) and j["state"] == "Submitted" for j in listed)
-    assert str(job_id) in [j["id"] for j in cli.yaml("jobs", "list", "--state", "SUBMITTED")]
-    assert str(job_id) not in [j["id"] for j in cli.yaml("jobs", "list", "--state", "RUNNING")]
+    assert typed([j for j in listed if j["id"] == job_id]) == typed(
+        [{"id": job_id, "description": "cli-submit", "device_type": "qemu", "health": "Unknown",
+          "state": "Submitted", "submitter": "alice"}])
+    assert job_id in [j["id"] for j in cli.yaml("jobs", "list", "--state", "SUBMITTED")]
+    assert job_id not in [j["id"] for j in cli.yaml("jobs", "list", "--state", "RUNNING")]
     assert "* %d: Submitted,Unknown [alice] (cli-submit) - qemu" % job_id in cli.ok("jobs", "list")
     queued = cli.yaml("jobs", "queue")
-    assert any(j["id"] == str(job_id) and j["requested_device_type"] == "qemu" for j in queued)
+    assert typed([j for j in queued if j["id"] == job_id]) == typed(
+        [{"id": job_id, "description": "cli-submit", "requested_device_type": "qemu", "submitter": "alice"}])
     assert cli.ok("jobs", "definition", job_id).startswith("job_name: cli-submit")
 
 
@@ -251,6 +265,9 @@ def test_devices(cli, tmp_path):
     cli.ok("devices", "update", "cli01", "--health", "RETIRED")
     assert not any(d["hostname"] == "cli01" for d in cli.yaml("devices", "list"))
     assert any(d["hostname"] == "cli01" for d in cli.yaml("devices", "list", "--all"))
+    # Without a description: None, as LAVA.
+    cli.ok("devices", "add", "cli03", "--type", "qemu", "--worker", "worker01")
+    assert typed(cli.yaml("devices", "show", "cli03")["description"]) == typed(None)
 
     dictionary = "{% extends 'qemu.jinja2' %}\n{% set mac_addr = '52:54:00:12:34:99' %}\n"
     cli.ok("devices", "dict", "set", "cli01", write(tmp_path, "cli01.jinja2", dictionary))
@@ -285,6 +302,8 @@ def test_device_types(cli, tmp_path):
     cli.ok("device-types", "update", "cli-type", "--description", "updated", "--health-disabled")
     shown = cli.yaml("device-types", "show", "cli-type")
     assert shown["description"] == "updated" and shown["health_disabled"] is True
+    cli.ok("device-types", "add", "cli-bare-type")
+    assert typed(cli.yaml("device-types", "show", "cli-bare-type")["description"]) == typed(None)
 
     template = "{% extends 'base.jinja2' %}\n{# cli-type #}\n"
     cli.ok("device-types", "template", "set", "cli-type", write(tmp_path, "t.jinja2", template))
@@ -327,6 +346,10 @@ def test_workers(cli, tmp_path):
     cli.ok("workers", "env", "set", "cli-worker", write(tmp_path, "env.yaml", env))
     assert cli.ok("workers", "env", "get", "cli-worker").strip() == env.strip()
 
+    # Never given a description, never pinged: None for both, as LAVA.
+    cli.ok("workers", "add", "cli-bare-worker")
+    bare = cli.yaml("workers", "show", "cli-bare-worker")
+    assert typed([bare["description"], bare["version"]]) == typed([None, None])
     r = cli.run("workers", "config", "get", "worker01")
     assert r.returncode == 1 and "does not have a dispatcher configuration" in r.stdout
     r = cli.run("workers", "show", "nosuchworker")
@@ -340,7 +363,14 @@ def test_workers(cli, tmp_path):
 def test_tags(cli):
     cli.ok("tags", "add", "cli-tag", "--description", "a tag")
     assert any(t["name"] == "cli-tag" and t["description"] == "a tag" for t in cli.yaml("tags", "list"))
-    assert cli.yaml("tags", "show", "cli-tag") == {"name": "cli-tag", "description": "a tag", "devices": []}
+    assert typed(cli.yaml("tags", "show", "cli-tag")) == typed({"name": "cli-tag", "description": "a tag", "devices": []})
+    # A tag added without a description has None, not '' (LAVA's Tag.description is nullable).
+    cli.ok("tags", "add", "cli-bare-tag")
+    assert typed(cli.yaml("tags", "show", "cli-bare-tag")) == typed(
+        {"name": "cli-bare-tag", "description": None, "devices": []})
+    assert "description: None" in cli.ok("tags", "show", "cli-bare-tag")
+    cli.ok("tags", "add", "cli-empty-tag", "--description", "")
+    assert typed(cli.yaml("tags", "show", "cli-empty-tag")["description"]) == typed("")
     r = cli.run("tags", "add", "cli-tag")
     assert r.returncode == 1 and "already exists" in r.stdout
     cli.ok("tags", "delete", "cli-tag")

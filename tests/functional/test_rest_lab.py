@@ -10,7 +10,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import SOURCE_DIR, rest_lab
+from conftest import SOURCE_DIR, rest_lab, typed
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,9 @@ def test_device_list_and_detail(lab):
                                 "description", "tags", "state", "health", "last_health_report_job", "worker_host",
                                 "is_synced"])
     assert (d["device_type"], d["worker_host"], d["state"], d["health"]) == ("qemu", "worker01", "Idle", "Good")
+    # Never given: null, as LAVA's nullable columns (not "").
+    assert typed([d["description"], d["device_version"], d["physical_owner"], d["is_synced"]]) == typed(
+        [None, None, None, False])
     assert len(d["tags"]) == 1  # usb, by id
     assert [x["hostname"] for x in lab.get("devices/", "bob").json()["results"]] == ["qemu01", "qemu02", "secret01"]
     assert [x["hostname"] for x in lab.get("devices/", "admin").json()["results"]] == ["qemu01", "qemu02", "secret01"]
@@ -119,6 +122,7 @@ def test_device_types(lab):
     t = lab.get("devicetypes/qemu/").json()
     assert t["health_denominator"] == "hours" and t["health_frequency"] == 24 and t["display"] is True
     assert t["aliases"] == [] and t["cores"] == []
+    assert typed([t["description"], t["bits"], t["health_frequency"]]) == typed([None, None, 24])
     assert lab.get("devicetypes/secret-type/").status_code == 404
     assert lab.get("devicetypes/secret-type/", "bob").status_code == 200
     assert lab.get("devicetypes/?health_denominator=weeks").status_code == 400
@@ -142,6 +146,7 @@ def test_device_type_template_and_health_check(lab):
 def test_workers(lab):
     w = lab.get("workers/").json()["results"]
     assert [x["hostname"] for x in w] == ["worker01"] and "token" not in w[0]
+    assert typed([w[0]["description"], w[0]["version"]]) == typed([None, None])
     assert len(lab.get("workers/worker01/", "admin").json()["token"]) == 32
     r = requests.patch(lab.api + "workers/worker01/", data={"health": "Maintenance"},
                        headers=lab.headers("alice"), timeout=30)
@@ -198,7 +203,10 @@ def test_aliases_and_tags_need_a_login(lab):
     assert r.status_code == 201 and r.json()["name"] == "gpu"
     assert lab.get("tags/?name=gpu", "carol").json()["results"][0]["description"] == "has a GPU"
     gpu = r.json()["id"]
-    assert lab.get("tags/%d/" % gpu, "carol").json() == {"id": gpu, "name": "gpu", "description": "has a GPU"}
+    assert typed(lab.get("tags/%d/" % gpu, "carol").json()) == typed({"id": gpu, "name": "gpu",
+                                                                     "description": "has a GPU"})
+    bare = lab.post("tags/", "admin", data={"name": "bare"}).json()
+    assert typed(bare) == typed({"id": bare["id"], "name": "bare", "description": None})
     assert lab.get("tags/%d/" % gpu).status_code == 403
     assert requests.delete(lab.api + "tags/%d/" % gpu, headers=lab.headers("carol"), timeout=30).status_code == 403
     assert requests.delete(lab.api + "tags/%d/" % gpu, headers=lab.headers("admin"), timeout=30).status_code == 204

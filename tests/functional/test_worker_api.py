@@ -19,7 +19,7 @@ import requests
 import yaml
 import zmq
 
-from conftest import SOURCE_DIR, Server, lava_server, psql
+from conftest import SOURCE_DIR, Server, lava_server, psql, typed
 
 JOB = """\
 job_name: worker-api
@@ -337,13 +337,27 @@ def test_one_job_like_a_real_worker(lab, worker):
     assert cases["count"] == 3
     by_name = {c["name"]: c for c in cases["results"]}
     assert by_name["c90"]["result"] == "pass" and float(by_name["c90"]["measurement"]) == 1.5
-    assert by_name["c90"]["units"] == "s" and (by_name["c90"]["start_log_line"], by_name["c90"]["end_log_line"]) == (85, 90)
+    assert by_name["c90"]["unit"] == "s" and (by_name["c90"]["start_log_line"], by_name["c90"]["end_log_line"]) == (85, 90)
     assert by_name["c150"]["result"] == "fail" and by_name["c150"]["test_set"] is not None
-    assert by_name["job"]["units"] == "seconds" and float(by_name["job"]["measurement"]) == 12.5
+    assert by_name["job"]["unit"] == "seconds" and float(by_name["job"]["measurement"]) == 12.5
+    # LAVA v0.2's fields, with its types; resource_uri leads to the same case.
+    c90 = by_name["c90"]
+    assert sorted(c90) == ["end_log_line", "id", "logged", "measurement", "metadata", "name", "resource_uri", "result",
+                           "start_log_line", "suite", "test_set", "unit"]
+    assert typed([c90["id"], c90["suite"], c90["measurement"], c90["start_log_line"]]) == typed(
+        [c90["id"], c90["suite"], "1.5000000000", 85])
+    assert requests.get(c90["resource_uri"], timeout=30).json() == c90
+    assert requests.get(lab.server.api + "jobs/%d/tests/%d/" % (job_id, c90["id"]), timeout=30).json() == c90
     meta = yaml.safe_load(by_name["job"]["metadata"])
     assert meta["extra"].endswith("metadata/lava-job-1.2.yaml") and os.path.exists(meta["extra"])
     suites = requests.get(lab.server.api + "jobs/%d/suites/" % job_id, timeout=30).json()
     assert sorted(s["name"] for s in suites["results"]) == ["0_smoke", "lava"]
+    for s in suites["results"]:
+        assert sorted(s) == ["id", "job", "name", "resource_uri"] and typed(s["job"]) == typed(job_id)
+        assert requests.get(s["resource_uri"], timeout=30).json() == s
+    smoke = [s for s in suites["results"] if s["name"] == "0_smoke"][0]
+    assert requests.get(smoke["resource_uri"] + "tests/%d/" % c90["id"], timeout=30).json() == c90
+    assert requests.get(smoke["resource_uri"] + "tests/999999/", timeout=30).status_code == 404
 
     # The log by line range, through the REST API.
     r = requests.get(lab.server.api + "jobs/%d/logs/?start=10&end=12" % job_id, timeout=30)

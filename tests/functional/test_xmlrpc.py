@@ -9,7 +9,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import psql, rest_lab
+from conftest import missing_reference, psql, rest_lab, typed
 
 JOB = """\
 job_name: {name}
@@ -121,11 +121,22 @@ def test_types_round_trip(lab):
     job_id = alice.scheduler.jobs.submit(JOB.format(name="types"))
     assert isinstance(job_id, int)
     shown = alice.scheduler.jobs.show(job_id)
-    assert isinstance(shown["submit_time"], xmlrpc.client.DateTime)
-    assert shown["start_time"] is None and shown["device"] is None  # <nil/>
-    assert shown["health_check"] is False and shown["pipeline"] is True
+    assert isinstance(shown.pop("submit_time"), xmlrpc.client.DateTime)
+    shown.pop("waiting_reason", None)  # lava-cpp's addition, a string
+    # Every field with LAVA 2023.01's type: the id an int (display_id), nil where unset.
+    assert typed(shown) == typed({"id": job_id, "description": "types", "device": None, "device_type": "qemu",
+                                  "health_check": False, "pipeline": True, "health": "Unknown",
+                                  "state": "Submitted", "submitter": "alice", "start_time": None, "end_time": None,
+                                  "tags": [], "visibility": "Public", "failure_comment": None})
     # nil for optional arguments, as lavacli sends them.
-    assert any(j["id"] == str(job_id) for j in alice.scheduler.jobs.list(None, None, 0, 5, None, False))
+    listed = [j for j in alice.scheduler.jobs.list(None, None, 0, 5, None, False) if j["id"] == job_id]
+    assert typed(listed) == typed([{"id": job_id, "description": "types", "device_type": "qemu", "health": "Unknown",
+                                    "state": "Submitted", "submitter": "alice"}])
+    queued = [j for j in alice.scheduler.jobs.queue(None, 0, 100) if j["id"] == job_id]
+    assert typed(queued) == typed([{"id": job_id, "description": "types", "requested_device_type": "qemu",
+                                    "submitter": "alice"}])
+    details = alice.scheduler.job_details(job_id)
+    assert typed([details["id"], details["status"], details["sub_id"]]) == typed([job_id, "Submitted", ""])
     finished, data = alice.scheduler.jobs.logs(job_id)
     assert finished is False and isinstance(data, xmlrpc.client.Binary) and data.data == b"[]"
     # Markup and control whitespace survive (a raw CR in a request becomes LF
@@ -134,6 +145,49 @@ def test_types_round_trip(lab):
     alice_dt = proxy(lab, "admin")
     alice_dt.scheduler.tags.add("crlf-tag", text)
     assert [t["description"] for t in alice_dt.scheduler.tags.list() if t["name"] == "crlf-tag"] == [text]
+    # Descriptions never given are nil, as LAVA's nullable columns; given empty, ''.
+    alice_dt.scheduler.tags.add("bare-tag")
+    alice_dt.scheduler.tags.add("empty-tag", "")
+    assert typed(alice_dt.scheduler.tags.show("bare-tag")) == typed({"name": "bare-tag", "description": None,
+                                                                     "devices": []})
+    assert typed(alice_dt.scheduler.tags.show("empty-tag")["description"]) == typed("")
+    alice_dt.scheduler.workers.add("bare-worker")
+    w = alice_dt.scheduler.workers.show("bare-worker")
+    assert typed([w["description"], w["version"], w["job_limit"]]) == typed([None, None, 0])
+    alice_dt.scheduler.device_types.add("bare-type", None, True, False, 24, "hours")
+    assert typed(alice_dt.scheduler.device_types.show("bare-type")["description"]) == typed(None)
+    alice_dt.scheduler.devices.add("bare01", "bare-type", "bare-worker")
+    assert typed(alice_dt.scheduler.devices.show("bare01")["description"]) == typed(None)
+
+
+def test_validate_reports_the_path_lava_reports(lab):
+    """scheduler.jobs.validate's "path" is str() of voluptuous's path as LAVA
+    2023.01 builds it (an action's problems under 'actions[N]', its type and
+    its schema module): compared with lava_common's own validate()."""
+    try:
+        import voluptuous
+        from lava_common.schemas import validate as lava_validate
+    except ImportError:
+        missing_reference("Debian's lava-common is not installed")
+    good = JOB.format(name="paths")
+    cases = [
+        good.replace("visibility: public", "visibility: everyone"),
+        good.replace('url: "https://example.com/r.img"', 'url: "https://example.com/r.img", compression: lz4'),
+        good.replace('prompts: ["# "]', 'prompts: [""]'),
+        good.replace("media: tmpfs", "media: tmpfs, timeout: {hours: 0}"),
+        good + "- test:\n    definitions:\n    - {from: git, repository: r, path: p, name: 'a b'}\n",
+        good + "- test:\n    definitions:\n    - {from: git, repository: r, name: x}\n",
+        good.replace("timeouts: {job: {minutes: 30}, action: {minutes: 5}}", "timeouts: {job: {minutes: 30}}"
+                     ).replace("job_name: paths", "job_name: paths\npriority: 101"),
+    ]
+    for text in cases:
+        try:
+            lava_validate(yaml.safe_load(text), False, [])
+            pytest.fail("LAVA accepts: " + text)
+        except voluptuous.Invalid as exc:
+            expected = str(exc.path)
+        got = proxy(lab).scheduler.jobs.validate(text)
+        assert typed(got["path"]) == typed(expected), (text, got)
 
 
 # ---------------------------------------------------------------- introspection, multicall
@@ -145,10 +199,19 @@ def test_introspection(lab):
     for name in ("system.multicall", "scheduler.jobs.submit", "scheduler.submit_job", "results.get_testjob_results_yaml",
                  "scheduler.devices.tags.add", "scheduler.device_types.aliases.list", "scheduler.workers.get_env"):
         assert name in methods, name
-    assert all(p.system.methodHelp(m) for m in methods)
+    # Each help starts as LAVA's docstrings do: the method's name and arguments.
+    for m in methods:
+        assert p.system.methodHelp(m).startswith("Name\n----\n`%s` (" % m), m
+    assert p.system.methodHelp("scheduler.jobs.list").startswith(
+        "Name\n----\n`scheduler.jobs.list` ([`state`], [`health`], [`start`], [`limit`], [`since`], [`verbose`])")
     assert p.system.methodHelp("no.such") == ""
-    assert p.system.methodSignature("system.multicall") == [["array", "array"]]
-    assert p.system.methodSignature("system.whoami") == "undef"
+    # Signatures as LAVA's: one flat list, for methodHelp and multicall only.
+    assert typed(p.system.methodSignature("system.multicall")) == typed(["array", "array"])
+    assert typed(p.system.methodSignature("system.methodHelp")) == typed(["str", "str"])
+    for m in ("system.whoami", "system.version", "scheduler.jobs.cancel", "system.listMethods"):
+        assert p.system.methodSignature(m) == "undef", m
+    assert p.system.methodSignature("no.such") == ""
+    assert p.system.getCapabilities()["auth_token"]["specVersion"] == 20110516
     assert p.system.api_version() == 2
     assert set(p.system.master_config()) == {"EVENT_TOPIC", "EVENT_SOCKET", "EVENT_NOTIFICATION", "LOG_SIZE_LIMIT"}
     assert "introspect" in p.system.getCapabilities()

@@ -105,7 +105,7 @@ Record user_record(const store::User& u) {
 
 Record device_type_record(const store::DeviceType& dt) {
     return {{"name", dt.name},
-            {"description", dt.description},
+            {"description", optional_value(dt.description)},
             {"display", dt.display},
             {"health_disabled", dt.disable_health_check},
             {"health_frequency", std::int64_t{dt.health_frequency}},
@@ -118,10 +118,10 @@ Record worker_record(const store::Worker& w) {
     return {{"hostname", w.hostname},
             {"state", std::string(proto::display(w.state))},
             {"health", std::string(proto::display(w.health))},
-            {"description", w.description},
+            {"description", optional_value(w.description)},
             {"last_ping", optional_value(w.last_ping)},
             {"job_limit", std::int64_t{w.job_limit}},
-            {"version", w.version},
+            {"version", optional_value(w.version)},
             {"token", w.token},
             {"devices", std::int64_t{w.device_count}}};
 }
@@ -132,7 +132,7 @@ Record device_record(const store::Device& d) {
             {"state", std::string(proto::display(d.state))},
             {"health", std::string(proto::display(d.health))},
             {"worker", optional_value(d.worker)},
-            {"description", d.description},
+            {"description", optional_value(d.description)},
             {"tags", d.tags},
             {"physical_owner", optional_value(d.physical_owner)},
             {"physical_group", optional_value(d.physical_group)},
@@ -517,7 +517,7 @@ private:
             struct Opts {
                 std::string name;
                 std::string alias;
-                std::string description;
+                std::optional<std::string> description;
                 int health_frequency = 24;
                 std::string health_denominator = "hours";
                 bool disable_health_check = false;
@@ -697,7 +697,7 @@ private:
     static void print_tags(Context& ctx, db::Tx& tx, Format format) {
         Table t{{"name", "description"}, {}};
         for (const auto& tag : store::TagRepository(tx).list()) {
-            t.rows.push_back({tag.name, tag.description});
+            t.rows.push_back({tag.name, optional_value(tag.description)});
         }
         print(ctx.out, t, format);
     }
@@ -705,7 +705,7 @@ private:
     void add_tags() {
         auto* tags = group("tags", "Manage device tags");
         {
-            struct Opts { std::string name; std::string description; };
+            struct Opts { std::string name; std::optional<std::string> description; };
             auto o = std::make_shared<Opts>();
             auto* sub = command(tags, "add", "Create a tag");
             sub->add_option("name", o->name, "Name of the tag")->required();
@@ -734,7 +734,7 @@ private:
     void add_device_tags() {
         auto* dtags = group("device-tags", "Manage the tags of devices (LAVA's command)");
         {
-            struct Opts { std::string name; std::string description; };
+            struct Opts { std::string name; std::optional<std::string> description; };
             auto o = std::make_shared<Opts>();
             auto* sub = command(dtags, "create", "Create a new device tag");
             sub->add_option("name", o->name, "Name of the new tag")->required();
@@ -784,7 +784,7 @@ private:
                     for (const auto& name : d->tags) {
                         auto tag = tags.get(name);
                         if (!tag) return tag.error();
-                        t.rows.push_back({tag->name, tag->description});
+                        t.rows.push_back({tag->name, optional_value(tag->description)});
                     }
                     print(ctx.out, t, opts.format.format());
                     return {};
@@ -811,7 +811,7 @@ private:
         {
             struct Opts {
                 std::string hostname;
-                std::string description;
+                std::optional<std::string> description;
                 std::string health = "ACTIVE";
                 int job_limit = 0;
             };
@@ -920,7 +920,7 @@ private:
                 std::string hostname;
                 std::string device_type;
                 std::string worker;
-                std::string description;
+                std::optional<std::string> description;
                 bool offline = false;
                 std::vector<std::string> tags;
                 store::Ownership ownership;

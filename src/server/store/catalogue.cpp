@@ -83,7 +83,7 @@ const Statement kListTags{"tags.list", "SELECT id, name, description FROM tags O
 DeviceType to_device_type(const pqxx::row& r) {
     DeviceType dt;
     dt.name = r[0].as<std::string>();
-    dt.description = r[1].as<std::string>();
+    dt.description = optional_text(r[1]);
     dt.health_frequency = r[2].as<int>();
     dt.health_denominator = static_cast<proto::HealthDenominator>(r[3].as<int>());
     dt.disable_health_check = r[4].as<bool>();
@@ -100,7 +100,7 @@ DeviceType to_device_type(const pqxx::row& r) {
 }
 
 Tag to_tag(const pqxx::row& r) {
-    return Tag{r[0].as<std::int64_t>(), r[1].as<std::string>(), r[2].as<std::string>()};
+    return Tag{r[0].as<std::int64_t>(), r[1].as<std::string>(), optional_text(r[2])};
 }
 
 std::optional<int> to_db(const std::optional<proto::HealthDenominator>& d) {
@@ -230,7 +230,7 @@ Result<void> TagRepository::remove(const std::string& name) {
     return {};
 }
 
-Result<Tag> TagRepository::create(const std::string& name, const std::string& description) {
+Result<Tag> TagRepository::create(const std::string& name, const std::optional<std::string>& description) {
     if (auto ok = check_name("tag name", name, 50); !ok) return ok.error();
     auto r = tx_.exec(kInsertTag, name, description);
     if (r.empty()) return already_exists("tag", name);
@@ -244,7 +244,7 @@ Result<Tag> TagRepository::get(const std::string& name) {
 }
 
 Result<Tag> TagRepository::get_or_create(const std::string& name) {
-    auto created = create(name, "");
+    auto created = create(name, std::nullopt);
     if (created || created.error().code != errc::kAlreadyExists) return created;
     return get(name);
 }

@@ -15,7 +15,7 @@ namespace lava::server::store {
 
 struct DeviceType {
     std::string name;
-    std::string description;
+    std::optional<std::string> description;  // nullopt: never given (LAVA's None)
     int health_frequency = 24;
     proto::HealthDenominator health_denominator = proto::HealthDenominator::kHours;
     bool disable_health_check = false;
@@ -32,7 +32,7 @@ struct DeviceType {
 
 struct NewDeviceType {
     std::string name;
-    std::string description;
+    std::optional<std::string> description;
     int health_frequency = 24;
     proto::HealthDenominator health_denominator = proto::HealthDenominator::kHours;
     bool disable_health_check = false;
@@ -92,15 +92,15 @@ private:
 struct Tag {
     std::int64_t id = 0;
     std::string name;
-    std::string description;
+    std::optional<std::string> description;  // nullopt: never given (LAVA's None)
 };
 
 class TagRepository {
 public:
     explicit TagRepository(common::db::Tx& tx) : tx_(tx) {}
-    Result<Tag> create(const std::string& name, const std::string& description);
+    Result<Tag> create(const std::string& name, const std::optional<std::string>& description);
     Result<Tag> get(const std::string& name);
-    // The tag, created with an empty description if it does not exist yet.
+    // The tag, created without a description if it does not exist yet.
     Result<Tag> get_or_create(const std::string& name);
     // Deletes the tag (devices and jobs lose it).
     Result<void> remove(const std::string& name);

@@ -125,7 +125,7 @@ Device to_device(const pqxx::row& r) {
     Device d;
     d.hostname = r[0].as<std::string>();
     d.device_type = r[1].as<std::string>();
-    d.description = r[2].as<std::string>();
+    d.description = optional_text(r[2]);
     d.state = static_cast<DeviceState>(r[3].as<int>());
     d.health = static_cast<DeviceHealth>(r[4].as<int>());
     d.worker = opt_text(r[5]);
@@ -135,7 +135,7 @@ Device to_device(const pqxx::row& r) {
     d.owner = opt_text(r[9]);
     d.group = opt_text(r[10]);
     if (!r[11].is_null()) d.current_job = r[11].as<std::int64_t>();
-    d.device_version = r[12].as<std::string>();
+    d.device_version = optional_text(r[12]);
     if (!r[13].is_null()) d.physical_owner_id = r[13].as<std::int64_t>();
     if (!r[14].is_null()) d.physical_group_id = r[14].as<std::int64_t>();
     for (const auto& id : text_array(r[15])) d.tag_ids.push_back(std::stoll(id));

@@ -18,7 +18,7 @@ namespace lava::server::store {
 struct Device {
     std::string hostname;
     std::string device_type;
-    std::string description;
+    std::optional<std::string> description;  // nullopt: never given (LAVA's None)
     proto::DeviceState state = proto::DeviceState::kIdle;
     proto::DeviceHealth health = proto::DeviceHealth::kMaintenance;
     std::optional<std::string> worker;
@@ -29,7 +29,7 @@ struct Device {
     std::optional<std::string> group;
     std::optional<std::int64_t> current_job;
     // As LAVA's REST API shows them (ids of related rows).
-    std::string device_version;
+    std::optional<std::string> device_version;
     std::optional<std::int64_t> physical_owner_id;
     std::optional<std::int64_t> physical_group_id;
     std::vector<std::int64_t> tag_ids;
@@ -49,7 +49,7 @@ struct NewDevice {
     std::string hostname;
     std::string device_type;
     std::string worker;  // "" for none
-    std::string description;
+    std::optional<std::string> description;
     proto::DeviceHealth health = proto::DeviceHealth::kGood;
     std::vector<std::string> tags;  // created when missing, as LAVA does
     Ownership ownership;

@@ -43,6 +43,12 @@ const Statement kCases{
     "c.metadata, c.start_log_line, c.end_log_line, " LAVA_SQL_ISO("c.logged") " FROM test_cases c "
     "JOIN test_suites s ON s.id = c.suite_id LEFT JOIN test_sets t ON t.id = c.test_set_id "
     "WHERE s.job_id = $1 AND ($2::bigint IS NULL OR s.id = $2) ORDER BY c.id LIMIT $3 OFFSET $4"};
+const Statement kCase{
+    "results.case",
+    "SELECT c.id, c.suite_id, s.name, c.test_set_id, t.name, c.name, c.units, c.result, c.measurement::text, "
+    "c.metadata, c.start_log_line, c.end_log_line, " LAVA_SQL_ISO("c.logged") " FROM test_cases c "
+    "JOIN test_suites s ON s.id = c.suite_id LEFT JOIN test_sets t ON t.id = c.test_set_id "
+    "WHERE s.job_id = $1 AND ($2::bigint IS NULL OR s.id = $2) AND c.id = $3"};
 
 // PostgreSQL array text for the unnest() insert.
 class ArrayText {
@@ -135,27 +141,40 @@ long ResultRepository::count_cases(std::int64_t job_id, std::optional<std::int64
     return tx_.exec1(kCountCases, job_id, suite_id)[0].as<long>();
 }
 
+namespace {
+
+TestCase to_case(const pqxx::row& r) {
+    TestCase c;
+    c.id = r[0].as<std::int64_t>();
+    c.suite_id = r[1].as<std::int64_t>();
+    c.suite = r[2].as<std::string>();
+    c.set_id = opt_int(r[3]);
+    c.set = opt_text(r[4]);
+    c.name = r[5].as<std::string>();
+    c.units = r[6].as<std::string>();
+    c.result = static_cast<proto::TestResult>(r[7].as<int>());
+    c.measurement = opt_text(r[8]);
+    c.metadata = opt_text(r[9]);
+    c.start_log_line = opt_int(r[10]);
+    c.end_log_line = opt_int(r[11]);
+    c.logged = r[12].as<std::string>();
+    return c;
+}
+
+}  // namespace
+
 std::vector<TestCase> ResultRepository::cases(std::int64_t job_id, std::optional<std::int64_t> suite_id,
                                               long limit, long offset) {
     std::vector<TestCase> out;
-    for (const auto& r : tx_.exec(kCases, job_id, suite_id, limit, offset)) {
-        TestCase c;
-        c.id = r[0].as<std::int64_t>();
-        c.suite_id = r[1].as<std::int64_t>();
-        c.suite = r[2].as<std::string>();
-        c.set_id = opt_int(r[3]);
-        c.set = opt_text(r[4]);
-        c.name = r[5].as<std::string>();
-        c.units = r[6].as<std::string>();
-        c.result = static_cast<proto::TestResult>(r[7].as<int>());
-        c.measurement = opt_text(r[8]);
-        c.metadata = opt_text(r[9]);
-        c.start_log_line = opt_int(r[10]);
-        c.end_log_line = opt_int(r[11]);
-        c.logged = r[12].as<std::string>();
-        out.push_back(std::move(c));
-    }
+    for (const auto& r : tx_.exec(kCases, job_id, suite_id, limit, offset)) out.push_back(to_case(r));
     return out;
+}
+
+std::optional<TestCase> ResultRepository::test_case(std::int64_t job_id, std::optional<std::int64_t> suite_id,
+                                                    std::int64_t case_id) {
+    auto row = tx_.exec01(kCase, job_id, suite_id, case_id);
+    if (!row) return std::nullopt;
+    return to_case(*row);
 }
 
 std::optional<std::string> ResultRepository::case_metadata(std::int64_t job_id, const std::string& suite,

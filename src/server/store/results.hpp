@@ -63,6 +63,9 @@ public:
     long count_cases(std::int64_t job_id, std::optional<std::int64_t> suite_id = std::nullopt);
     std::vector<TestCase> cases(std::int64_t job_id, std::optional<std::int64_t> suite_id, long limit,
                                 long offset);
+    // One case of the job (and of the suite, when given), or nullopt.
+    std::optional<TestCase> test_case(std::int64_t job_id, std::optional<std::int64_t> suite_id,
+                                      std::int64_t case_id);
 
     // The metadata text of the first case `name` of suite `suite` (the
     // "lava"/"job" case carries the job's error_type and error_msg).

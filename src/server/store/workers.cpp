@@ -54,12 +54,12 @@ const Statement kPing{"workers.ping",
 Worker to_worker(const pqxx::row& r) {
     Worker w;
     w.hostname = r[0].as<std::string>();
-    w.description = r[1].as<std::string>();
+    w.description = optional_text(r[1]);
     w.state = static_cast<proto::WorkerState>(r[2].as<int>());
     w.health = static_cast<WorkerHealth>(r[3].as<int>());
     if (!r[4].is_null()) w.last_ping = r[4].as<std::string>();
     w.job_limit = r[5].as<int>();
-    w.version = r[6].as<std::string>();
+    w.version = optional_text(r[6]);
     w.token = r[7].as<std::string>();
     w.device_count = r[8].as<long>();
     return w;

@@ -15,19 +15,19 @@ namespace lava::server::store {
 
 struct Worker {
     std::string hostname;
-    std::string description;
+    std::optional<std::string> description;  // nullopt: never given (LAVA's None)
     proto::WorkerState state = proto::WorkerState::kOffline;
     proto::WorkerHealth health = proto::WorkerHealth::kActive;
     std::optional<std::string> last_ping;
     int job_limit = 0;
-    std::string version;
+    std::optional<std::string> version;  // nullopt until its first ping
     std::string token;
     long device_count = 0;
 };
 
 struct NewWorker {
     std::string hostname;
-    std::string description;
+    std::optional<std::string> description;
     proto::WorkerHealth health = proto::WorkerHealth::kActive;
     int job_limit = 0;
 };

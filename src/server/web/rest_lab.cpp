@@ -72,10 +72,10 @@ HttpResponse no_content() {
 json device_json(const store::Device& d) {
     return {{"hostname", d.hostname},
             {"device_type", d.device_type},
-            {"device_version", d.device_version},
+            {"device_version", opt(d.device_version)},
             {"physical_owner", opt(d.physical_owner_id)},
             {"physical_group", opt(d.physical_group_id)},
-            {"description", d.description},
+            {"description", opt(d.description)},
             {"tags", d.tag_ids},
             {"state", std::string(proto::display(d.state))},
             {"health", std::string(proto::display(d.health))},
@@ -163,7 +163,7 @@ HttpResponse device_create(Call& call) {
     d.hostname = *call.field("hostname");
     d.device_type = *call.field("device_type");
     d.worker = call.field("worker_host").value_or("");
-    d.description = call.field("description").value_or("");
+    d.description = call.field("description");
     auto health = device_health_field(call);
     if (!health) return field_error(health.error());
     d.health = health->value_or(proto::DeviceHealth::kMaintenance);  // LAVA's default for new devices
@@ -260,7 +260,7 @@ json device_type_json(const store::DeviceType& t) {
             {"bits", opt(t.bits)},
             {"cores", t.cores},
             {"core_count", opt(t.core_count)},
-            {"description", t.description},
+            {"description", opt(t.description)},
             {"health_frequency", t.health_frequency},
             {"disable_health_check", t.disable_health_check},
             {"health_denominator", std::string(proto::display(t.health_denominator))},
@@ -294,7 +294,7 @@ HttpResponse device_type_write(Call& call, bool create) {
         if (!name || name->empty()) return json_response(400, {{"name", {"This field is required."}}});
         store::NewDeviceType t;
         t.name = *name;
-        t.description = call.field("description").value_or("");
+        t.description = call.field("description");
         if (frequency) t.health_frequency = *frequency;
         if (denominator) t.health_denominator = *denominator;
         t.disable_health_check = boolean("disable_health_check").value_or(false);
@@ -358,10 +358,10 @@ json worker_json(const store::Worker& w, bool with_token) {
     json out = {{"hostname", w.hostname},
                 {"state", std::string(proto::display(w.state))},
                 {"health", std::string(proto::display(w.health))},
-                {"description", w.description},
+                {"description", opt(w.description)},
                 {"last_ping", drf_datetime(w.last_ping)},
                 {"job_limit", w.job_limit},
-                {"version", w.version}};
+                {"version", opt(w.version)}};
     if (with_token) out["token"] = w.token;
     return out;
 }
@@ -543,7 +543,7 @@ void add_lab_routes(App& app) {
             if (!hostname || hostname->empty()) return json_response(400, {{"hostname", {"This field is required."}}});
             store::NewWorker w;
             w.hostname = *hostname;
-            w.description = call.field("description").value_or("");
+            w.description = call.field("description");
             if (const auto h = call.field("health")) {
                 const auto parsed = proto::parse<proto::WorkerHealth>(*h);
                 if (!parsed) return json_response(400, {{"health", {"\"" + *h + "\" is not a valid choice."}}});
@@ -626,7 +626,7 @@ void add_lab_routes(App& app) {
         [](Call& call) {
             json items = json::array();
             for (const auto& t : store::TagRepository(call.tx).list()) {
-                items.push_back({{"id", t.id}, {"name", t.name}, {"description", t.description}});
+                items.push_back({{"id", t.id}, {"name", t.name}, {"description", opt(t.description)}});
             }
             return listing(call, items);
         },
@@ -636,9 +636,9 @@ void add_lab_routes(App& app) {
         [](Call& call) {
             const auto name = call.field("name");
             if (!name) return json_response(400, {{"name", {"This field is required."}}});
-            auto t = store::TagRepository(call.tx).create(*name, call.field("description").value_or(""));
+            auto t = store::TagRepository(call.tx).create(*name, call.field("description"));
             if (!t) return rest_detail(400, t.error().message);
-            return json_response(201, {{"id", t->id}, {"name", t->name}, {"description", t->description}});
+            return json_response(201, {{"id", t->id}, {"name", t->name}, {"description", opt(t->description)}});
         },
         Access::kSuperuser);
 
@@ -654,7 +654,7 @@ void add_lab_routes(App& app) {
         [tag_by_id](Call& call) {
             const auto t = tag_by_id(call);
             if (!t) return rest_detail(404, "Not found.");
-            return json_response(200, {{"id", t->id}, {"name", t->name}, {"description", t->description}});
+            return json_response(200, {{"id", t->id}, {"name", t->name}, {"description", opt(t->description)}});
         },
         Access::kUser);
     app.route(

@@ -45,12 +45,24 @@ std::optional<std::uint64_t> query_int(const Call& call, const std::string& name
 nlohmann::json opt(const std::optional<std::int64_t>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); }
 nlohmann::json opt(const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); }
 
-nlohmann::json suite_json(const store::TestSuite& s) { return {{"id", s.id}, {"job", s.job_id}, {"name", s.name}}; }
+// LAVA's v0.2 serializers: a suite and a case carry the absolute URL of
+// their detail view; a case's units are called "unit".
+std::string suite_path(std::int64_t job_id, std::int64_t suite_id) {
+    return "/api/v0.2/jobs/" + std::to_string(job_id) + "/suites/" + std::to_string(suite_id) + "/";
+}
 
-nlohmann::json case_json(const store::TestCase& c) {
+nlohmann::json suite_json(const Call& call, const store::TestSuite& s) {
+    return {{"id", s.id},
+            {"job", s.job_id},
+            {"name", s.name},
+            {"resource_uri", absolute_url(call, suite_path(s.job_id, s.id))}};
+}
+
+nlohmann::json case_json(const Call& call, std::int64_t job_id, const store::TestCase& c) {
     return {{"id", c.id},
+            {"resource_uri", absolute_url(call, suite_path(job_id, c.suite_id) + "tests/" + std::to_string(c.id) + "/")},
             {"name", c.name},
-            {"units", c.units},
+            {"unit", c.units},
             {"result", std::string(proto::display(c.result))},
             {"measurement", opt(c.measurement)},
             {"metadata", opt(c.metadata)},
@@ -67,7 +79,9 @@ HttpResponse cases_page(Call& call, std::int64_t job_id, std::optional<std::int6
     const auto page = page_number(call, count, kPageSize);
     if (!page) return rest_detail(404, "Invalid page.");
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& c : results.cases(job_id, suite_id, kPageSize, (*page - 1) * kPageSize)) out.push_back(case_json(c));
+    for (const auto& c : results.cases(job_id, suite_id, kPageSize, (*page - 1) * kPageSize)) {
+        out.push_back(case_json(call, job_id, c));
+    }
     return json_response(200, paginated_pages(call, *page, kPageSize, count, std::move(out)));
 }
 
@@ -250,7 +264,9 @@ void add_result_routes(App& app) {
         const auto page = page_number(call, count, kPageSize);
         if (!page) return rest_detail(404, "Invalid page.");
         nlohmann::json out = nlohmann::json::array();
-        for (const auto& s : results.suites(job->id, kPageSize, (*page - 1) * kPageSize)) out.push_back(suite_json(s));
+        for (const auto& s : results.suites(job->id, kPageSize, (*page - 1) * kPageSize)) {
+            out.push_back(suite_json(call, s));
+        }
         return json_response(200, paginated_pages(call, *page, kPageSize, count, std::move(out)));
     });
     app.route("GET", "/api/v0.2/jobs/{id}/suites/{suite}/", [](Call& call) {
@@ -259,7 +275,7 @@ void add_result_routes(App& app) {
         if (!job || !sid) return not_found();
         const auto suite = store::ResultRepository(call.tx).suite(job->id, *sid);
         if (!suite) return not_found();
-        return json_response(200, suite_json(*suite));
+        return json_response(200, suite_json(call, *suite));
     });
     app.route("GET", "/api/v0.2/jobs/{id}/suites/{suite}/tests/", [](Call& call) {
         const auto job = visible_job(call);
@@ -272,6 +288,19 @@ void add_result_routes(App& app) {
         if (!job) return not_found();
         return cases_page(call, job->id, std::nullopt);
     });
+    // One case, in the job or in one of its suites (the cases' resource_uri).
+    const auto one_case = [](Call& call, bool in_suite) {
+        const auto job = visible_job(call);
+        const auto tid = id_param(call, "test");
+        const auto sid = in_suite ? id_param(call, "suite") : std::nullopt;
+        if (!job || !tid || (in_suite && !sid)) return not_found();
+        const auto c = store::ResultRepository(call.tx).test_case(job->id, sid, *tid);
+        if (!c) return not_found();
+        return json_response(200, case_json(call, job->id, *c));
+    };
+    app.route("GET", "/api/v0.2/jobs/{id}/tests/{test}/", [one_case](Call& call) { return one_case(call, false); });
+    app.route("GET", "/api/v0.2/jobs/{id}/suites/{suite}/tests/{test}/",
+              [one_case](Call& call) { return one_case(call, true); });
 }
 
 }  // namespace lava::server::web

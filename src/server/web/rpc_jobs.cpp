@@ -29,7 +29,9 @@ Value submitted(const Result<Submitted>& r) {
     return ids;
 }
 
-std::string display_id(const store::Job& job) { return job.sub_id.empty() ? std::to_string(job.id) : job.sub_id; }
+// LAVA's display_id: the job's id (an int), or for a MultiNode sub-job its
+// "N.M" sub-id (a string).
+Value display_id(const store::Job& job) { return job.sub_id.empty() ? Value(job.id) : Value(job.sub_id); }
 
 Value submit(RpcCall& c) {
     c.require_user();
@@ -51,21 +53,25 @@ Value cancel(RpcCall& c) {
     return true;
 }
 
-// "actions[2].test.definitions[0].name" -> "['actions', 2, 'test', 'definitions', 0, 'name']"
-// (Python's str() of voluptuous's path).
-std::string python_path(const std::string& path) {
-    std::string out = "[";
+// The path of a problem as LAVA's validate reports it, str() of a Python
+// list. Inside an action, LAVA names the action and its schema module, then
+// the path in the action's body: "actions[2].test.definitions[0].name" ->
+// "['actions[2]', 'test', 'definition', 'definitions', 0, 'name']". Elsewhere
+// it is voluptuous's path, list indices as ints: "timeouts.job" ->
+// "['timeouts', 'job']".
+std::string python_path(const std::string& path, const common::data::Value& job) {
+    struct Token {
+        std::string text;
+        bool index = false;
+    };
+    std::vector<Token> tokens;
     std::string token;
     const auto flush = [&](bool index) {
-        if (token.empty()) return;
-        if (out.size() > 1) out += ", ";
-        out += index ? token : "'" + token + "'";
+        if (!token.empty()) tokens.push_back({token, index});
         token.clear();
     };
     for (const char ch : path) {
-        if (ch == '.') {
-            flush(false);
-        } else if (ch == '[') {
+        if (ch == '.' || ch == '[') {
             flush(false);
         } else if (ch == ']') {
             flush(true);
@@ -74,7 +80,35 @@ std::string python_path(const std::string& path) {
         }
     }
     flush(false);
-    return out + "]";
+    std::vector<std::string> out;
+    std::size_t rest = 0;
+    const auto* actions = job.find("actions");
+    if (tokens.size() >= 3 && tokens[0].text == "actions" && tokens[1].index && actions && actions->is_list()) {
+        const std::size_t i = std::stoul(tokens[1].text);
+        const std::string& type = tokens[2].text;
+        const auto* body = i < actions->as_list().size() ? actions->as_list()[i].find(type) : nullptr;
+        if (body && body->is_dict()) {
+            out = {"'actions[" + tokens[1].text + "]'", "'" + type + "'"};
+            std::string method;
+            if (type == "deploy" || type == "boot") {
+                if (const auto* m = body->find(type == "deploy" ? "to" : "method"); m && m->is_str()) method = m->as_str();
+            } else if (type == "test") {
+                method = body->contains("definitions") ? (body->contains("docker") ? "docker" : "definition")
+                         : body->contains("interactive") ? "interactive"
+                         : body->contains("monitors")    ? "monitor"
+                                                         : "";
+            }
+            std::replace(method.begin(), method.end(), '-', '_');
+            if (!method.empty()) out.push_back("'" + method + "'");
+            rest = 3;
+        }
+    }
+    for (std::size_t k = rest; k < tokens.size(); ++k) {
+        out.push_back(tokens[k].index ? tokens[k].text : "'" + tokens[k].text + "'");
+    }
+    std::string text = "[";
+    for (std::size_t k = 0; k < out.size(); ++k) text += (k ? ", " : "") + out[k];
+    return text + "]";
 }
 
 Value validate(RpcCall& c) {
@@ -84,7 +118,7 @@ Value validate(RpcCall& c) {
     const auto& first = check.issues.front();
     std::string msg = first.message;
     if (first.mark.line > 0) msg += " (line " + std::to_string(first.mark.line) + ")";
-    return Value().set("path", python_path(first.path)).set("msg", msg);
+    return Value().set("path", python_path(first.path, check.document)).set("msg", msg);
 }
 
 Value visibility(RpcCall& c, const store::Job& job) {
@@ -276,8 +310,9 @@ Value job_details(RpcCall& c) {
     v.set("original_definition", job.original_definition);
     v.set("multinode_definition", job.multinode_definition);
     v.set("failure_comment", job.failure_comment);
-    v.set("absolute_url", "/scheduler/job/" + display_id(job));
+    v.set("absolute_url", "/scheduler/job/" + (job.sub_id.empty() ? std::to_string(job.id) : job.sub_id));
     v.set("is_pipeline", true);
+    v.set("status", legacy_job_status(job));  // LAVA's legacy status display, which scripts read
     return v;
 }
 
@@ -326,7 +361,7 @@ void add_job_methods(Registry& r) {
            resubmit});
     r.add({"scheduler.jobs.cancel", {"job_id"}, 1,
            "Cancels a job (a MultiNode job: its whole group). Jobs already ending are left alone. Returns true.",
-           cancel, {"bool", "str"}});
+           cancel});
     r.add({"scheduler.jobs.validate", {"definition", "strict"}, 1,
            "Checks a job definition against the job schema (strict: reject unknown keys). Returns {} when "
            "valid, else {path, msg} for the first problem, with its line.",

@@ -117,7 +117,7 @@ void device_methods(Registry& r) {
                    if (!parsed) throw RpcFault{400, "Invalid health"};
                    d.health = *parsed;
                }
-               d.description = c.opt_str(7).value_or("");
+               d.description = c.opt_str(7);
                if (auto u = c.opt_str(3)) d.ownership.owner = *u;
                if (auto g = c.opt_str(4)) d.ownership.group = *g;
                auto created = create_device(c.http(), d, "xmlrpc api");
@@ -285,7 +285,7 @@ void device_type_methods(Registry& r) {
                require_perm(c, "change_devicetype");
                store::NewDeviceType t;
                t.name = c.str(0);
-               t.description = c.opt_str(1).value_or("");
+               t.description = c.opt_str(1);
                t.display = c.boolean(2, true);
                t.health_frequency = static_cast<int>(c.integer(4, 24));
                const auto d = denominator(c.str(5));
@@ -448,7 +448,7 @@ void alias_and_tag_methods(Registry& r) {
            }});
     r.add({"scheduler.tags.add", {"name", "description"}, 1, "Adds a device tag.", [](RpcCall& c) {
                require_perm(c, "add_tag");
-               auto t = store::TagRepository(c.tx()).create(c.str(0), c.opt_str(1).value_or(""));
+               auto t = store::TagRepository(c.tx()).create(c.str(0), c.opt_str(1));
                if (!t) {
                    if (t.error().code == errc::kAlreadyExists) throw RpcFault{400, "Bad request: tag already exists?"};
                    throw RpcFault{400, "Bad request: " + t.error().message};
@@ -513,7 +513,7 @@ void worker_methods(Registry& r) {
                require_perm(c, "add_worker");
                store::NewWorker w;
                w.hostname = c.str(0);
-               w.description = c.opt_str(1).value_or("");
+               w.description = c.opt_str(1);
                w.health = c.boolean(2, false) ? proto::WorkerHealth::kRetired : proto::WorkerHealth::kActive;
                auto created = store::WorkerRepository(c.tx()).create(w, store::Change{c.caller_name(), "xmlrpc api"});
                if (!created) {
@@ -634,7 +634,8 @@ void legacy_methods(Registry& r) {
                        }
                    }
                    if (any == 0) continue;
-                   out.push_back(Value().set("name", t.name).set("idle", idle).set("busy", busy).set("offline", offline));
+                   // LAVA's key order: name, busy, idle, offline.
+                   out.push_back(Value().set("name", t.name).set("busy", busy).set("idle", idle).set("offline", offline));
                }
                return Value(std::move(out));
            }});
