@@ -84,6 +84,14 @@ def test_context_values_are_yaml(tmp_path):
     assert qemu["command"] == "qemu-system-aarch64"
     assert "-m 1024" in qemu["options"] and "-smp 2" in qemu["options"]
     assert "-accel tcg" in qemu["options"]
+    # A value YAML cannot read is the text itself (issue 14: ",vers=4" was refused).
+    (tmp_path / "devices" / "n.jinja2").write_text(
+        "{% extends 'qemu.jinja2' %}\n{% set marker = extra_nfsroot_args ~ '|' ~ (count + 1) %}\n"
+        "{% set extra_options = [marker] %}\n")
+    r = render(str(tmp_path), "n", "--yaml", "--context", "arch=amd64", "--context", "extra_nfsroot_args=,vers=4",
+               "--context", "count=41")
+    assert r.returncode == 0, r.stderr
+    assert ",vers=4|42" in yaml.safe_load(r.stdout)["actions"]["boot"]["methods"]["qemu"]["parameters"]["options"]
 
 
 def test_errors_name_the_device_and_the_problem(tmp_path):

@@ -225,6 +225,18 @@ def test_a_hostile_device_type_template_fails_only_its_renders(lab, rpc):
     alive(lab, rpc)
 
 
+def test_login_form(lab, rpc):
+    root = lab.server.url
+    for form in ({"username": "x" * (1 << 20), "password": "p"}, {"username": "a\x00b", "password": "p\x00"},
+                 {"username": "[" * DEPTH, "password": "{" * DEPTH}):
+        r = requests.post(root + "/accounts/login/", data=form, allow_redirects=False, timeout=60)
+        assert r.status_code in (200, 400, 403) and "sessionid" not in r.cookies, (r.status_code, r.text[:200])
+    r = requests.post(root + "/accounts/login/", data=b"username=%FF%FE&password=%00", allow_redirects=False,
+                      headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=60)
+    assert r.status_code in (200, 400, 403) and "sessionid" not in r.cookies
+    alive(lab, rpc)
+
+
 # ---------------------------------------------------------------- the worker API
 
 def test_worker_api_log_batches_and_forms(lab, rpc):
@@ -274,8 +286,10 @@ def ws_frame(opcode, payload, fin=True, length=None):
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
-def raw_ws(lab):
-    host, port = lab.publisher.ws_address.split(":")
+def raw_ws(lab, through_server=False):
+    """A WebSocket to lava-publisher: directly, or through lava-server's /ws/ relay."""
+    address = lab.server.url[len("http://"):] if through_server else lab.publisher.ws_address
+    host, port = address.split(":")
     s = socket.create_connection((host, int(port)), timeout=15)
     s.sendall(b"GET /ws/ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
@@ -327,6 +341,17 @@ def test_publisher_websocket_frames(lab):
     s = raw_ws(lab)
     send(s, ws_frame(0x1, b"\xff\xfe\xfd"))
     assert closed_by_server(s)
+    # Through lava-server's relay: the publisher refuses, lava-server keeps serving.
+    s = raw_ws(lab, through_server=True)
+    send(s, ws_frame(0x1, b"z" * (2 << 20)))
+    assert closed_by_server(s)
+    assert lab.get("system/version/").status_code == 200
+    # Plain HTTP garbage and an endless header on the publisher's port.
+    host, port = lab.publisher.ws_address.split(":")
+    for data in (b"\x00\xff GARBAGE\r\n\r\n", b"GET /ws/ HTTP/1.1\r\nX-Long: " + b"a" * (1 << 20) + b"\r\n\r\n"):
+        with socket.create_connection((host, int(port)), timeout=15) as s:
+            send(s, data)
+            assert closed_by_server(s)
     # A client still gets its events.
     ws = websocket.create_connection(lab.publisher.ws_url, timeout=15)
     job_id = lab.submit(OK_JOB)[0]

@@ -408,11 +408,25 @@ private:
     }
 
     // A mapping under construction: Python dict semantics (a repeated key
-    // keeps its last value in its first place) with an index by key, so
-    // a mapping of n keys costs n lookups, not n*n comparisons.
+    // keeps its last value in its first place). Past a few keys it is
+    // indexed by key, so a mapping of n keys costs n lookups, not n*n
+    // comparisons; small ones (most) allocate no index.
     class DictBuilder {
     public:
         void put(Value k, Value v) {
+            if (items_.size() < kIndexFrom) {
+                for (auto& [ek, ev] : items_) {
+                    if (ek == k) {
+                        ev = std::move(v);
+                        return;
+                    }
+                }
+                items_.emplace_back(std::move(k), std::move(v));
+                if (items_.size() == kIndexFrom) {
+                    for (std::size_t i = 0; i < items_.size(); ++i) index_.emplace(key_hash(items_[i].first), i);
+                }
+                return;
+            }
             const std::size_t h = key_hash(k);
             auto [first, last] = index_.equal_range(h);
             for (auto it = first; it != last; ++it) {
@@ -442,8 +456,9 @@ private:
             return static_cast<std::size_t>(k.kind());
         }
 
+        static constexpr std::size_t kIndexFrom = 16;
         data::Dict items_;
-        std::unordered_multimap<std::size_t, std::size_t> index_;
+        std::unordered_multimap<std::size_t, std::size_t> index_;  // key hash -> position, from kIndexFrom keys
     };
 
     Value mapping(Mark mark, std::size_t depth) {

@@ -74,12 +74,13 @@ Result<std::string> render_device_dictionary(const RenderRequest& request) {
             return make_error(errc::kInvalidArgument,
                               "--context takes KEY=VALUE, got '" + kv + "'");
         }
-        auto value = common::yaml::load(kv.substr(eq + 1));
-        if (!value) {
-            return make_error(errc::kInvalidArgument,
-                              "--context " + kv.substr(0, eq) + ": " + value.error().message);
-        }
-        context.emplace_back(common::data::Value(kv.substr(0, eq)), std::move(*value));
+        // YAML's types where the value is YAML (arch=amd64, boot_retry=3,
+        // args=[a, b]); the text itself where it is not (",vers=4": the user
+        // means the string, not a YAML error).
+        const std::string text = kv.substr(eq + 1);
+        auto value = common::yaml::load(text);
+        context.emplace_back(common::data::Value(kv.substr(0, eq)),
+                             value ? std::move(*value) : common::data::Value(text));
     }
     const common::device::DeviceConfig config(
         common::device::Paths{request.dispatcher_config, request.template_dirs});
