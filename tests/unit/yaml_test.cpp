@@ -248,7 +248,8 @@ TEST(YamlDump, RoundTripsValuesThatPlainScalarsWouldRetype) {
 // Found by tools/fuzz (seeds fuzz/corpus/yaml/regression-*): strings that
 // yaml-cpp would write plain but libyaml would read back differently.
 TEST(YamlDump, QuotesWhatAPlainScalarWouldChange) {
-    for (const char* s : {"a\rb", "<<", "a\xe2\x80\xa8" "b", "a\xc2\x85" "b", "a\xe2\x80\xa9" "b", "\xef\xbb\xbf" "a", "\x7f"}) {
+    for (const char* s : {"a\rb", "<<", "a\xe2\x80\xa8" "b", "a\xc2\x85" "b", "a\xe2\x80\xa9" "b", "\xef\xbb\xbf" "a", "\x7f",
+                          "\xc2\x9e" "c1", "\xef\xbf\xbe", "x\xc3\xbf\xc2\x80"}) {
         const Value original(data::Dict{{Value(s), Value(data::List{Value(s)})}});
         auto back = load(dump(original));
         ASSERT_TRUE(back) << dump(original) << back.error().message;

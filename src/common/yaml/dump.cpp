@@ -24,6 +24,13 @@ std::string yaml_float(double d) {
 
 bool is_break_or_bom(char32_t cp) { return cp == 0x85 || cp == 0x2028 || cp == 0x2029 || cp == 0xFEFF; }
 
+// YAML's printable characters, which a stream may hold as they are; the
+// others (C0 and C1 controls, U+FFFE, U+FFFF) only escaped.
+bool is_printable(char32_t cp) {
+    return cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0x7E) || cp == 0x85 ||
+           (cp >= 0xA0 && cp <= 0xD7FF) || (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
+}
+
 // Whether `s` reads back as itself when written as a plain scalar, as a
 // block mapping key or value, or a block sequence item: no indicator first,
 // no ": " or " #", no edge spaces, nothing YAML resolves to another type,
@@ -42,7 +49,9 @@ bool plain_safe(const std::string& s) {
         if (c < 0x20 || c == 0x7f) return false;
         const std::size_t at = i;
         const char32_t cp = next_code_point(s, i);
-        if (is_break_or_bom(cp) || (cp == 0xFFFD && s.compare(at, 3, "\xef\xbf\xbd") != 0)) return false;
+        if (is_break_or_bom(cp) || !is_printable(cp) || (cp == 0xFFFD && s.compare(at, 3, "\xef\xbf\xbd") != 0)) {
+            return false;
+        }
     }
     auto back = resolve_plain(s);
     return back && back->is_str() && back->as_str() == s;
@@ -80,8 +89,10 @@ void append_quoted(std::string& out, const std::string& s) {
             out += "\\L";
         } else if (cp == 0x2029) {
             out += "\\P";
-        } else if (cp == 0xFEFF) {
-            out += "\\uFEFF";
+        } else if (cp == 0xFEFF || !is_printable(cp)) {
+            char hex[12];
+            std::snprintf(hex, sizeof hex, cp <= 0xFF ? "\\x%02x" : "\\u%04x", static_cast<unsigned>(cp));
+            out += hex;
         } else {
             append_utf8(out, cp);
         }
