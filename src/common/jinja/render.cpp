@@ -269,10 +269,11 @@ Value py_arith(int line, const std::string& op, const Value& a, const Value& b) 
         const Value& seq = a.is_sequence() ? a : b;
         const long long n = std::max<long long>(0, a.is_sequence() ? b.as_int() : a.as_int());
         const std::size_t len = seq.as_list().size();
-        if (len && static_cast<unsigned long long>(n) > static_cast<unsigned long long>(t_budget->limits.jinja_max_iterations) / len) {
-            charge(line, static_cast<std::size_t>(t_budget->limits.jinja_max_iterations) + 1);
-        }
-        List out = reserved(line, len * static_cast<std::size_t>(n));
+        // len * n items, counted before the product could overflow: past the
+        // budget, one more than the budget is what is charged (and refused).
+        const auto cap = static_cast<std::size_t>(t_budget->limits.jinja_max_iterations);
+        const bool past = len && static_cast<std::size_t>(n) > cap / len;
+        List out = reserved(line, past ? cap + 1 : len * static_cast<std::size_t>(n));
         for (long long i = 0; i < n; ++i) out.insert(out.end(), seq.as_list().begin(), seq.as_list().end());
         return seq.is_tuple() ? Value::tuple(std::move(out)) : Value(std::move(out));
     }
