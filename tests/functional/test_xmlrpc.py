@@ -158,6 +158,11 @@ def test_types_round_trip(lab):
     assert typed(alice_dt.scheduler.device_types.show("bare-type")["description"]) == typed(None)
     alice_dt.scheduler.devices.add("bare01", "bare-type", "bare-worker")
     assert typed(alice_dt.scheduler.devices.show("bare01")["description"]) == typed(None)
+    # show_all adds the templates that have no device type, as LAVA (base* excepted).
+    listed = {t["name"]: t for t in alice_dt.scheduler.device_types.list(True)}
+    assert typed(listed["ssh"]) == typed({"name": "ssh", "devices": 0, "installed": False, "template": True})
+    assert "base" not in listed and "base-uboot" not in listed and listed["qemu"]["installed"] is True
+    assert "ssh" not in {t["name"] for t in alice_dt.scheduler.device_types.list()}
 
 
 def test_validate_reports_the_path_lava_reports(lab):

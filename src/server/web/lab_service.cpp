@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace lava::server::web {
@@ -65,6 +66,21 @@ std::optional<std::string> read_type_file(const App& app, const std::string& typ
         }
     }
     return std::nullopt;
+}
+
+std::vector<std::string> available_type_templates(const App& app) {
+    std::set<std::string> names;
+    std::vector<std::string> dirs = {(fs::path(app.settings().web.dispatcher_config) / "device-types").string()};
+    for (const auto& dir : app.devices().search_path()) dirs.push_back(dir);
+    for (const auto& dir : dirs) {
+        std::error_code ec;
+        for (const auto& entry : fs::directory_iterator(dir, ec)) {
+            const std::string file = entry.path().filename().string();
+            if (entry.path().extension() != ".jinja2" || file.rfind("base", 0) == 0) continue;
+            names.insert(file.substr(0, file.size() - std::string(".jinja2").size()));
+        }
+    }
+    return {names.begin(), names.end()};
 }
 
 bool type_file_is_local(const App& app, const std::string& type, TypeFile kind) {

@@ -11,6 +11,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace lava::server::web {
 
@@ -29,6 +30,9 @@ bool safe_file_name(const std::string& name);
 std::optional<std::string> read_type_file(const App& app, const std::string& type, TypeFile kind);
 // Whether the file read is the lab's own (dispatcher-config), not a shipped default.
 bool type_file_is_local(const App& app, const std::string& type, TypeFile kind);
+// The device types that have a template (LAVA's "available" types): the
+// names of *.jinja2 files but base*, sorted.
+std::vector<std::string> available_type_templates(const App& app);
 bool write_type_file(const App& app, const std::string& type, TypeFile kind, const std::string& text);
 
 std::optional<std::string> read_worker_file(const App& app, const std::string& worker, WorkerFile kind);

@@ -9,6 +9,7 @@
 #include "common/yaml/load.hpp"
 #include "server/store/jobs.hpp"
 #include "server/web/app.hpp"
+#include "server/web/results_export.hpp"
 #include "server/web/jobs_service.hpp"
 #include "server/web/json.hpp"
 
@@ -154,7 +155,10 @@ void add_job_routes(App& app) {
     app.route("GET", "/api/v0.2/jobs/{id}/metadata/", [](Call& call) {
         const auto job = visible_job(call);
         if (!job) return not_found();
-        return json_response(200, {{"metadata", proto::parse_json(job->metadata)}});
+        // A list of one-key mappings, as LAVA's get_metadata_dict().
+        nlohmann::json items = nlohmann::json::array();
+        for (const auto& [k, v] : metadata_items(job->metadata)) items.push_back({{k, v}});
+        return json_response(200, {{"metadata", items}});
     });
     // LAVA lets anyone GET this; permission is the job's own rule.
     app.route("GET", "/api/v0.2/jobs/{id}/cancel/", [](Call& call) {

@@ -1,5 +1,6 @@
 #include "server/web/results_export.hpp"
 
+#include "common/proto/json.hpp"
 #include "common/yaml/dump.hpp"
 #include "common/yaml/load.hpp"
 #include "server/events/events.hpp"
@@ -123,6 +124,14 @@ std::string suites_yaml(const std::vector<store::TestSuite>& suites) {
     common::data::List rows;
     for (const auto& s : suites) rows.push_back(export_suite(s));
     return yaml_list(std::move(rows));
+}
+
+std::vector<std::pair<std::string, std::string>> metadata_items(const std::string& metadata_json) {
+    std::vector<std::pair<std::string, std::string>> out;
+    const auto meta = proto::parse_json(metadata_json);
+    if (!meta.is_object()) return out;
+    for (const auto& [k, v] : meta.items()) out.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
+    return out;
 }
 
 }  // namespace lava::server::web

@@ -23,4 +23,9 @@ std::string cases_yaml(const std::vector<store::TestCase>& cases, std::int64_t j
 std::string suites_csv(const std::vector<store::TestSuite>& suites);
 std::string suites_yaml(const std::vector<store::TestSuite>& suites);
 
+// A job's metadata (stored as a JSON object) as LAVA's get_metadata_dict()
+// gives it: (name, value text) pairs, shown as a list of one-key mappings
+// by REST's jobs/<id>/metadata/ and XML-RPC's results.get_testjob_metadata.
+std::vector<std::pair<std::string, std::string>> metadata_items(const std::string& metadata_json);
+
 }  // namespace lava::server::web

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 namespace lava::server::web::rpc {
 namespace {
@@ -317,13 +318,22 @@ void device_type_methods(Registry& r) {
                const auto& app = c.http().app;
                store::DeviceTypeRepository types(c.tx());
                Array out;
+               std::set<std::string> known;
                for (const auto& t : types.list()) {
+                   known.insert(t.name);
                    if (!types.visible_to(t.name, c.who().user)) continue;
                    out.push_back(Value()
                                      .set("name", t.name)
                                      .set("devices", t.device_count)
                                      .set("installed", true)
                                      .set("template", read_type_file(app, t.name, TypeFile::kTemplate).has_value()));
+               }
+               if (c.boolean(0, false)) {
+                   for (const auto& name : available_type_templates(app)) {
+                       if (known.contains(name)) continue;
+                       out.push_back(
+                           Value().set("name", name).set("devices", 0).set("installed", false).set("template", true));
+                   }
                }
                return Value(std::move(out));
            }});

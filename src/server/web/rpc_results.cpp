@@ -1,7 +1,6 @@
 // XML-RPC results.* (lava-protocols.md §3.3): a job's test results as YAML
 // or CSV text, through the exports REST uses (results_export).
 
-#include "common/proto/json.hpp"
 #include "server/web/results_export.hpp"
 #include "server/web/rpc.hpp"
 
@@ -68,12 +67,7 @@ void add_result_methods(Registry& r) {
            "The job's metadata as a list of one-key mappings.", [](RpcCall& c) {
                const auto job = results_job(c);
                Array out;
-               const auto meta = proto::parse_json(job.metadata);
-               if (meta.is_object()) {
-                   for (const auto& [k, v] : meta.items()) {
-                       out.push_back(Value().set(k, v.is_string() ? v.get<std::string>() : v.dump()));
-                   }
-               }
+               for (const auto& [k, v] : metadata_items(job.metadata)) out.push_back(Value().set(k, v));
                return Value(std::move(out));
            }});
     r.add({"results.get_testjob_suites_list_yaml", {"job_id"}, 1, "The job's test suites (name, job, id) as YAML.",
