@@ -145,6 +145,17 @@ def test_job_definitions(lab, rpc, case):
     alive(lab, rpc)
 
 
+def test_ids_in_paths(lab, rpc):
+    job_id = lab.submit(OK_JOB)[0]
+    for path in ("jobs/%s/", "jobs/%s/tests/", "jobs/%s/suites/", "jobs/1/tests/%s/", "jobs/1/suites/%s/tests/",
+                 "jobs/1/suites/1/tests/%s/", "jobs/%s/logs/?start=-1&end=99999999999999999999"):
+        for bad in ("99999999999999999999999", "-1", "0x10", "1e3", "%00", "%FF", "a" * 4000):
+            r = lab.get(path % bad, "alice")
+            assert r.status_code in (400, 404), (path % bad, r.status_code, r.text[:200])
+    assert lab.get("jobs/%d/" % job_id, "alice").status_code == 200
+    alive(lab, rpc)
+
+
 def test_invalid_utf8_and_raw_xml(lab, rpc):
     before = count_jobs(lab)
     r = requests.post(lab.api + "jobs/", data=b"definition=" + INVALID_UTF8.replace(b"\n", b"%0A"),

@@ -515,7 +515,13 @@ TEST(Overlay, PathsStayInsideTheTestDirectory) {
     EXPECT_NE(failure("from: inline\nname: x\npath: " + (dir.path / "abs.yaml").string() + "\nrepository: {metadata: {name: x}}\n")
                   .find("absolute"),
               std::string::npos);
-    EXPECT_NE(failure("from: inline\nname: ../x\npath: a.yaml\nrepository: {metadata: {name: x}}\n").find("name"),
+    EXPECT_NE(failure("from: inline\nname: a/b\npath: a.yaml\nrepository: {metadata: {name: x}}\n").find("name"),
+              std::string::npos);
+    // What git would read as an option is refused before git runs.
+    EXPECT_NE(failure("from: git\nname: g\npath: t.yaml\nrepository: /nonexistent\nrevision: --upload-pack=touch x\n")
+                  .find("starts with '-'"),
+              std::string::npos);
+    EXPECT_NE(failure("from: git\nname: g\npath: t.yaml\nrepository: /nonexistent\nbranch: -x\n").find("starts with '-'"),
               std::string::npos);
 
     // A url definition whose archive links out of the test directory.
