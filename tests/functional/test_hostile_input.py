@@ -22,7 +22,7 @@ import websocket
 import yaml
 import zmq
 
-from conftest import SOURCE_DIR, program, psql, rest_lab, wait_for
+from conftest import SOURCE_DIR, lava_server, program, psql, rest_lab, wait_for
 
 # ---------------------------------------------------------------- the inputs
 
@@ -421,6 +421,26 @@ def test_peak_memory_stays_bounded(lab, rpc):
     # the form or XML decoder and the YAML loader), ~16 MB for the publisher.
     assert vm_kb(lab.server.proc.pid, "VmHWM") < 512 * 1024
     assert vm_kb(lab.publisher.proc.pid, "VmHWM") < 64 * 1024
+
+
+def test_limits_are_settings(tmp_path):
+    """Each limit is a setting (flag, LAVA_* variable, settings file) of the daemons that read outside input."""
+    job = tmp_path / "nested.yaml"
+    job.write_text("job_name: [[[[1]]]]\n")
+    assert lava_server({}, "manage", "validate-job", str(job)).out.count("yaml_max_depth") == 0
+    for args, env in ((["--yaml-max-depth", "3"], None), ([], {"LAVA_YAML_MAX_DEPTH": "3"})):
+        r = lava_server({}, *args, "manage", "validate-job", str(job), extra_env=env)
+        assert r.code == 1 and "collections nested deeper than 3 (yaml_max_depth)" in r.out, (r.out, r.err)
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("jinja_max_range: 5\n")
+    (tmp_path / "devices").mkdir()
+    os.symlink(os.path.join(SOURCE_DIR, "etc", "dispatcher-config", "device-types"), tmp_path / "device-types")
+    (tmp_path / "devices" / "d.jinja2").write_text("{% extends 'qemu.jinja2' %}{% set x = range(6) %}\n")
+    r = lava_server({}, "--settings", str(settings), "manage", "device-dictionary", "render", "d",
+                    "--dispatcher-config", str(tmp_path))
+    assert r.code == 1 and "range() of more items than 5 (jinja_max_range)" in r.err, (r.out, r.err)
+    r = lava_server({}, "--yaml-max-depth", "0", "manage", "validate-job", str(job))
+    assert r.code == 2 and "--yaml-max-depth" in r.err and "between 1 and 10000" in r.err
 
 
 # ---------------------------------------------------------------- lava-run
