@@ -127,8 +127,8 @@ bool is_block(const Value& v) {
 
 void block(std::string& out, const Value& v, std::size_t indent, bool on_current_line);
 
-// After "key:" or "- ": a scalar on the same line, a collection below (or
-// inline, for the first item of a sequence's item).
+// After "key:" (or "- " for a scalar item): a scalar on the same line, a
+// collection on the lines below, indented.
 void value_after_indicator(std::string& out, const Value& v, std::size_t indent) {
     if (!is_block(v)) {
         out += ' ';
