@@ -199,6 +199,8 @@ TEST(JinjaLimits, OrdinaryArithmeticAndRangesAreUnchanged) {
         {"{{ range(5, 5)|list }}{{ range(5, 0)|list }}", "[][]"},
         {"{{ range(9223372036854775806, 9223372036854775807)|list }}", "[9223372036854775806]"},
         {"{{ 'ab' * 3 }}{{ [1, 2] * 2 }}{{ 'x' * -1 }}", "ababab[1, 2, 1, 2]"},
+        // Found by tools/fuzz: ten billion copies of nothing took minutes.
+        {"{{ [] * 10**10 }}{{ '' * 10**10 }}{{ () * 10**18 }}", "[]()"},
         {"{{ 'abcdef'[-100:2] }}{{ [1, 2, 3][-2:] }}", "ab[2, 3]"},
         {"{{ [[1, [2]], {'a': (3,)}] }}", "[[1, [2]], {'a': (3,)}]"},
         {"{{ [1, 2, 1]|unique|list }}{{ [1, 2] == [1, 2.0] }}{{ {'a': [1]} == {'a': [1]} }}", "[1, 2]TrueTrue"},

@@ -274,7 +274,8 @@ Value py_arith(int line, const std::string& op, const Value& a, const Value& b) 
         const auto cap = static_cast<std::size_t>(t_budget->limits.jinja_max_iterations);
         const bool past = len && static_cast<std::size_t>(n) > cap / len;
         List out = reserved(line, past ? cap + 1 : len * static_cast<std::size_t>(n));
-        for (long long i = 0; i < n; ++i) out.insert(out.end(), seq.as_list().begin(), seq.as_list().end());
+        // n copies of nothing is nothing: no loop over n (found by tools/fuzz: [] * 10**10).
+        for (long long i = 0; len > 0 && i < n; ++i) out.insert(out.end(), seq.as_list().begin(), seq.as_list().end());
         return seq.is_tuple() ? Value::tuple(std::move(out)) : Value(std::move(out));
     }
     if (!a.is_number() || !b.is_number()) {
