@@ -29,6 +29,29 @@ TEST(LogLine, DumpReproducesPyYamlByteForByte) {
     }
 }
 
+// libyaml's emitter writes a key of more than 128 bytes, or with a line
+// break, as an explicit key; its reader refuses a simple key longer than 1024
+// characters, which an escaped key reaches (found by tools/fuzz logline).
+TEST(LogLine, LongAndMultilineKeysAreExplicitAsLibyamlWritesThem) {
+    std::string e65;
+    for (int i = 0; i < 65; ++i) e65 += "\\xE9";
+    const std::string line = R"({"lvl": "results", "msg": {? "a\Lb" : "explicit", ")" + std::string(128, 'k') +
+                             R"(": "simple", ? ")" + std::string(129, 'k') + R"(" : "explicit", "x": {? ")" +
+                             std::string(129, 'y') + R"(" : ! "1"}, ? ")" + e65 + R"(" : "explicit"}})";
+    auto parsed = common::yaml::load("- " + line);
+    ASSERT_TRUE(parsed);
+    EXPECT_EQ(dump_log_record(parsed->as_list()[0]), line);
+
+    std::string escaped;
+    for (int i = 0; i < 200; ++i) escaped += "\xF0\x9F\x98\x80";
+    const std::string dumped =
+        dump_log_record(Value(Dict{{Value("lvl"), Value("info")}, {Value("msg"), Value(Dict{{Value(escaped), Value("v")}})}}));
+    auto again = parse_log_batch("- " + dumped);
+    ASSERT_TRUE(again) << again.error().message;
+    ASSERT_EQ(again->size(), 1u);
+    EXPECT_EQ(dump_log_record((*again)[0].record), dumped);
+}
+
 TEST(LogLine, KeysAreSortedAndNonStringsTagged) {
     const Value record(Dict{{Value("msg"), Value(Dict{{Value("z"), Value(1.5)}, {Value("a"), Value(true)}})},
                             {Value("lvl"), Value("results")},

@@ -18,6 +18,30 @@ constexpr std::array<std::string_view, 10> kLevels{"debug",  "info",   "warning"
 
 void scalar(std::string& out, const Value& v);
 
+// Whether libyaml's emitter writes this mapping key as a simple key ("k: v")
+// rather than an explicit one ("? k : v"): an empty collection, or a scalar
+// of at most 128 UTF-8 bytes without a line break. libyaml's reader refuses
+// simple keys longer than 1024 characters, which an escaped key can reach.
+bool simple_key(const Value& key) {
+    switch (key.kind()) {
+        case Kind::kList:
+        case Kind::kTuple: return key.as_list().empty();
+        case Kind::kDict: return key.as_dict().empty();
+        case Kind::kStr: break;
+        default: return true;
+    }
+    constexpr std::size_t kMaxSimpleKeyBytes = 128;
+    const std::string_view s = key.as_str();
+    std::size_t bytes = 0;
+    for (std::size_t i = 0; i < s.size();) {
+        const char32_t cp = next_code_point(s, i);
+        if (cp == '\n' || cp == '\r' || cp == 0x85 || cp == 0x2028 || cp == 0x2029) return false;
+        bytes += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+        if (bytes > kMaxSimpleKeyBytes) return false;
+    }
+    return true;
+}
+
 void node(std::string& out, const Value& v) {
     switch (v.kind()) {
         case Kind::kList:
@@ -43,8 +67,14 @@ void node(std::string& out, const Value& v) {
             for (const auto* kv : items) {
                 if (!first) out += ", ";
                 first = false;
-                node(out, kv->first);
-                out += ": ";
+                if (simple_key(kv->first)) {
+                    node(out, kv->first);
+                    out += ": ";
+                } else {
+                    out += "? ";
+                    node(out, kv->first);
+                    out += " : ";
+                }
                 node(out, kv->second);
             }
             out += '}';
