@@ -133,6 +133,61 @@ std::string failure(const std::map<std::string, std::string>& files, const std::
     return r.error().message;
 }
 
+// Autoescape (the web UI's templates): each expected text is what
+// python3-jinja2 3.1 renders with autoescape=True, trim_blocks=True.
+TEST(JinjaAutoescape, EscapesAsJinja2WithMarkupSafe) {
+    const std::map<std::string, std::string> files{
+        {"base.html", "<t>{% block b %}<b>{{ x }}</b>{% endblock %}</t>"},
+        {"child.html", "{% extends \"base.html\" %}{% block b %}[{{ super() }}]{% endblock %}"},
+        {"inc.html", "<i>{{ x }}</i>"},
+    };
+    const std::string esc = "&lt;s&gt;&amp;&#39;&#34;";
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {"{{ x }}", esc},
+        {"{{ x|safe }}", "<s>&'\""},
+        {"{{ x|e }}", esc},
+        {"{{ x|e|e }}", esc},
+        {"{{ x|escape }}", esc},
+        {"{{ x|safe ~ x }}", "<s>&'\"" + esc},
+        {"{{ x ~ x }}", esc + esc},
+        {"{{ \"<a>\"|safe + x }}", "<a>" + esc},
+        {"{{ x + \"<a>\"|safe }}", esc + "<a>"},
+        {"{{ x|safe|upper }}", "<S>&'\""},
+        {"{{ x|upper }}", "&lt;S&gt;&amp;&#39;&#34;"},
+        {"{{ \"<p>\"|safe|replace(\"p\", x) }}", "<" + esc + ">"},
+        {"{% set y %}<u>{{ x }}</u>{% endset %}{{ y }}", "<u>" + esc + "</u>"},
+        {"{% filter upper %}<em>{{ x }}</em>{% endfilter %}", "<EM>&LT;S&GT;&AMP;&#39;&#34;</EM>"},
+        {"{% include \"inc.html\" %}", "<i>" + esc + "</i>"},
+        {"{{ [x] }}", "[&#39;&lt;s&gt;&amp;\\&#39;&#34;&#39;]"},
+        {"{{ 5 }}{{ none }}", "5None"},
+        {"{% block c %}<c>{{ x }}</c>{% endblock %}{{ self.c() }}", "<c>" + esc + "</c><c>" + esc + "</c>"},
+        {"{{ x|safe|length }}", "6"},
+        {"{{ (x|safe)[0] }}{{ (x|safe)[1:3] }}{{ x[0] }}", "<s>&lt;"},
+    };
+    Environment env(std::make_shared<MapLoader>(files), Environment::Options{.autoescape = true});
+    ASSERT_TRUE(env.autoescape());
+    const Dict vars{{Value("x"), Value("<s>&'\"")}};
+    for (const auto& [source, expected] : cases) {
+        auto r = env.render_source(source, vars);
+        ASSERT_TRUE(r) << source << ": " << r.error().message;
+        EXPECT_EQ(*r, expected) << source;
+    }
+    auto child = env.render("child.html", {{Value("x"), Value("<s>")}});
+    ASSERT_TRUE(child) << child.error().message;
+    EXPECT_EQ(*child, "<t>[<b>&lt;s&gt;</b>]</t>");
+}
+
+// Without autoescape (LAVA's templates) nothing changes: {{ }} prints as it
+// is, |e still escapes, and `~` does not look at marks (Jinja2's str_join).
+TEST(JinjaAutoescape, OffByDefault) {
+    Environment env(std::make_shared<MapLoader>(std::map<std::string, std::string>{}));
+    EXPECT_FALSE(env.autoescape());
+    const Dict vars{{Value("x"), Value("<s>")}};
+    auto r = env.render_source("{{ x }} {{ x|safe }} {{ x|e }} {{ x|e ~ x }} {{ x|e + x }}", vars);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(*r, "<s> <s> &lt;s&gt; &lt;s&gt;<s> &lt;s&gt;&lt;s&gt;");
+}
+
 TEST(JinjaLimits, EachHostileTemplateNamesItsLimit) {
     auto nested = [](const std::string& open, const std::string& inner, const std::string& close, int n) {
         std::string s;

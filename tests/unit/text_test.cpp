@@ -14,5 +14,16 @@ TEST(ParseId, DecimalDigitsThatFitAnInt64) {
     }
 }
 
+// MarkupSafe's escape(), which Jinja2's autoescape uses: the same five
+// characters, the same references, everything else byte for byte.
+TEST(HtmlEscape, AsMarkupSafe) {
+    EXPECT_EQ(html_escape(""), "");
+    EXPECT_EQ(html_escape("plain text \xC3\xA9"), "plain text \xC3\xA9");
+    EXPECT_EQ(html_escape("<script>alert('x' & \"y\")</script>"),
+              "&lt;script&gt;alert(&#39;x&#39; &amp; &#34;y&#34;)&lt;/script&gt;");
+    EXPECT_EQ(html_escape("&&"), "&amp;&amp;");
+    EXPECT_EQ(html_escape(std::string("a\0<", 3)), std::string("a\0&lt;", 6));
+}
+
 }  // namespace
 }  // namespace lava

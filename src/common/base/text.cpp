@@ -1,8 +1,29 @@
 #include "common/base/text.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace lava {
+
+std::string html_escape(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    // Runs of ordinary text are copied whole: pages escape whole log lines.
+    for (std::size_t i = 0; i < s.size();) {
+        const std::size_t special = std::min(s.find_first_of("&<>\"'", i), s.size());
+        out.append(s, i, special - i);
+        if (special == s.size()) break;
+        switch (s[special]) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&#34;"; break;
+            default: out += "&#39;"; break;
+        }
+        i = special + 1;
+    }
+    return out;
+}
 
 std::string json_quote(std::string_view s) {
     std::string out;

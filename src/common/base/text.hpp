@@ -14,6 +14,10 @@ namespace lava {
 // also a valid YAML double-quoted scalar.
 std::string json_quote(std::string_view s);
 
+// `s` as HTML text or attribute value: & < > " ' as MarkupSafe escapes them
+// (&amp; &lt; &gt; &#34; &#39;), so our pages match Jinja2's autoescape.
+std::string html_escape(std::string_view s);
+
 // Decodes the UTF-8 sequence at s[i] and advances i; an invalid byte decodes
 // as U+FFFD and advances one byte.
 char32_t next_code_point(std::string_view s, std::size_t& i);

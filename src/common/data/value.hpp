@@ -49,7 +49,7 @@ public:
     Value(long i) : v_(static_cast<std::int64_t>(i)) {}
     Value(long long i) : v_(static_cast<std::int64_t>(i)) {}
     Value(double d) : v_(d) {}
-    Value(std::string s) : v_(std::make_shared<const std::string>(std::move(s))) {}
+    Value(std::string s) : v_(StrBox{std::make_shared<const std::string>(std::move(s)), false}) {}
     Value(std::string_view s) : Value(std::string(s)) {}
     Value(const char* s) : Value(std::string(s)) {}
     Value(List l) : v_(make_list(std::move(l), false)) {}
@@ -63,6 +63,14 @@ public:
         return v;
     }
     static Value date(std::string text) { return Value(Date{std::move(text)}); }
+    // A string marked safe for HTML (Jinja2's Markup): a str in every other
+    // respect, equal to the same text unmarked; only templates rendered with
+    // autoescape look at the mark.
+    static Value safe(std::string s) {
+        Value v;
+        v.v_ = StrBox{std::make_shared<const std::string>(std::move(s)), true};
+        return v;
+    }
 
     Kind kind() const;
     bool is_undefined() const { return kind() == Kind::kUndefined; }
@@ -84,7 +92,11 @@ public:
     std::int64_t as_int() const;
     // The value of any number as a double.
     double as_number() const;
-    const std::string& as_str() const { return *std::get<StrBox>(v_); }
+    const std::string& as_str() const { return *std::get<StrBox>(v_).text; }
+    bool is_safe() const {
+        const auto* s = std::get_if<StrBox>(&v_);
+        return s && s->safe;
+    }
     const List& as_list() const { return *std::get<ListBox>(v_).items; }  // list or tuple
     const Dict& as_dict() const { return *std::get<DictBox>(v_).items; }
     // How deeply containers nest in this value: 0 for a scalar, 1 for a
@@ -121,7 +133,10 @@ public:
 
 private:
     struct None {};
-    using StrBox = std::shared_ptr<const std::string>;
+    struct StrBox {
+        std::shared_ptr<const std::string> text;
+        bool safe = false;
+    };
     struct ListBox {
         std::shared_ptr<const List> items;
         bool is_tuple = false;

@@ -66,10 +66,23 @@ private:
 
 struct Template;  // parsed form, internal
 
+struct EnvironmentOptions {
+    // Jinja2's autoescape, for HTML pages: {{ }} escapes what it prints
+    // unless it is a safe string (made by |safe, |e, a block, super(),
+    // a {% set %} block, or `~`/`+` with a safe operand, which escape the
+    // other side), as Jinja2 with MarkupSafe does. Off for LAVA's
+    // device-type templates.
+    bool autoescape = false;
+};
+
 class Environment {
 public:
-    explicit Environment(std::shared_ptr<const Loader> loader);
+    using Options = EnvironmentOptions;
+
+    explicit Environment(std::shared_ptr<const Loader> loader, Options options = {});
     ~Environment();
+
+    bool autoescape() const { return options_.autoescape; }
 
     // Renders the template `name` with `vars` as its variables. Errors name
     // the template and line: "qemu.jinja2, line 12: 'x' is undefined".
@@ -84,6 +97,7 @@ public:
 
 private:
     std::shared_ptr<const Loader> loader_;
+    Options options_;
     mutable std::mutex mutex_;
     struct Cached {
         std::shared_ptr<const Template> tpl;

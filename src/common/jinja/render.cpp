@@ -111,6 +111,37 @@ Value made(int line, std::string s) {
     return Value(std::move(s));
 }
 
+// A safe string a filter made, counted.
+Value safe_made(int line, std::string s) {
+    charge_text(line, s.size());
+    return Value::safe(std::move(s));
+}
+
+// Part of a safe string is safe (Markup's [] and slices).
+Value keep_mark(const Value& from, Value part) {
+    return from.is_safe() && part.is_str() && !part.is_safe() ? Value::safe(part.as_str()) : part;
+}
+
+// A string argument given to a safe string's filter, escaped unless it is
+// safe itself; other values as they are.
+Value escaped(int line, const Value& v) {
+    if (!v.is_str() || v.is_safe()) return v;
+    return safe_made(line, html_escape(v.as_str()));
+}
+
+// a ~ b (or a + b) when one of them is safe: the other escaped, the result safe.
+Value markup_join(int line, const Value& a, const Value& b) {
+    std::string out;
+    for (const Value* v : {&a, &b}) {
+        if (v->is_safe()) {
+            append(line, out, v->as_str());
+        } else {
+            append(line, out, html_escape(text_of(line, *v)));
+        }
+    }
+    return Value::safe(std::move(out));
+}
+
 // Nesting of containers in a value the template built.
 const Value& checked_depth(int line, const Value& v) {
     if (v.depth() > static_cast<std::uint32_t>(t_budget->limits.jinja_max_depth)) {
@@ -858,7 +889,7 @@ struct Scope {
 
 class Renderer {
 public:
-    Renderer(const Environment& env, const Dict& vars) : env_(env) {
+    Renderer(const Environment& env, const Dict& vars) : env_(env), html_(env.autoescape()) {
         for (const auto& [k, v] : vars) context_.set(k.str(), v);
     }
 
@@ -925,6 +956,10 @@ private:
         }
     };
 
+    // Text the template produced itself (a block, super(), a {% set %}
+    // block): safe under autoescape, as Jinja2 makes it Markup.
+    Value text(std::string s) const { return html_ ? Value::safe(std::move(s)) : Value(std::move(s)); }
+
     void run_top(const Template& tpl, std::string*& sink, std::shared_ptr<const Template>& parent) {
         TemplateGuard guard(*this, tpl.name);
         for (const auto& node : tpl.body) {
@@ -951,7 +986,12 @@ private:
                 return;
             case Node::Kind::kPrint: {
                 const Value v = eval(*n.expr, scope);
-                if (out) append_str(n.line, *out, v);
+                if (!out) return;
+                if (html_ && !v.is_safe()) {
+                    append(n.line, *out, html_escape(text_of(n.line, v)));
+                } else {
+                    append_str(n.line, *out, v);
+                }
                 return;
             }
             case Node::Kind::kIf:
@@ -971,7 +1011,7 @@ private:
                     std::string captured;
                     Scope inner(&scope);
                     exec_body(n.body, inner, &captured);
-                    v = Value(captured);
+                    v = text(std::move(captured));
                 }
                 assign(n.line, n.targets, v, scope);
                 return;
@@ -999,7 +1039,7 @@ private:
                 Scope inner(&scope);
                 exec_body(n.body, inner, &captured);
                 Scope with_body(&scope);
-                with_body.set(filter_body_name(), Value(captured));
+                with_body.set(filter_body_name(), text(std::move(captured)));
                 const Value v = eval(*n.expr, with_body);
                 if (out) append_str(n.line, *out, v);
                 return;
@@ -1234,13 +1274,13 @@ private:
             const ActiveBlock cur = active_.back();
             std::string out;
             render_block(cur.name, cur.level + 1, out, e.line);
-            return Value(out);
+            return text(std::move(out));
         }
         if (callee.kind == Expr::Kind::kGetattr && callee.a->kind == Expr::Kind::kName &&
             callee.a->name == "self" && !scope.find("self")) {
             std::string out;
             render_block(callee.name, 0, out, e.line);
-            return Value(out);
+            return text(std::move(out));
         }
         const CallArgs args = eval_args(e.args, scope);
         if (callee.kind == Expr::Kind::kGetattr) {
@@ -1301,18 +1341,31 @@ private:
                 return undefined_name(e.name);
             }
             case Expr::Kind::kGetattr: return getattr(e.line, eval(*e.a, scope), e.name);
-            case Expr::Kind::kGetitem: return getitem(e.line, eval(*e.a, scope), eval(*e.b, scope));
+            case Expr::Kind::kGetitem: {
+                const Value obj = eval(*e.a, scope);
+                return keep_mark(obj, getitem(e.line, obj, eval(*e.b, scope)));
+            }
             case Expr::Kind::kSlice: {
                 const Value obj = eval(*e.a, scope);
                 Value start, stop;
                 if (e.b) start = eval(*e.b, scope);
                 if (e.c) stop = eval(*e.c, scope);
-                return slice(e.line, obj, e.b ? &start : nullptr, e.c ? &stop : nullptr);
+                return keep_mark(obj, slice(e.line, obj, e.b ? &start : nullptr, e.c ? &stop : nullptr));
             }
             case Expr::Kind::kCall: return call(e, scope);
             case Expr::Kind::kFilter: {
                 const Value v = eval(*e.a, scope);
-                return filter(e.line, e.name, v, eval_args(e.args, scope));
+                if (e.name == "safe") return v.is_safe() ? v : Value::safe(text_of(e.line, v));
+                if (e.name == "e" || e.name == "escape") {
+                    return v.is_safe() ? v : safe_made(e.line, html_escape(text_of(e.line, v)));
+                }
+                CallArgs args = eval_args(e.args, scope);
+                if (!v.is_safe()) return filter(e.line, e.name, v, args);
+                // MarkupSafe's str methods keep the mark and escape their
+                // string arguments (Markup.replace); so do our filters.
+                for (auto& arg : args.pos) arg = escaped(e.line, arg);
+                for (auto& [name, arg] : args.kw) arg = escaped(e.line, arg);
+                return keep_mark(v, filter(e.line, e.name, v, args));
             }
             case Expr::Kind::kTest: {
                 const Value v = eval(*e.a, scope);
@@ -1338,10 +1391,17 @@ private:
                 const Value l = eval(*e.a, scope);
                 const Value r = eval(*e.b, scope);
                 if (e.name == "~") {
+                    // With autoescape, a safe operand makes the result safe
+                    // and the other operand escaped (Jinja2's markup_join).
+                    if (html_ && (l.is_safe() || r.is_safe())) return markup_join(e.line, l, r);
                     std::string out;
                     append_str(e.line, out, l);
                     append_str(e.line, out, r);
                     return Value(std::move(out));
+                }
+                // Markup + str escapes the str, in any mode (MarkupSafe's __add__).
+                if (e.name == "+" && l.is_str() && r.is_str() && (l.is_safe() || r.is_safe())) {
+                    return markup_join(e.line, l, r);
                 }
                 if (e.name == "+") return py_add(e.line, l, r);
                 return py_arith(e.line, e.name, l, r);
@@ -1397,6 +1457,7 @@ private:
     }
 
     const Environment& env_;
+    const bool html_;  // autoescape
     Scope context_;
     std::map<std::string, std::vector<BlockRef>> blocks_;
     std::vector<ActiveBlock> active_;
@@ -1476,7 +1537,8 @@ std::optional<Loader::Source> MapLoader::load(const std::string& name) const {
     return Source{it->second, name};
 }
 
-Environment::Environment(std::shared_ptr<const Loader> loader) : loader_(std::move(loader)) {}
+Environment::Environment(std::shared_ptr<const Loader> loader, Options options)
+    : loader_(std::move(loader)), options_(options) {}
 Environment::~Environment() = default;
 
 std::shared_ptr<const Template> Environment::get(const std::string& name) const {

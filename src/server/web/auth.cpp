@@ -153,21 +153,6 @@ std::string local_target(const std::optional<std::string>& next) {
     return *next;
 }
 
-std::string html_escape(std::string_view s) {
-    std::string out;
-    for (const char c : s) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&#x27;"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
-
 // The sign-in page (the web UI gives it its look later).
 HttpResponse login_page(const std::string& next, const std::string& error) {
     std::string body =
