@@ -129,16 +129,16 @@ Value escaped(int line, const Value& v) {
     return safe_made(line, html_escape(v.as_str()));
 }
 
+// str(v) as HTML: a safe string as it is, anything else escaped.
+std::string html_text(int line, const Value& v) {
+    return v.is_safe() ? v.as_str() : html_escape(text_of(line, v));
+}
+
 // a ~ b (or a + b) when one of them is safe: the other escaped, the result safe.
 Value markup_join(int line, const Value& a, const Value& b) {
     std::string out;
-    for (const Value* v : {&a, &b}) {
-        if (v->is_safe()) {
-            append(line, out, v->as_str());
-        } else {
-            append(line, out, html_escape(text_of(line, *v)));
-        }
-    }
+    append(line, out, html_text(line, a));
+    append(line, out, html_text(line, b));
     return Value::safe(std::move(out));
 }
 
@@ -987,8 +987,8 @@ private:
             case Node::Kind::kPrint: {
                 const Value v = eval(*n.expr, scope);
                 if (!out) return;
-                if (html_ && !v.is_safe()) {
-                    append(n.line, *out, html_escape(text_of(n.line, v)));
+                if (html_) {
+                    append(n.line, *out, html_text(n.line, v));
                 } else {
                     append_str(n.line, *out, v);
                 }
