@@ -180,3 +180,15 @@ case("error-unknown-filter", "{{ 1 | frobnicate }}")
 case("error-syntax", "{% if %}")
 case("error-unclosed", "{% for x in l %}x")
 case("error-missing-parent", "{% extends 'nope.jinja2' %}")
+
+# ---- macros (the web UI's; LAVA's templates have none), imported from a device type
+case("macro-params", "{% macro m(a, b=2, c=a ~ '!') %}[{{ a }},{{ b }},{{ c }}]{% endmacro %}\n"
+     "{{ m(1) }}{{ m(1, 3) }}{{ m(b=4, a=5) }}{{ m() }}\n")
+case("macro-scope", "{% set v = 7 %}\n{% macro m() %}{{ v }}{{ x }}{% endmacro %}\n"
+     "{% for x in [1] %}{{ m() }}{% endfor %}\n", {"x": "top"})
+case("macro-recursion", "{% macro m(n) %}{% if n > 0 %}{{ n }},{{ m(n - 1) }}{% endif %}{% endmacro %}"
+     "{{ m(4) }}|{{ m(2)|upper }}|{{ m(1) ~ 'x' }}")
+case("macro-import", "{% import 'ui.jinja2' as ui %}\n{% from 'ui.jinja2' import pair as p, greeting %}\n"
+     "{{ ui.badge('<b>') }} {{ ui.badge('y', cls='c') }} {{ p(1, 2) }} {{ greeting }}\n",
+     ui="{% set greeting = 'hi' %}{% macro badge(s, cls='x') %}<{{ cls }}>{{ greeting }} {{ s }}"
+        "{% endmacro %}\n{% macro pair(a, b) %}{{ a }}|{{ b }}{% endmacro %}\ntext is not rendered\n")

@@ -54,17 +54,22 @@ using NodePtr = std::unique_ptr<Node>;
 using Body = std::vector<NodePtr>;
 
 struct Node {
-    enum class Kind { kText, kPrint, kIf, kFor, kSet, kBlock, kExtends, kInclude, kFilterBlock };
+    enum class Kind { kText, kPrint, kIf, kFor, kSet, kBlock, kExtends, kInclude, kFilterBlock, kMacro, kImport };
     Kind kind;
     int line = 0;
-    std::string text;                     // kText; kBlock name
-    ExprPtr expr;                         // kPrint, kFor iterable, kSet value, kExtends/kInclude target,
+    std::string text;                     // kText; kBlock, kMacro name; kImport: the alias of
+                                          // `import ... as alias` ("" for `from ... import`)
+    ExprPtr expr;                         // kPrint, kFor iterable, kSet value, kExtends/kInclude/kImport target,
                                           // kFilterBlock: the filter chain applied to a placeholder
     std::vector<std::pair<ExprPtr, Body>> branches;  // kIf: (condition, body); else has null cond
     std::vector<std::string> targets;     // kFor, kSet
     ExprPtr condition;                    // kFor: inline `if` filter
-    Body body;                            // kFor, kBlock, kFilterBlock
+    Body body;                            // kFor, kBlock, kFilterBlock, kMacro
     Body else_body;                       // kFor
+    // kMacro: the parameters, each with its default (or null).
+    std::vector<std::pair<std::string, ExprPtr>> params;
+    // kImport from `from ... import name as alias, ...`: (name, alias).
+    std::vector<std::pair<std::string, std::string>> names;
 };
 
 struct Template {

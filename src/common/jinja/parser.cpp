@@ -542,6 +542,8 @@ private:
             return n;
         }
         if (w == "filter") return filter_stmt(kw.line);
+        if (w == "macro") return macro_stmt(kw.line);
+        if (w == "import" || w == "from") return import_stmt(kw.line, w == "from");
         fail("encountered unknown tag '" + w + "'");
     }
 
@@ -639,6 +641,83 @@ private:
         }
         expect_block_end();
         (*blocks_)[n->text] = n.get();
+        return n;
+    }
+
+    // {% macro name(a, b=default, ...) %}...{% endmacro %}
+    NodePtr macro_stmt(int line) {
+        auto n = node(Node::Kind::kMacro, line);
+        n->text = expect_name();
+        expect_op("(");
+        while (!is_op(")")) {
+            if (!n->params.empty()) {
+                expect_op(",");
+                if (is_op(")")) break;
+            }
+            std::string param = expect_name();
+            for (const auto& [existing, unused] : n->params) {
+                if (existing == param) fail("duplicate argument '" + param + "' in macro '" + n->text + "'");
+            }
+            ExprPtr fallback;
+            if (is_op("=")) {
+                next();
+                fallback = expression(true);
+            } else if (!n->params.empty() && n->params.back().second) {
+                fail("non-default argument follows default argument");
+            }
+            n->params.emplace_back(std::move(param), std::move(fallback));
+        }
+        next();
+        expect_block_end();
+        n->body = body({"endmacro"});
+        next();
+        next();
+        if (peek().type == Tok::kName && next().text != n->text) {
+            fail("mismatching name of endmacro for '" + n->text + "'");
+        }
+        expect_block_end();
+        return n;
+    }
+
+    // {% import target as alias %} and {% from target import a, b as c %},
+    // with or without context (the imported template's macros always see the
+    // render's variables).
+    NodePtr import_stmt(int line, bool from) {
+        auto n = node(Node::Kind::kImport, line);
+        n->expr = expression(true);
+        const auto context_clause = [this] {
+            if ((is_name("with") || is_name("without")) && is_name("context", 1)) {
+                next();
+                next();
+                return true;
+            }
+            return false;
+        };
+        if (!from) {
+            if (!is_name("as")) fail("expected 'as'" + found());
+            next();
+            n->text = expect_name();
+        } else {
+            if (!is_name("import")) fail("expected 'import'" + found());
+            next();
+            while (true) {
+                if (!n->names.empty()) {
+                    if (!is_op(",")) break;
+                    next();
+                }
+                if (context_clause()) break;
+                std::string name = expect_name();
+                std::string alias = name;
+                if (is_name("as")) {
+                    next();
+                    alias = expect_name();
+                }
+                n->names.emplace_back(std::move(name), std::move(alias));
+            }
+            if (n->names.empty()) fail("expected a name to import");
+        }
+        context_clause();
+        expect_block_end();
         return n;
     }
 

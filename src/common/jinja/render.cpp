@@ -829,9 +829,22 @@ bool test(int line, const std::string& name, const Value& v, const CallArgs& a) 
 // The variables of one frame. Lookups walk up to the template's context.
 // A frame with many variables (a large context) is indexed, so a lookup
 // costs the same whatever the number of variables.
+struct Scope;
+
+// A macro as a scope holds it: its definition and the scope it was defined
+// in (which outlives every scope that can name it).
+struct Macro {
+    const Node* node;
+    const Scope* home;
+};
+
 struct Scope {
     explicit Scope(Scope* up = nullptr) : parent(up) {}
     std::vector<std::pair<std::string, Value>> vars;
+    // Macros and imported templates are not values (nothing can store or
+    // print them); they are found by name as variables are.
+    std::vector<std::pair<std::string, Macro>> macros;
+    std::vector<std::pair<std::string, const Scope*>> modules;
     std::unordered_map<std::string, std::size_t> index;  // name -> position in vars, once vars is large
     Scope* parent;
 
@@ -865,6 +878,29 @@ struct Scope {
             for (std::size_t i = 0; i < vars.size(); ++i) index.emplace(vars[i].first, i);
         }
     }
+    // The macro (or, with `modules`, the imported template) a name calls:
+    // the innermost binding of the name, when that is one.
+    template <typename T>
+    static const T* innermost(const Scope* from, const std::string& name,
+                              std::vector<std::pair<std::string, T>> Scope::*table) {
+        for (const Scope* s = from; s; s = s->parent) {
+            if (s->own(name)) return nullptr;
+            for (auto it = (s->*table).rbegin(); it != (s->*table).rend(); ++it) {
+                if (it->first == name) return &it->second;
+            }
+        }
+        return nullptr;
+    }
+    const Macro* macro(const std::string& name) const { return innermost(this, name, &Scope::macros); }
+    // A macro this scope itself defines or imported.
+    const Macro* own_macro(const std::string& name) const {
+        for (auto it = macros.rbegin(); it != macros.rend(); ++it) {
+            if (it->first == name) return &it->second;
+        }
+        return nullptr;
+    }
+    const Scope* const* module(const std::string& name) const { return innermost(this, name, &Scope::modules); }
+
     // Every visible variable, inner ones winning (for includes).
     Dict flatten() const {
         std::vector<const Scope*> chain;
@@ -1034,6 +1070,27 @@ private:
                 if (out) out->append(text);
                 return;
             }
+            case Node::Kind::kMacro:
+                scope.macros.emplace_back(n.text, Macro{&n, &scope});
+                return;
+            case Node::Kind::kImport: {
+                const Scope& module = import(n, scope);
+                if (n.names.empty()) {
+                    scope.modules.emplace_back(n.text, &module);
+                    return;
+                }
+                for (const auto& [name, alias] : n.names) {
+                    if (const Macro* m = module.own_macro(name)) {
+                        scope.macros.emplace_back(alias, *m);
+                    } else if (const Value* v = module.own(name)) {
+                        scope.set(alias, *v);
+                    } else {  // as Jinja2: an error only when it is used
+                        scope.set(alias, Value::undefined("the template does not export the requested name '" +
+                                                          name + "'"));
+                    }
+                }
+                return;
+            }
             case Node::Kind::kFilterBlock: {
                 std::string captured;
                 Scope inner(&scope);
@@ -1045,6 +1102,63 @@ private:
                 return;
             }
         }
+    }
+
+    // Runs a template's top level (its macros, imports and `set`s; its text
+    // is not rendered) into a scope of its own that lives as long as the
+    // render: what `import` and `from ... import` bind from.
+    const Scope& import(const Node& n, Scope& scope) {
+        const std::string target = text_of(n.line, eval(*n.expr, scope));
+        auto tpl = env_.get(target);
+        if (!tpl) fail(n.line, "template '" + target + "' not found");
+        Deeper guard(n.line);
+        keep_.push_back(tpl);
+        modules_.push_back(std::make_unique<Scope>(&context_));
+        Scope& module = *modules_.back();
+        TemplateGuard in(*this, tpl->name);
+        for (const auto& node : tpl->body) {
+            if (node->kind == Node::Kind::kExtends) fail(node->line, "an imported template cannot extend another");
+            exec(*node, module, nullptr);
+        }
+        return module;
+    }
+
+    // A macro's body with its parameters bound, as text (safe under
+    // autoescape, as Jinja2 returns Markup). It sees the scope it was defined
+    // in (the template's variables), not the caller's locals.
+    Value call_macro(int line, const Macro& m, const CallArgs& args) {
+        const Node& def = *m.node;
+        charge(line, 1);
+        Deeper guard(line);
+        if (args.pos.size() > def.params.size()) {
+            fail(line, "macro '" + def.text + "' takes not more than " + std::to_string(def.params.size()) +
+                           " argument(s)");
+        }
+        for (const auto& [k, v] : args.kw) {
+            const bool known = std::any_of(def.params.begin(), def.params.end(),
+                                           [&](const auto& p) { return p.first == k; });
+            if (!known) fail(line, "macro '" + def.text + "' takes no keyword argument '" + k + "'");
+        }
+        Scope local(const_cast<Scope*>(m.home));
+        for (std::size_t i = 0; i < def.params.size(); ++i) {
+            const auto& [name, fallback] = def.params[i];
+            const Value* given = i < args.pos.size() ? &args.pos[i] : nullptr;
+            for (const auto& [k, v] : args.kw) {
+                if (k != name) continue;
+                if (given) fail(line, "macro '" + def.text + "' takes no keyword argument '" + name + "'");
+                given = &v;
+            }
+            if (given) {
+                local.set(name, *given);
+            } else if (fallback) {
+                local.set(name, eval(*fallback, local));
+            } else {
+                local.set(name, Value::undefined("parameter '" + name + "' was not provided"));
+            }
+        }
+        std::string out;
+        exec_body(def.body, local, &out);
+        return text(std::move(out));
     }
 
     void assign(int line, const std::vector<std::string>& targets, const Value& v, Scope& scope) {
@@ -1283,6 +1397,18 @@ private:
             return text(std::move(out));
         }
         const CallArgs args = eval_args(e.args, scope);
+        if (callee.kind == Expr::Kind::kName) {
+            if (const Macro* m = scope.macro(callee.name)) return call_macro(e.line, *m, args);
+        }
+        if (callee.kind == Expr::Kind::kGetattr && callee.a->kind == Expr::Kind::kName) {
+            if (const Scope* const* module = scope.module(callee.a->name)) {
+                const Macro* m = (*module)->own_macro(callee.name);
+                if (!m) {
+                    fail(e.line, "the template imported as '" + callee.a->name + "' has no macro '" + callee.name + "'");
+                }
+                return call_macro(e.line, *m, args);
+            }
+        }
         if (callee.kind == Expr::Kind::kGetattr) {
             return call_method(e.line, eval(*callee.a, scope), callee.name, args);
         }
@@ -1464,6 +1590,7 @@ private:
     std::vector<std::string> template_stack_;
     std::string failed_template_;
     std::vector<std::shared_ptr<const Template>> keep_;
+    std::vector<std::unique_ptr<Scope>> modules_;  // imported templates' top levels
 };
 
 Result<std::string> run(const Environment& env, std::shared_ptr<const Template> tpl, const Dict& vars) {
