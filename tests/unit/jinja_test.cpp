@@ -163,6 +163,9 @@ TEST(JinjaAutoescape, EscapesAsJinja2WithMarkupSafe) {
         {"{% block c %}<c>{{ x }}</c>{% endblock %}{{ self.c() }}", "<c>" + esc + "</c><c>" + esc + "</c>"},
         {"{{ x|safe|length }}", "6"},
         {"{{ (x|safe)[0] }}{{ (x|safe)[1:3] }}{{ x[0] }}", "<s>&lt;"},
+        {"{{ '/a b?c=\u00e9&<'|urlencode }}|{{ {'a b':'c/d', 'x':1}|urlencode }}|{{ [('k','v w')]|urlencode }}|"
+         "{{ 5|urlencode }}",
+         "/a%20b%3Fc%3D%C3%A9%26%3C|a+b=c%2Fd&amp;x=1|k=v+w|5"},
     };
     Environment env(std::make_shared<MapLoader>(files), Environment::Options{.autoescape = true});
     ASSERT_TRUE(env.autoescape());

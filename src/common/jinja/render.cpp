@@ -574,7 +574,51 @@ std::int64_t int_arg(int line, const Value* v, std::int64_t fallback) {
 
 // ------------------------------------------------------------------ filters and tests
 
+// Jinja2's url_quote: UTF-8 bytes percent-encoded but for A-Z a-z 0-9 _.-~
+// and (outside a query string) '/'; in a query string ' ' becomes '+'.
+std::string url_quote(int line, const std::string& s, bool for_qs) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (const unsigned char c : s) {
+        const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+                           c == '.' || c == '-' || c == '~' || (c == '/' && !for_qs);
+        if (plain) {
+            out += static_cast<char>(c);
+        } else if (c == ' ' && for_qs) {
+            out += '+';
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    charge_text(line, out.size());
+    return out;
+}
+
 Value filter(int line, const std::string& name, const Value& v, const CallArgs& a) {
+    if (name == "urlencode") {
+        if (v.is_str()) return Value(url_quote(line, v.as_str(), false));
+        if (v.is_dict() || v.is_sequence()) {
+            std::string out;
+            const List items = v.is_dict() ? List{} : iterate(line, v);
+            auto pair = [&](const Value& k, const Value& val) {
+                if (!out.empty()) out += '&';
+                out += url_quote(line, text_of(line, k), true) + "=" + url_quote(line, text_of(line, val), true);
+            };
+            if (v.is_dict()) {
+                for (const auto& [k, val] : v.as_dict()) pair(k, val);
+            } else {
+                for (const auto& item : items) {
+                    const List kv = iterate(line, item);
+                    if (kv.size() != 2) fail(line, "urlencode expects (key, value) pairs");
+                    pair(kv[0], kv[1]);
+                }
+            }
+            return Value(out);
+        }
+        return Value(url_quote(line, text_of(line, v), false));
+    }
     if (name == "default" || name == "d") {
         const Value* fallback = a.get(0, "default_value");
         const Value* boolean = a.get(1, "boolean");

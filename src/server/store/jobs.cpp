@@ -432,7 +432,7 @@ Result<JobPage> JobRepository::list(const JobQuery& q, const Viewer& viewer) {
     std::string count_from = " FROM test_jobs j ";
     if (uses("u.")) count_from += "JOIN users u ON u.id = j.submitter_id ";
     if (uses("d.")) count_from += "LEFT JOIN devices d ON d.hostname = j.actual_device ";
-    page.count = tx_.exec_dynamic("SELECT count(*)" + count_from + "WHERE " + where, params)[0][0].as<long>();
+    if (q.count) page.count = tx_.exec_dynamic("SELECT count(*)" + count_from + "WHERE " + where, params)[0][0].as<long>();
     auto paged = params;
     paged.push_back(std::to_string(q.limit));
     paged.push_back(std::to_string(q.offset));

@@ -87,6 +87,9 @@ struct JobQuery {
     std::string ordering = "-id";
     long limit = 50;
     long offset = 0;
+    // false: JobPage::count stays 0 (a count over a million jobs is the
+    // slow part of a page: the web UI pages by key without it).
+    bool count = true;
 };
 
 struct JobPage {

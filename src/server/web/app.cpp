@@ -4,6 +4,7 @@
 #include "common/log/log.hpp"
 #include "common/proto/json.hpp"
 #include "server/events/events.hpp"
+#include "server/ui/ui.hpp"
 #include "server/web/response_cache.hpp"
 
 #include <nlohmann/json.hpp>
@@ -229,6 +230,7 @@ App::App(ServerSettings settings, db::Pool& pool, common::async::BlockingPool& b
     add_lab_routes(*this);
     add_account_routes(*this);
     add_xmlrpc_routes(*this);
+    ui::add_routes(*this);
 }
 
 App::~App() = default;

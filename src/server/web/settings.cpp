@@ -39,6 +39,8 @@ void register_settings(common::config::SettingsLoader& loader, WebSettings& s) {
                365 * 24 * 3600);
     loader.add("session_cookie_secure", &s.session_cookie_secure,
                "Send the session and CSRF cookies over HTTPS only");
+    loader.add("ui_dir", &s.ui_dir,
+               "Serve the web UI's templates and static files from this directory (empty: the built-in ones)");
     loader.add("allow_version_mismatch", &s.allow_version_mismatch,
                "Serve workers whose version differs from 2023.01");
 }

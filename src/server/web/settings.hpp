@@ -50,6 +50,9 @@ struct WebSettings {
     // cookies carry `Secure` (set it when a TLS proxy is in front).
     int session_age_s = 1209600;  // Django's two weeks
     bool session_cookie_secure = false;
+    // The web UI's templates and static files from this directory (laid out
+    // as src/server/ui: templates/, static/) instead of the ones built in.
+    std::string ui_dir;
 };
 
 struct ServerSettings {

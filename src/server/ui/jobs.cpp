@@ -1,0 +1,312 @@
+// Job pages: the lists (/scheduler/alljobs and its tabs), the job page and
+// its log by line range (/scheduler/job/<id>/log_lines).
+
+#include "server/ui/ui.hpp"
+
+#include "common/base/text.hpp"
+#include "common/net/url.hpp"
+#include "common/proto/logline.hpp"
+#include "common/proto/states.hpp"
+#include "common/yaml/load.hpp"
+#include "server/store/job_output.hpp"
+#include "server/store/results.hpp"
+#include "server/web/jobs_service.hpp"
+#include "server/web/json.hpp"
+#include "server/web/results_export.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace lava::server::ui {
+namespace {
+
+constexpr long kDefaultRows = 50;
+constexpr long kMaxRows = 500;
+constexpr std::uint64_t kMaxLogLines = 5000;
+
+// A list of jobs: its URL, title, and the filters it always applies.
+struct JobList {
+    const char* path;
+    const char* tab;
+    const char* title;
+    std::vector<std::pair<std::string, std::string>> filters;
+    bool mine = false;   // the caller's own jobs (sign-in needed)
+    bool queue = false;  // in queue order, with each job's position and why it waits
+};
+
+const std::vector<JobList>& job_lists() {
+    static const std::vector<JobList> lists{
+        {"/scheduler/alljobs", "all", "All jobs", {}},
+        {"/scheduler/activejobs", "active", "Active jobs", {{"state__in", "Scheduling,Scheduled,Running,Canceling"}}},
+        {"/scheduler/queue", "queue", "Queue", {{"state", "Submitted"}}, false, true},
+        {"/scheduler/myjobs", "mine", "My jobs", {}, true},
+        {"/scheduler/healthcheck", "healthcheck", "Health checks", {{"health_check", "true"}}},
+        {"/scheduler/joberrors", "joberrors", "Job errors", {{"health", "Incomplete"}}},
+    };
+    return lists;
+}
+
+// The list's own filters from the query string: (UI parameter, REST filter).
+const std::vector<std::pair<std::string, std::string>>& filter_params() {
+    static const std::vector<std::pair<std::string, std::string>> params{
+        {"state", "state__iexact"},
+        {"health", "health__iexact"},
+        {"device_type", "requested_device_type"},
+        {"device", "actual_device"},
+        {"submitter", "submitter__username"},
+        {"tag", "tags__name"},
+        {"since", "submit_time__gt"},
+        {"until", "submit_time__lt"},
+        {"q", "description__icontains"},
+    };
+    return params;
+}
+
+long row_count(const Call& call) {
+    const auto v = call.query("length");
+    if (!v) return kDefaultRows;
+    try {
+        return std::clamp(std::stol(*v), 1L, kMaxRows);
+    } catch (const std::exception&) {
+        return kDefaultRows;
+    }
+}
+
+std::optional<std::int64_t> key_param(const Call& call, const std::string& name) {
+    const auto v = call.query(name);
+    return v ? parse_id(*v) : std::nullopt;
+}
+
+List names_of(std::span<const std::string_view> names) {
+    List out;
+    for (const auto n : names) out.emplace_back(std::string(n));
+    return out;
+}
+
+HttpResponse job_list(const Ui& ui, Call& call, const JobList& list) {
+    if (list.mine && !call.who.authenticated()) {
+        return web::redirect("/accounts/login/?next=" + std::string(list.path));
+    }
+    store::JobQuery q;
+    q.count = list.queue;  // the queue's length is cheap (an index on state) and worth showing
+    q.filters = list.filters;
+    if (list.mine) q.filters.emplace_back("submitter", std::to_string(call.who.user->id));
+    Dict filters;
+    for (const auto& [param, rest] : filter_params()) {
+        const auto v = call.query(param);
+        filters.emplace_back(Value(param), Value(v.value_or("")));
+        if (v && !v->empty()) q.filters.emplace_back(rest, *v);
+    }
+    const long rows = row_count(call);
+    const auto before = key_param(call, "before");
+    const auto after = key_param(call, "after");
+    if (list.queue) {
+        q.ordering = "-priority,submit_time";  // lava-scheduler's order
+        q.limit = rows;
+        q.offset = 0;
+    } else {
+        q.limit = rows + 1;  // one more: is there another page?
+        if (after) {
+            q.filters.emplace_back("id__gt", std::to_string(*after));
+            q.ordering = "id";
+        } else {
+            if (before) q.filters.emplace_back("id__lt", std::to_string(*before));
+            q.ordering = "-id";
+        }
+    }
+    Obj data;
+    data.set("title", Value(list.title)).set("tab", Value(list.tab)).set("list_path", Value(list.path));
+    data.set("filters", Value(std::move(filters)));
+    data.set("states", Value(names_of(proto::kJobStateNames)));
+    data.set("healths", Value(names_of(proto::kJobHealthNames)));
+    data.set("length", Value(rows));
+    auto page = store::JobRepository(call.tx).list(q, call.who.user);
+    if (!page) {
+        data.set("error", Value(page.error().message)).set("jobs", Value(List{})).set("newer", Value()).set("older", Value());
+        return ui.page(call, "jobs.html", data.take(), 400);
+    }
+    auto& jobs = page->jobs;
+    bool more = !list.queue && static_cast<long>(jobs.size()) > rows;
+    if (more) jobs.resize(static_cast<std::size_t>(rows));
+    if (after) std::reverse(jobs.begin(), jobs.end());
+    List out;
+    long position = 0;
+    for (const auto& j : jobs) {
+        Value row = job_row(j);
+        if (list.queue) {
+            Dict d = row.as_dict();
+            d.emplace_back(Value("position"), Value(++position));
+            row = Value(std::move(d));
+        }
+        out.push_back(std::move(row));
+    }
+    Value newer, older;
+    if (!list.queue && !jobs.empty()) {
+        // Newest first: "newer" pages towards higher ids.
+        if (after ? more : before.has_value()) newer = Value(static_cast<long long>(jobs.front().id));
+        if (after ? true : more) older = Value(static_cast<long long>(jobs.back().id));
+    }
+    data.set("jobs", Value(std::move(out))).set("newer", newer).set("older", older);
+    // The pager's links keep every parameter but the page key.
+    common::net::FormPairs keep;
+    for (const auto& [k, v] : call.query_params()) {
+        if (k != "before" && k != "after" && !v.empty()) keep.emplace_back(k, v);
+    }
+    const std::string encoded = common::net::encode_form(keep);
+    data.set("keep_query", Value(encoded.empty() ? encoded : encoded + "&"));
+    data.set("count", list.queue ? Value(page->count) : Value());
+    return ui.page(call, "jobs.html", data.take());
+}
+
+// "0.0400000000" -> "0.04", "3.000" -> "3" (measurements are stored with
+// ten decimals, as LAVA's DecimalField).
+std::string trimmed_decimal(std::string s) {
+    if (s.find('.') == std::string::npos || s.find_first_of("eE") != std::string::npos) return s;
+    while (!s.empty() && s.back() == '0') s.pop_back();
+    if (!s.empty() && s.back() == '.') s.pop_back();
+    return s;
+}
+
+// The error a finished job reports (the lava/job case's metadata), if any.
+Value job_error(store::ResultRepository& results, std::int64_t job_id, const std::optional<std::string>& comment) {
+    auto md_text = results.case_metadata(job_id, "lava", "job");
+    Obj error;
+    bool any = false;
+    if (md_text) {
+        auto md = common::yaml::load(*md_text);
+        if (md && md->is_dict()) {
+            for (const char* key : {"error_type", "error_msg"}) {
+                if (const Value* v = md->find(key); v && v->is_str()) {
+                    error.set(key, *v);
+                    any = true;
+                }
+            }
+        }
+    }
+    if (comment && !comment->empty()) {
+        error.set("comment", Value(*comment));
+        any = true;
+    }
+    return any ? Value(std::move(error)) : Value();
+}
+
+HttpResponse job_page(const Ui& ui, Call& call) {
+    const auto id = web::id_param(call);
+    const auto job = id ? store::JobRepository(call.tx).get_visible(*id, call.who.user) : std::nullopt;
+    if (!job) return ui.not_found(call, "job " + call.params.at("id"));
+    store::ResultRepository results(call.tx);
+    const auto extent = store::JobRepository(call.tx).log_extent(job->id);
+    Obj data;
+    data.set("title", Value("Job " + (job->sub_id.empty() ? std::to_string(job->id) : job->sub_id)));
+    data.set("job", job_row(*job));
+    data.set("log", Obj()
+                        .set("lines", Value(static_cast<long long>(extent.lines)))
+                        .set("bytes", Value(static_cast<long long>(extent.bytes))));
+    data.set("error", job_error(results, job->id, job->failure_comment));
+    // Results inline: the first cases, with where they are in the log.
+    constexpr long kCases = 500;
+    List cases;
+    for (const auto& c : results.cases(job->id, std::nullopt, kCases, 0)) {
+        cases.push_back(Obj()
+                            .set("id", Value(static_cast<long long>(c.id)))
+                            .set("suite", Value(c.suite))
+                            .set("name", Value(c.name))
+                            .set("result", Value(proto::display(c.result)))
+                            .set("measurement", c.measurement ? Value(trimmed_decimal(*c.measurement)) : Value())
+                            .set("units", Value(c.units))
+                            .set("line", c.start_log_line ? Value(static_cast<long long>(*c.start_log_line)) : Value()));
+    }
+    data.set("cases", Value(std::move(cases)));
+    data.set("case_count", Value(results.count_cases(job->id)));
+    List group;
+    if (job->target_group) {
+        for (const auto& g : store::JobRepository(call.tx).group(*job->target_group)) group.push_back(job_row(g));
+    }
+    data.set("group", Value(std::move(group)));
+    const bool running = job->state == proto::JobState::kSubmitted || job->state == proto::JobState::kScheduling ||
+                         job->state == proto::JobState::kScheduled || job->state == proto::JobState::kRunning;
+    data.set("can_cancel", Value(running && web::can_cancel(*job, call.who)));
+    data.set("can_resubmit", Value(call.who.authenticated()));
+    return ui.page(call, "job.html", data.take());
+}
+
+std::optional<std::uint64_t> line_param(const Call& call, const std::string& name) {
+    const auto v = call.query(name);
+    if (!v) return std::nullopt;
+    const auto n = parse_id(*v);
+    if (!n && *v == "0") return 0;
+    return n ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(*n)) : std::nullopt;
+}
+
+// One stored line ("- {...}") as the viewer shows it: dt, lvl, msg (a
+// string, or the record's msg mapping for results and the like).
+nlohmann::json decode_line(std::string_view line) {
+    auto record = proto::parse_canonical_record(line);
+    if (!record) {
+        auto batch = proto::parse_log_batch(line);
+        if (batch && batch->size() == 1) record = (*batch)[0].record;
+    }
+    if (!record || !record->is_dict()) return {{"lvl", "unparsed"}, {"msg", std::string(line)}};
+    nlohmann::json out = nlohmann::json::object();
+    for (const char* key : {"dt", "lvl", "msg", "ns"}) {
+        if (const Value* v = record->find(key)) out[key] = web::to_json(*v);
+    }
+    return out;
+}
+
+HttpResponse log_lines(const Ui& ui, Call& call) {
+    const auto id = web::id_param(call);
+    const auto job = id ? store::JobRepository(call.tx).get_visible(*id, call.who.user) : std::nullopt;
+    if (!job) return web::rest_detail(404, "Not found.");
+    (void)ui;
+    const auto extent = store::JobRepository(call.tx).log_extent(job->id);
+    const std::uint64_t total = extent.lines;
+    const std::uint64_t start = std::min(line_param(call, "start").value_or(0), total);
+    std::uint64_t end = std::min(line_param(call, "end").value_or(start + 200), total);
+    end = std::clamp(end, start, start + kMaxLogLines);
+    nlohmann::json lines = nlohmann::json::array();
+    if (end > start) {
+        const store::JobOutput output(call.app.settings().web.job_output, job->id, job->submit_time);
+        const auto text = output.read({extent.lines, extent.bytes}, start, end);
+        if (text) {
+            std::size_t pos = 0;
+            while (pos < text->size()) {
+                auto nl = text->find('\n', pos);
+                if (nl == std::string::npos) nl = text->size();
+                lines.push_back(decode_line(std::string_view(*text).substr(pos, nl - pos)));
+                pos = nl + 1;
+            }
+        }
+    }
+    HttpResponse r = web::json_response(200, {{"job", job->id},
+                                              {"state", std::string(proto::display(job->state))},
+                                              {"total", total},
+                                              {"start", start},
+                                              {"lines", std::move(lines)}});
+    secure_headers(r, call.who.authenticated());
+    return r;
+}
+
+}  // namespace
+
+void add_job_pages(web::App& app, std::shared_ptr<const Ui> ui) {
+    for (const auto& list : job_lists()) {
+        app.route("GET", list.path, [ui, &list](Call& call) { return job_list(*ui, call, list); });
+    }
+    app.route("GET", "/scheduler/job/{id}", [ui](Call& call) { return job_page(*ui, call); });
+    app.route("GET", "/scheduler/job/{id}/log_lines", [ui](Call& call) { return log_lines(*ui, call); });
+    // Cancel from the page (a form with the CSRF token); back to the page.
+    app.route("POST", "/scheduler/job/{id}/cancel", [ui](Call& call) {
+        const auto id = web::id_param(call);
+        const auto job = id ? store::JobRepository(call.tx).get_visible(*id, call.who.user) : std::nullopt;
+        if (!job) return ui->not_found(call, "job " + call.params.at("id"));
+        if (auto refused = web::cancel_for(call, *job)) {
+            return ui->page(call, "message.html",
+                            Obj().set("title", Value("Cannot cancel")).set("message", Value(*refused)).take(), 403);
+        }
+        return web::redirect("/scheduler/job/" + std::to_string(job->id));
+    }, web::Access::kUser);
+}
+
+}  // namespace lava::server::ui

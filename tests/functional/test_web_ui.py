@@ -1,0 +1,216 @@
+"""The web UI's pages on the real lava-server (issue 15, docs/adr/0011-web-ui.md):
+user text is escaped, private jobs are invisible to those who may not see them
+(in the HTML, in ?format=json and in the log's line ranges), keyset paging
+walks every job once, filters name a bad value, the log is served by line
+range, every page carries the security headers, static files are cached by
+content hash, and a page's writes need the session's CSRF token."""
+
+import json
+import os
+import re
+import struct
+
+import pytest
+import requests
+
+from conftest import psql, rest_lab
+
+XSS = "<script>alert(1)</script>&\"'"
+
+
+def job(name, visibility="public"):
+    return ("job_name: %s\ndevice_type: qemu\nvisibility: %s\ntimeouts: {job: {minutes: 5}}\n"
+            "actions:\n- deploy: {to: tmpfs, images: {rootfs: {url: \"https://example.com/r.img\"}}}\n"
+            "- boot: {method: qemu, media: tmpfs, prompts: [\"# \"]}\n") % (json.dumps(name), visibility)
+
+
+@pytest.fixture(scope="module")
+def lab(pg_env):
+    yield from rest_lab(pg_env)
+
+
+@pytest.fixture(scope="module")
+def jobs(lab):
+    """Jobs: one public with a hostile description, one personal to alice, 25 public paging jobs."""
+    xss = lab.submit(job(XSS))[0]
+    private = lab.submit(job("alice only", "personal"))[0]
+    paging = [lab.submit(job("paging %d" % i), user="bob")[0] for i in range(25)]
+    return {"xss": xss, "private": private, "paging": paging}
+
+
+def root(lab):
+    return lab.api[: -len("/api/v0.2/")]
+
+
+def get(lab, path, user=None, **kw):
+    return requests.get(root(lab) + path, headers=lab.headers(user), timeout=30, allow_redirects=False, **kw)
+
+
+def page_json(lab, path, user=None):
+    r = get(lab, path + ("&" if "?" in path else "?") + "format=json", user)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_user_text_is_escaped_everywhere(lab, jobs):
+    for path in ("/scheduler/alljobs", "/scheduler/job/%d" % jobs["xss"], "/scheduler/queue"):
+        r = get(lab, path)
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;&amp;&#34;&#39;" in r.text, path
+        assert "<script>alert" not in r.text, path
+    # The same text, unescaped, in the page's JSON (what its scripts read).
+    data = page_json(lab, "/scheduler/job/%d" % jobs["xss"])
+    assert data["job"]["description"] == XSS
+
+
+def test_private_jobs_are_invisible_to_others(lab, jobs):
+    private = jobs["private"]
+    for user in (None, "bob"):
+        listed = [j["id"] for j in page_json(lab, "/scheduler/alljobs?length=500", user)["jobs"]]
+        assert private not in listed and jobs["xss"] in listed
+        assert get(lab, "/scheduler/job/%d" % private, user).status_code == 404
+        assert get(lab, "/scheduler/job/%d/log_lines" % private, user).status_code == 404
+        assert "alice only" not in get(lab, "/scheduler/alljobs?length=500", user).text
+    for user in ("alice", "admin"):
+        listed = [j["id"] for j in page_json(lab, "/scheduler/alljobs?length=500", user)["jobs"]]
+        assert private in listed
+        assert get(lab, "/scheduler/job/%d" % private, user).status_code == 200
+
+
+def test_keyset_paging_walks_every_job_once(lab, jobs):
+    expected = [j["id"] for j in page_json(lab, "/scheduler/alljobs?length=500")["jobs"]]
+    assert expected == sorted(expected, reverse=True) and len(expected) >= 26
+    seen, pages, path = [], [], "/scheduler/alljobs?length=10"
+    while path:
+        data = page_json(lab, path)
+        pages.append(data)
+        seen += [j["id"] for j in data["jobs"]]
+        path = "/scheduler/alljobs?length=10&before=%d" % data["older"] if data["older"] is not None else None
+    assert seen == expected
+    assert pages[0]["newer"] is None and all(len(p["jobs"]) == 10 for p in pages[:-1])
+    # And back: newer pages from the last one end at the first page's rows.
+    back, data = [], pages[-1]
+    while data["newer"] is not None:
+        data = page_json(lab, "/scheduler/alljobs?length=10&after=%d" % data["newer"])
+        back = [j["id"] for j in data["jobs"]] + back
+    assert back + [j["id"] for j in pages[-1]["jobs"]] == expected
+    # The HTML pager links to the same keys, keeping the filters.
+    html = get(lab, "/scheduler/alljobs?length=10&submitter=bob").text
+    older = re.search(r'href="([^"]+)" rel="next"', html).group(1).replace("&amp;", "&")
+    assert "submitter=bob" in older and "length=10" in older and "before=" in older
+
+
+def test_filters(lab, jobs):
+    assert {j["state"] for j in page_json(lab, "/scheduler/alljobs?state=Submitted&length=500")["jobs"]} == {"Submitted"}
+    assert page_json(lab, "/scheduler/alljobs?state=Running")["jobs"] == []
+    mine = page_json(lab, "/scheduler/alljobs?submitter=bob&length=500")["jobs"]
+    assert sorted(j["id"] for j in mine) == sorted(jobs["paging"])
+    found = page_json(lab, "/scheduler/alljobs?q=PAGING%2012")["jobs"]
+    assert [j["id"] for j in found] == [jobs["paging"][12]]
+    r = get(lab, "/scheduler/alljobs?state=Sleeping")
+    assert r.status_code == 400 and "state" in r.text and "Sleeping" in r.text
+    # Sign-in is needed for "my jobs"; then it lists only the caller's.
+    r = get(lab, "/scheduler/myjobs")
+    assert r.status_code == 302 and r.headers["Location"].startswith("/accounts/login/?next=")
+    assert {j["submitter"] for j in page_json(lab, "/scheduler/myjobs?length=500", "bob")["jobs"]} == {"bob"}
+
+
+def test_queue_shows_position_and_reason(lab, jobs):
+    data = page_json(lab, "/scheduler/queue?length=500", "admin")
+    queued = data["jobs"]
+    assert data["count"] == len(queued) >= 27
+    assert [j["position"] for j in queued] == list(range(1, len(queued) + 1))
+    assert all("waiting_reason" in j for j in queued)
+    # lava-scheduler's order: priority, then submission.
+    keys = [(-j["priority"], j["id"]) for j in queued]
+    assert keys == sorted(keys)
+
+
+def write_log(lab, job_id, lines):
+    """A log as lava-server stores it (output.yaml + output.idx) with its committed extent."""
+    submit = lab.get("jobs/%d/" % job_id, "admin").json()["submit_time"]
+    y, m, d = submit[:4], submit[5:7], submit[8:10]
+    out = os.path.join(lab.server.job_output, y, m, d, str(job_id))
+    os.makedirs(out, exist_ok=True)
+    offsets, data = [], b""
+    for text in lines:
+        offsets.append(len(data))
+        data += text.encode() + b"\n"
+    with open(os.path.join(out, "output.yaml"), "wb") as f:
+        f.write(data)
+    with open(os.path.join(out, "output.idx"), "wb") as f:
+        f.write(b"".join(struct.pack("=Q", o) for o in offsets))
+    psql(lab.env, "UPDATE test_jobs SET log_lines = %d, log_bytes = %d WHERE id = %d" % (len(lines), len(data), job_id))
+
+
+def test_log_lines_by_range(lab, jobs):
+    job_id = jobs["paging"][0]
+    lines = ['- {"dt": "2026-12-05T10:00:00.%06d", "lvl": "target", "msg": "line %d"}' % (i % 1000000, i)
+             for i in range(12000)]
+    lines[9001] = '- {"dt": "2026-12-05T10:00:01.000000", "lvl": "results", "msg": {"case": "c", "definition": "d", "result": "pass"}}'
+    lines[9002] = '- {"dt": "2026-12-05T10:00:01.000000", "lvl": "target", "msg": "%s"}' % XSS.replace('"', '\\"')
+    write_log(lab, job_id, lines)
+    r = get(lab, "/scheduler/job/%d/log_lines?start=9000&end=9003" % job_id)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/json"
+    data = r.json()
+    assert data["total"] == 12000 and data["start"] == 9000
+    assert [l["lvl"] for l in data["lines"]] == ["target", "results", "target"]
+    assert data["lines"][0]["msg"] == "line 9000"
+    assert data["lines"][1]["msg"] == {"case": "c", "definition": "d", "result": "pass"}
+    assert data["lines"][2]["msg"] == XSS
+    # At most 5,000 lines a request; past the end, none.
+    assert len(get(lab, "/scheduler/job/%d/log_lines?start=0&end=12000" % job_id).json()["lines"]) == 5000
+    assert get(lab, "/scheduler/job/%d/log_lines?start=12000&end=12100" % job_id).json()["lines"] == []
+    tail = get(lab, "/scheduler/job/%d/log_lines?start=11998&end=99999" % job_id).json()["lines"]
+    assert [l["msg"] for l in tail] == ["line 11998", "line 11999"]
+    # The page says how many lines there are; the viewer fetches them.
+    assert 'data-lines="12000"' in get(lab, "/scheduler/job/%d" % job_id).text
+
+
+def test_security_headers_and_static_files(lab, jobs):
+    for path in ("/scheduler/alljobs", "/scheduler/job/%d" % jobs["xss"], "/scheduler/job/999999"):
+        r = get(lab, path)
+        csp = r.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert get(lab, "/scheduler/job/999999").status_code == 404
+    html = get(lab, "/scheduler/alljobs").text
+    assert "<script>" not in html and " on" + "click=" not in html  # no inline script or handlers
+    css = re.search(r'href="(/static/ui/ui\.[0-9a-f]{12}\.css)"', html).group(1)
+    r = get(lab, css)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/css")
+    assert "immutable" in r.headers["Cache-Control"]
+    stale = get(lab, "/static/ui/ui.000000000000.css")
+    assert stale.status_code == 200 and stale.content == r.content and "immutable" not in stale.headers["Cache-Control"]
+    for bad in ("/static/ui/nope.000000000000.css", "/static/ui/..%2F..%2Fetc%2Fpasswd", "/static/ui/ui"):
+        assert get(lab, bad).status_code == 404, bad
+
+
+def sign_in(lab, user):
+    s = requests.Session()
+    r = s.post(root(lab) + "/accounts/login/", data={"username": user, "password": user + "-pw"},
+               allow_redirects=False, timeout=30)
+    assert r.status_code == 302
+    return s
+
+
+def test_cancel_from_the_page_needs_csrf_and_permission(lab, jobs):
+    target = jobs["paging"][24]
+    url = root(lab) + "/scheduler/job/%d/cancel" % target
+    bob = sign_in(lab, "bob")
+    page = bob.get(root(lab) + "/scheduler/job/%d" % target, timeout=30).text
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    assert token == bob.cookies["csrftoken"] and 'id="cancel"' in page
+    # Without the token the cookie does not authenticate a write.
+    r = bob.post(url, data={}, allow_redirects=False, timeout=30)
+    assert r.status_code == 403
+    assert lab.get("jobs/%d/" % target, "admin").json()["state"] == "Submitted"
+    # Another user's job: refused, and no Cancel button on its page.
+    carol = sign_in(lab, "carol")
+    carol_page = carol.get(root(lab) + "/scheduler/job/%d" % target, timeout=30).text
+    assert 'id="cancel"' not in carol_page
+    r = carol.post(url, data={"csrfmiddlewaretoken": carol.cookies["csrftoken"]}, allow_redirects=False, timeout=30)
+    assert r.status_code == 403 and "Insufficient permissions" in r.text
+    r = bob.post(url, data={"csrfmiddlewaretoken": token}, allow_redirects=False, timeout=30)
+    assert r.status_code == 302 and r.headers["Location"] == "/scheduler/job/%d" % target
+    assert lab.get("jobs/%d/" % target, "admin").json()["state"] in ("Canceling", "Finished")
