@@ -167,6 +167,50 @@ def test_log_lines_by_range(lab, jobs):
     assert 'data-lines="12000"' in get(lab, "/scheduler/job/%d" % job_id).text
 
 
+def log_json(lab, job_id, what, status=200):
+    r = get(lab, "/scheduler/job/%d/%s" % (job_id, what))
+    assert r.status_code == status, r.text
+    return r.json()
+
+
+def test_log_levels_and_search_run_on_the_server(lab, jobs):
+    job_id = jobs["paging"][1]
+    lines = ['- {"dt": "2026-12-05T10:00:00.000000", "lvl": "target", "msg": "line %d"}' % i for i in range(12000)]
+    lines[7000] = '- {"dt": "2026-12-05T10:00:01.000000", "lvl": "results", "msg": {"case": "c", "definition": "d", "result": "fail"}}'
+    lines[7001] = '- {"dt": "2026-12-05T10:00:01.000000", "lvl": "error", "msg": "it broke: %s"}' % XSS.replace('"', '\\"')
+    lines[7002] = '- {"dt": "2026-12-05T10:00:01.000000", "lvl": "info", "msg": "caf\\u00e9 line"}'
+    write_log(lab, job_id, lines)
+    out_dir = os.path.dirname(os.path.join(lab.server.job_output, "x"))
+    # Levels: the rows are the lines at those levels, each with its number.
+    data = log_json(lab, job_id, "log_lines?levels=results,error&start=0&end=10")
+    assert data["total"] == 2 and data["lines_in_log"] == 12000
+    assert [(l["n"], l["lvl"]) for l in data["lines"]] == [(7000, "results"), (7001, "error")]
+    data = log_json(lab, job_id, "log_lines?levels=target&start=6999&end=7002")
+    assert [l["n"] for l in data["lines"]] == [6999, 7003, 7004] and data["total"] == 11997
+    assert "unknown level 'loud'" in log_json(lab, job_id, "log_lines?levels=loud", 400)["detail"]
+    # A log stored without output.lvl was indexed by that first request.
+    lvl = [os.path.join(d, "output.lvl") for d, _, files in os.walk(lab.server.job_output)
+           if "output.lvl" in files and d.endswith("/%d" % job_id)]
+    assert len(lvl) == 1 and os.path.getsize(lvl[0]) == 12000
+    # Search: a regular expression over the messages, every match in order.
+    assert log_json(lab, job_id, "log_search?q=line%2011[0-9]{3}$&from=0")["matches"] == list(range(11000, 12000))
+    first = log_json(lab, job_id, "log_search?q=line%205")  # caseless: 5, 50-59, 500-599, 5000-5999
+    assert len(first["matches"]) == 1000 and first["matches"][:3] == [5, 50, 51] and first["next"] is not None
+    rest = log_json(lab, job_id, "log_search?q=line%%205&from=%d" % first["next"])
+    assert len(first["matches"]) + len(rest["matches"]) == 1111 and rest["next"] is None
+    assert log_json(lab, job_id, "log_search?q=LINE%205")["matches"] == []  # a capital: case-sensitive
+    back = log_json(lab, job_id, "log_search?q=line%205&dir=prev&from=100")["matches"]
+    assert back == [59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 5]
+    # Escaped text is searched as shown: quotes, markup and non-ASCII.
+    assert log_json(lab, job_id, "log_search?q=%3Cscript%3E.*%22")["matches"] == [7001]
+    assert log_json(lab, job_id, "log_search?q=caf\u00e9")["matches"] == [7002]
+    assert log_json(lab, job_id, "log_search?q=result.*fail")["matches"] == [7000]
+    # The first error, as the banner's link finds it.
+    assert log_json(lab, job_id, "log_search?levels=error,exception")["matches"] == [7001]
+    assert "q:" in log_json(lab, job_id, "log_search?q=(", 400)["detail"]
+    assert log_json(lab, jobs["paging"][2], "log_search?q=x")["matches"] == []  # no log at all
+
+
 def test_security_headers_and_static_files(lab, jobs):
     for path in ("/scheduler/alljobs", "/scheduler/job/%d" % jobs["xss"], "/scheduler/job/999999"):
         r = get(lab, path)

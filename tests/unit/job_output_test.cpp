@@ -45,6 +45,34 @@ TEST_F(JobOutputTest, AppendIndexesEveryLineStart) {
     EXPECT_EQ(offsets[2], 13u);
 }
 
+// output.lvl: one level code per line, kept with the log (an uncommitted
+// tail cut as the log's is), and rebuilt from the log when missing.
+TEST_F(JobOutputTest, LevelIndexFollowsTheLog) {
+    JobOutput out(root_, 1, "2026-01-01T00:00:00");
+    const std::string target = R"(- {"dt": "2026-01-01T00:00:00", "lvl": "target", "msg": "x"})";
+    const std::string results = R"(- {"dt": "2026-01-01T00:00:00", "lvl": "results", "msg": {"case": "c"}})";
+    auto e = out.append({}, {target, results}, "68");  // given by the caller
+    EXPECT_EQ(out.levels(e), "68");
+    e = out.append(e, {results, target});  // read from the lines
+    EXPECT_EQ(out.levels(e), "6886");
+    // An upload whose transaction did not commit leaves a tail behind...
+    out.append(e, {target, target, target}, "666");
+    EXPECT_EQ(out.levels(e), "6886");  // ...that readers never see
+    e = out.append(e, {"- not a record"});
+    EXPECT_EQ(out.levels(e), "6886?");
+    EXPECT_EQ(fs::file_size(out.dir() / "output.lvl"), 5u);
+    // Lost (or never written, as by LAVA): rebuilt from the log and kept.
+    fs::remove(out.dir() / "output.lvl");
+    EXPECT_EQ(out.levels(e), "6886?");
+    EXPECT_EQ(fs::file_size(out.dir() / "output.lvl"), 5u);
+    // A shorter index is completed, and appends go on after it.
+    fs::resize_file(out.dir() / "output.lvl", 2);
+    EXPECT_EQ(out.levels(e), "6886?");
+    e = out.append(e, {target}, "6");
+    EXPECT_EQ(out.levels(e), "6886?6");
+    EXPECT_EQ(out.read_lines(e, {1, 3, 99}), (std::vector<std::string>{results, target}));
+}
+
 TEST_F(JobOutputTest, AnUncommittedTailIsCutBeforeTheNextAppend) {
     JobOutput out(root_, 1, "2026-01-01T00:00:00");
     const auto committed = out.append({}, {"- {one}"});

@@ -120,6 +120,22 @@ bool is_log_level(std::string_view lvl) {
     return std::find(kLevels.begin(), kLevels.end(), lvl) != kLevels.end();
 }
 
+char log_level_code(std::string_view lvl) {
+    const auto it = std::find(kLevels.begin(), kLevels.end(), lvl);
+    return it == kLevels.end() ? '?' : static_cast<char>('0' + (it - kLevels.begin()));
+}
+
+std::string_view log_level_name(char code) {
+    const int i = code - '0';
+    return i >= 0 && i < static_cast<int>(kLevels.size()) ? kLevels[static_cast<std::size_t>(i)] : std::string_view();
+}
+
+std::string stored_line_level(std::string_view line) {
+    if (auto level = canonical_record_level(line)) return *level;
+    auto parsed = parse_log_batch(line, Records::kAll);
+    return parsed && parsed->size() == 1 ? (*parsed)[0].lvl : std::string();
+}
+
 std::string quote_log_string(std::string_view s) {
     static constexpr char kHex[] = "0123456789ABCDEF";
     std::string out;

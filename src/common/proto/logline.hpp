@@ -18,6 +18,15 @@ namespace lava::proto {
 // The levels a record may carry.
 bool is_log_level(std::string_view lvl);
 
+// A level as one byte ('0' + its position in LAVA's list: debug info warning
+// error exception input target feedback results event), '?' for anything
+// else; what the server's output.lvl holds per line.
+char log_level_code(std::string_view lvl);
+// The level a code stands for ("" for '?').
+std::string_view log_level_name(char code);
+// The level of one stored line ("- {...}"), whatever its form; "" if none.
+std::string stored_line_level(std::string_view line);
+
 // One record as one line, without "- " and without the newline.
 std::string dump_log_record(const common::data::Value& record);
 

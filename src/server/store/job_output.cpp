@@ -1,5 +1,7 @@
 #include "server/store/job_output.hpp"
 
+#include "common/proto/logline.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +17,7 @@ namespace fs = std::filesystem;
 
 constexpr const char* kLog = "output.yaml";
 constexpr const char* kIndex = "output.idx";
+constexpr const char* kLevels = "output.lvl";
 
 [[noreturn]] void fail(const std::string& what, const fs::path& path) {
     throw std::system_error(errno, std::generic_category(), what + " " + path.string());
@@ -103,7 +106,8 @@ std::uint64_t JobOutput::offset_of(std::uint64_t line) const {
     return offset;
 }
 
-LogExtent JobOutput::append(const LogExtent& committed, const std::vector<std::string_view>& lines) {
+LogExtent JobOutput::append(const LogExtent& committed, const std::vector<std::string_view>& lines,
+                            std::string_view levels) {
     fs::create_directories(dir_);
     Fd log(dir_ / kLog, O_RDWR | O_CREAT);
     Fd idx(dir_ / kIndex, O_RDWR | O_CREAT);
@@ -151,6 +155,20 @@ LogExtent JobOutput::append(const LogExtent& committed, const std::vector<std::s
     log.write_all(text.data(), text.size(), at);
     idx.write_all(reinterpret_cast<const char*>(offsets.data()), offsets.size() * sizeof(std::uint64_t),
                   index_bytes);
+    // The level index follows when it is complete up to here; otherwise it
+    // is rebuilt by levels() when someone reads it.
+    Fd lvl(dir_ / kLevels, O_RDWR | O_CREAT);
+    if (lvl.size() >= base.lines) {
+        if (lvl.size() > base.lines) lvl.truncate(base.lines);
+        std::string codes;
+        if (levels.size() == lines.size()) {
+            codes.assign(levels);
+        } else {
+            codes.reserve(lines.size());
+            for (const auto& line : lines) codes += proto::log_level_code(proto::stored_line_level(line));
+        }
+        lvl.write_all(codes.data(), codes.size(), base.lines);
+    }
     return LogExtent{base.lines + lines.size(), base.bytes + text.size()};
 }
 
@@ -174,6 +192,64 @@ std::optional<std::string> JobOutput::read(const LogExtent& committed, std::uint
     if (!r) return std::nullopt;
     std::string out(r->length, '\0');
     if (r->length > 0) Fd(r->file, O_RDONLY).read_all(out.data(), out.size(), r->offset);
+    return out;
+}
+
+std::vector<std::string> JobOutput::read_lines(const LogExtent& committed,
+                                               const std::vector<std::uint64_t>& numbers) const {
+    std::vector<std::string> out;
+    if (numbers.empty()) return out;
+    Fd log(dir_ / kLog, O_RDONLY, true);
+    Fd idx(dir_ / kIndex, O_RDONLY, true);
+    if (!log || !idx) return out;
+    auto offset = [&](std::uint64_t line) {
+        if (line >= committed.lines) return committed.bytes;
+        std::uint64_t o = 0;
+        idx.read_all(reinterpret_cast<char*>(&o), sizeof o, line * sizeof o);
+        return o;
+    };
+    out.reserve(numbers.size());
+    for (const auto n : numbers) {
+        if (n >= committed.lines) continue;
+        const std::uint64_t from = offset(n);
+        const std::uint64_t to = offset(n + 1);
+        std::string text(to > from ? to - from : 0, '\0');
+        if (!text.empty()) log.read_all(text.data(), text.size(), from);
+        if (!text.empty() && text.back() == '\n') text.pop_back();
+        out.push_back(std::move(text));
+    }
+    return out;
+}
+
+std::string JobOutput::levels(const LogExtent& committed) const {
+    std::string out;
+    Fd lvl(dir_ / kLevels, O_RDONLY, true);
+    const std::uint64_t have = lvl ? std::min<std::uint64_t>(lvl.size(), committed.lines) : 0;
+    out.resize(have);
+    if (have > 0) lvl.read_all(out.data(), out.size(), 0);
+    if (have == committed.lines) return out;
+    // The missing part, from the log itself, a block of lines at a time.
+    constexpr std::uint64_t kBlock = 65536;
+    for (std::uint64_t from = have; from < committed.lines; from += kBlock) {
+        const auto text = read(committed, from, std::min(committed.lines, from + kBlock));
+        if (!text) break;
+        std::size_t pos = 0;
+        while (pos < text->size()) {
+            auto nl = text->find('\n', pos);
+            if (nl == std::string::npos) nl = text->size();
+            out += proto::log_level_code(proto::stored_line_level(std::string_view(*text).substr(pos, nl - pos)));
+            pos = nl + 1;
+        }
+    }
+    out.resize(committed.lines, '?');
+    // Kept for next time (another reader or the next upload may do the
+    // same at once: they write the same bytes).
+    try {
+        Fd w(dir_ / kLevels, O_WRONLY | O_CREAT);
+        w.write_all(out.data() + have, out.size() - have, have);
+    } catch (const std::system_error&) {
+        // A read-only output directory: indexed again next time.
+    }
     return out;
 }
 

@@ -4,6 +4,9 @@
 // <root>/job-<id>/ when it exists. It holds output.yaml (the log, one
 // "- {...}" record per line) and output.idx (native-endian uint64 byte
 // offsets of each line start), plus the files the server writes for the job.
+// lava-cpp adds output.lvl: one byte per line, its level's code
+// (proto::log_level_code), so the web UI filters and finds levels in a
+// file 1/100th of the log's size (docs/adr/0011-web-ui.md, point 10).
 //
 // The database is the log's commit point: test_jobs.log_lines/log_bytes
 // say how much of the files is committed. An upload truncates whatever lies
@@ -41,12 +44,23 @@ public:
     // (data lost outside our control) are cut to their last whole line and
     // the append goes on from there: the extent returned is then less than
     // committed + lines. Throws std::system_error on I/O errors.
-    LogExtent append(const LogExtent& committed, const std::vector<std::string_view>& lines);
+    // `levels`: each line's level code when the caller knows them (else
+    // they are read from the lines).
+    LogExtent append(const LogExtent& committed, const std::vector<std::string_view>& lines,
+                     std::string_view levels = {});
+
+    // The level code of every committed line (output.lvl). A log stored
+    // without it (before lava-cpp wrote it, or by LAVA) is indexed on the
+    // first call, in one pass.
+    std::string levels(const LogExtent& committed) const;
 
     // Bytes of lines [start, end) within `committed` (end: the last line when
     // absent or past it); nullopt when there is no log at all.
     std::optional<std::string> read(const LogExtent& committed, std::uint64_t start,
                                     std::optional<std::uint64_t> end) const;
+    // The text of each of `numbers` (committed lines, ascending; others are
+    // skipped), without newlines.
+    std::vector<std::string> read_lines(const LogExtent& committed, const std::vector<std::uint64_t>& numbers) const;
     // The byte range of lines [start, end), for streaming.
     struct Range {
         std::filesystem::path file;

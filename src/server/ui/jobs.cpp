@@ -1,14 +1,11 @@
-// Job pages: the lists (/scheduler/alljobs and its tabs), the job page and
-// its log by line range (/scheduler/job/<id>/log_lines).
+// Job pages: the lists (/scheduler/alljobs and its tabs) and the job page.
 
 #include "server/ui/ui.hpp"
 
 #include "common/base/text.hpp"
 #include "common/net/url.hpp"
-#include "common/proto/logline.hpp"
 #include "common/proto/states.hpp"
 #include "common/yaml/load.hpp"
-#include "server/store/job_output.hpp"
 #include "server/store/results.hpp"
 #include "server/web/jobs_service.hpp"
 #include "server/web/json.hpp"
@@ -23,7 +20,6 @@ namespace {
 
 constexpr long kDefaultRows = 50;
 constexpr long kMaxRows = 500;
-constexpr std::uint64_t kMaxLogLines = 5000;
 
 // A list of jobs: its URL, title, and the filters it always applies.
 struct JobList {
@@ -231,63 +227,6 @@ HttpResponse job_page(const Ui& ui, Call& call) {
     return ui.page(call, "job.html", data.take());
 }
 
-std::optional<std::uint64_t> line_param(const Call& call, const std::string& name) {
-    const auto v = call.query(name);
-    if (!v) return std::nullopt;
-    const auto n = parse_id(*v);
-    if (!n && *v == "0") return 0;
-    return n ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(*n)) : std::nullopt;
-}
-
-// One stored line ("- {...}") as the viewer shows it: dt, lvl, msg (a
-// string, or the record's msg mapping for results and the like).
-nlohmann::json decode_line(std::string_view line) {
-    auto record = proto::parse_canonical_record(line);
-    if (!record) {
-        auto batch = proto::parse_log_batch(line);
-        if (batch && batch->size() == 1) record = (*batch)[0].record;
-    }
-    if (!record || !record->is_dict()) return {{"lvl", "unparsed"}, {"msg", std::string(line)}};
-    nlohmann::json out = nlohmann::json::object();
-    for (const char* key : {"dt", "lvl", "msg", "ns"}) {
-        if (const Value* v = record->find(key)) out[key] = web::to_json(*v);
-    }
-    return out;
-}
-
-HttpResponse log_lines(const Ui& ui, Call& call) {
-    const auto id = web::id_param(call);
-    const auto job = id ? store::JobRepository(call.tx).get_visible(*id, call.who.user) : std::nullopt;
-    if (!job) return web::rest_detail(404, "Not found.");
-    (void)ui;
-    const auto extent = store::JobRepository(call.tx).log_extent(job->id);
-    const std::uint64_t total = extent.lines;
-    const std::uint64_t start = std::min(line_param(call, "start").value_or(0), total);
-    std::uint64_t end = std::min(line_param(call, "end").value_or(start + 200), total);
-    end = std::clamp(end, start, start + kMaxLogLines);
-    nlohmann::json lines = nlohmann::json::array();
-    if (end > start) {
-        const store::JobOutput output(call.app.settings().web.job_output, job->id, job->submit_time);
-        const auto text = output.read({extent.lines, extent.bytes}, start, end);
-        if (text) {
-            std::size_t pos = 0;
-            while (pos < text->size()) {
-                auto nl = text->find('\n', pos);
-                if (nl == std::string::npos) nl = text->size();
-                lines.push_back(decode_line(std::string_view(*text).substr(pos, nl - pos)));
-                pos = nl + 1;
-            }
-        }
-    }
-    HttpResponse r = web::json_response(200, {{"job", job->id},
-                                              {"state", std::string(proto::display(job->state))},
-                                              {"total", total},
-                                              {"start", start},
-                                              {"lines", std::move(lines)}});
-    secure_headers(r, call.who.authenticated());
-    return r;
-}
-
 }  // namespace
 
 void add_job_pages(web::App& app, std::shared_ptr<const Ui> ui) {
@@ -295,7 +234,6 @@ void add_job_pages(web::App& app, std::shared_ptr<const Ui> ui) {
         app.route("GET", list.path, [ui, &list](Call& call) { return job_list(*ui, call, list); });
     }
     app.route("GET", "/scheduler/job/{id}", [ui](Call& call) { return job_page(*ui, call); });
-    app.route("GET", "/scheduler/job/{id}/log_lines", [ui](Call& call) { return log_lines(*ui, call); });
     // Cancel from the page (a form with the CSRF token); back to the page.
     app.route("POST", "/scheduler/job/{id}/cancel", [ui](Call& call) {
         const auto id = web::id_param(call);

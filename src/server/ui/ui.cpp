@@ -138,6 +138,7 @@ void add_routes(web::App& app) {
     app.route("GET", "/", [](Call&) { return web::redirect("/scheduler/alljobs"); }, web::Access::kAnyone,
               web::Credentials::kNone);
     add_job_pages(app, ui);
+    add_log_routes(app);
 }
 
 }  // namespace lava::server::ui

@@ -71,5 +71,6 @@ std::string short_time(const std::string& iso);
 // Route families (each file adds its own).
 void add_routes(web::App& app);
 void add_job_pages(web::App& app, std::shared_ptr<const Ui> ui);
+void add_log_routes(web::App& app);
 
 }  // namespace lava::server::ui

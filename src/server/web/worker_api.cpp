@@ -384,6 +384,7 @@ HttpResponse post_logs(Call& call) {
     std::vector<std::string> rewritten;  // event lines, stored as debug
     rewritten.reserve(lines->size());
     std::vector<std::string_view> to_store;
+    std::string levels;  // output.lvl's codes for to_store
     std::vector<store::NewTestCase> cases;
     std::string notes;
     for (const auto& line : *lines) {
@@ -402,9 +403,11 @@ HttpResponse post_logs(Call& call) {
             }
             rewritten.push_back("- " + proto::dump_log_record(Value(std::move(relevelled))));
             to_store.emplace_back(rewritten.back());
+            levels += proto::log_level_code("debug");
             continue;
         }
         to_store.emplace_back(line.text);
+        levels += proto::log_level_code(level);
         if (level == "results") {
             auto mapped = map_result(*id, *line.record.find("msg"), output);
             if (mapped.failure_note) notes += mapped.failure_note->substr(0, 256);
@@ -412,7 +415,7 @@ HttpResponse post_logs(Call& call) {
         }
     }
     if (!to_store.empty()) {
-        const auto extent = output.append({state->extent.lines, state->extent.bytes}, to_store);
+        const auto extent = output.append({state->extent.lines, state->extent.bytes}, to_store, levels);
         if (extent.lines < state->extent.lines + to_store.size()) {
             common::log::get("logs")->warn("job {}: {} stored log lines were lost on disk; the log goes on without them",
                                            *id, state->extent.lines + to_store.size() - extent.lines);

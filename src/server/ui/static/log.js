@@ -1,13 +1,15 @@
-// The job log viewer (docs/adr/0011-web-ui.md, point 9): only the rows on
-// screen are in the DOM; lines come from /scheduler/job/<id>/log_lines in
-// chunks by line number, so line 900,000 of a 100 MB log costs what line 1
-// does. Anchors #L<n> (1-based) scroll to a line. While the job runs, new
-// lines are appended; "follow" keeps the end in view, and when it is off a
-// pill counts the lines that arrived.
+// The job log viewer (docs/adr/0011-web-ui.md, points 9-11): only the rows
+// on screen are in the DOM; lines come from /scheduler/job/<id>/log_lines
+// in chunks by row, so line 900,000 of a 100 MB log costs what line 1 does.
+// Level filters and search run on the server (log_lines?levels=,
+// log_search). Anchors #L<n> (1-based) scroll to a line; n / N step through
+// search matches. While the job runs new lines are appended: "follow" keeps
+// the end in view, and when it is off a pill counts the lines that arrived.
 
 const CHUNK = 500;
 const KEEP_CHUNKS = 40;
 const OVERSCAN = 20;
+const ALL_LEVELS = ['debug', 'info', 'warning', 'error', 'input', 'target', 'feedback', 'results'];
 
 const head = document.getElementById('job');
 const box = document.getElementById('log');
@@ -15,53 +17,63 @@ if (head && box) start();
 
 function start() {
   const job = head.dataset.job;
+  const base = `/scheduler/job/${job}`;
   const row = parseFloat(getComputedStyle(document.documentElement).getPropertyValue('--row')) || 18;
-  let total = parseInt(head.dataset.lines, 10) || 0;
+  let total = parseInt(head.dataset.lines, 10) || 0;  // rows: lines at the chosen levels
   let state = head.dataset.state;
-  const chunks = new Map();   // chunk index -> array of lines (or a Promise while loading)
+  let levels = null;            // null: every level
+  let generation = 0;           // bumps when the rows change meaning (a filter)
+  let chunks = new Map();       // chunk index -> lines (or 'loading')
   const spacer = document.createElement('div');
   spacer.className = 'spacer';
   const layer = document.createElement('div');
   layer.className = 'rows';
   box.replaceChildren(spacer, layer);
   const pool = [];
-  const follow = document.getElementById('log-follow');
-  const count = document.getElementById('log-count');
-  const pill = document.getElementById('log-new');
+  const $ = (id) => document.getElementById(id);
+  const follow = $('log-follow');
+  const pill = $('log-new');
   let unseen = 0;
-  let highlighted = null;
+  let highlighted = null;        // a line number (0-based) to mark
+  const search = { q: '', matches: [], at: -1, next: null, set: new Set() };
+
+  const levelParam = () => (levels ? `&levels=${levels.join(',')}` : '');
 
   function sized() {
     spacer.style.height = (total * row) + 'px';
-    count.textContent = total.toLocaleString('en') + ' lines';
+    $('log-count').textContent = total.toLocaleString('en') + (levels ? ' lines shown' : ' lines');
+  }
+
+  async function fetchJson(url) {
+    const r = await fetch(url, { credentials: 'same-origin' });
+    const data = await r.json().catch(() => ({}));
+    if (!r.ok) throw new Error(data.detail || String(r.status));
+    return data;
   }
 
   function load(c) {
     if (chunks.has(c)) return;
+    chunks.set(c, 'loading');
+    const g = generation;
     const from = c * CHUNK;
-    const p = fetch(`/scheduler/job/${job}/log_lines?start=${from}&end=${from + CHUNK}`, { credentials: 'same-origin' })
-      .then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.status))))
-      .then((data) => {
-        // A chunk that is not full yet (the tail of a running job) is
-        // fetched again when more lines arrive.
-        chunks.set(c, data.lines);
-        if (chunks.size > KEEP_CHUNKS) {
-          const first = Math.floor(box.scrollTop / row / CHUNK);
-          for (const k of chunks.keys()) if (Math.abs(k - first) > KEEP_CHUNKS / 2) chunks.delete(k);
-        }
-        draw();
-      })
-      .catch(() => chunks.delete(c));
-    chunks.set(c, p);
+    fetchJson(`${base}/log_lines?start=${from}&end=${from + CHUNK}${levelParam()}`).then((data) => {
+      if (g !== generation) return;
+      chunks.set(c, data.lines);
+      if (data.total !== total && data.total > total) { total = data.total; sized(); }
+      if (chunks.size > KEEP_CHUNKS) {
+        const here = Math.floor(box.scrollTop / row / CHUNK);
+        for (const k of chunks.keys()) if (Math.abs(k - here) > KEEP_CHUNKS / 2) chunks.delete(k);
+      }
+      draw();
+    }).catch(() => { if (g === generation) chunks.delete(c); });
   }
 
-  function line(n) {
-    const c = chunks.get(Math.floor(n / CHUNK));
-    return Array.isArray(c) ? c[n % CHUNK] : undefined;
+  function lineAt(k) {
+    const c = chunks.get(Math.floor(k / CHUNK));
+    return Array.isArray(c) ? c[k % CHUNK] : undefined;
   }
 
   function text(l) {
-    if (!l) return '';
     const m = l.msg;
     if (typeof m === 'string') return m;
     if (m && typeof m === 'object' && l.lvl === 'results') {
@@ -76,13 +88,12 @@ function start() {
     const last = Math.min(total, Math.ceil((box.scrollTop + box.clientHeight) / row) + OVERSCAN);
     for (let c = Math.floor(first / CHUNK); c * CHUNK < last; c++) {
       const got = chunks.get(c);
-      if (!got || (Array.isArray(got) && got.length < CHUNK && c * CHUNK + got.length < total)) {
-        if (Array.isArray(got)) chunks.delete(c);
-        load(c);
-      }
+      // A chunk that was short (the tail of a running job) is fetched again.
+      if (Array.isArray(got) && got.length < CHUNK && c * CHUNK + got.length < total) chunks.delete(c);
+      load(c);
     }
     layer.style.transform = `translateY(${first * row}px)`;
-    const n = last - first;
+    const n = Math.max(0, last - first);
     while (pool.length < n) {
       const div = document.createElement('div');
       const a = document.createElement('a');
@@ -98,30 +109,118 @@ function start() {
       const div = pool[i];
       if (i >= n) { div.hidden = true; continue; }
       div.hidden = false;
-      const k = first + i;
-      const l = line(k);
-      div.className = 'ln ' + (l ? l.lvl : 'loading') + (k + 1 === highlighted ? ' here' : '');
-      div.id = 'L' + (k + 1);
+      const l = lineAt(first + i);
       const [a, dt, m] = div.children;
-      a.textContent = String(k + 1);
-      a.href = '#L' + (k + 1);
-      dt.textContent = l && l.dt ? String(l.dt).slice(11, 19) : '';
+      if (!l) {
+        div.className = 'ln loading';
+        div.removeAttribute('id');
+        a.textContent = ''; a.removeAttribute('href'); dt.textContent = ''; m.textContent = '';
+        continue;
+      }
+      const num = l.n + 1;
+      div.className = 'ln ' + l.lvl + (search.set.has(l.n) ? ' match' : '') + (l.n === highlighted ? ' here' : '');
+      div.id = 'L' + num;
+      a.textContent = String(num);
+      a.href = '#L' + num;
+      dt.textContent = l.dt ? String(l.dt).slice(11, 19) : '';
       m.textContent = text(l);
     }
   }
 
-  function goTo(n) {
-    if (!(n >= 1 && n <= total)) return;
+  function reset() {
+    generation++;
+    chunks = new Map();
+  }
+
+  // Shows line `n` (0-based), every level shown so that it is a row.
+  async function goTo(n) {
+    if (!(n >= 0)) return;
+    if (levels) {
+      levels = null;
+      for (const c of $('log-levels').querySelectorAll('input')) c.checked = true;
+      reset();
+      const data = await fetchJson(`${base}/log_lines?start=0&end=0`);
+      total = data.total;
+      sized();
+    }
+    if (n >= total) return;
     highlighted = n;
     follow.checked = false;
-    box.scrollTop = Math.max(0, (n - 1) * row - box.clientHeight / 3);
+    box.scrollTop = Math.max(0, n * row - box.clientHeight / 3);
     draw();
   }
 
   function fromHash() {
     const m = /^#L([0-9]+)$/.exec(location.hash);
-    if (m) goTo(parseInt(m[1], 10));
+    if (m) goTo(parseInt(m[1], 10) - 1);
   }
+
+  // Level filters: the rows become the lines at the checked levels.
+  $('log-levels').addEventListener('change', async () => {
+    const checked = [...$('log-levels').querySelectorAll('input:checked')].map((c) => c.value);
+    levels = checked.length === ALL_LEVELS.length ? null : checked.concat(checked.includes('error') ? ['exception'] : []);
+    reset();
+    const data = await fetchJson(`${base}/log_lines?start=0&end=${CHUNK}${levelParam()}`);
+    total = data.total;
+    chunks.set(0, data.lines);
+    sized();
+    box.scrollTop = 0;
+    draw();
+  });
+
+  // Search: every match comes from the server, 1,000 at a time.
+  async function runSearch(q) {
+    search.q = q;
+    search.matches = []; search.set = new Set(); search.at = -1; search.next = null;
+    $('log-matches').textContent = '';
+    if (!q) { draw(); return; }
+    try {
+      const data = await fetchJson(`${base}/log_search?q=${encodeURIComponent(q)}&from=0`);
+      search.matches = data.matches; search.next = data.next; search.set = new Set(data.matches);
+    } catch (e) {
+      $('log-matches').textContent = e.message;
+      return;
+    }
+    step(1);
+  }
+
+  async function step(dir) {
+    if (!search.matches.length) { $('log-matches').textContent = search.q ? 'no match' : ''; draw(); return; }
+    let at = search.at + dir;
+    if (at >= search.matches.length && search.next !== null) {
+      const data = await fetchJson(`${base}/log_search?q=${encodeURIComponent(search.q)}&from=${search.next}`);
+      search.matches = search.matches.concat(data.matches);
+      data.matches.forEach((m) => search.set.add(m));
+      search.next = data.next;
+    }
+    at = (at + search.matches.length) % search.matches.length;
+    search.at = at;
+    $('log-matches').textContent = `${at + 1} / ${search.matches.length}${search.next !== null ? '+' : ''}`;
+    await goTo(search.matches[at]);
+  }
+
+  $('log-search-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const q = $('log-search').value;
+    if (q !== search.q) runSearch(q); else step(1);
+  });
+  $('log-next').addEventListener('click', () => step(1));
+  $('log-prev').addEventListener('click', () => step(-1));
+  $('log-first-error').addEventListener('click', async () => {
+    const data = await fetchJson(`${base}/log_search?levels=error,exception&from=0`);
+    if (data.matches.length) goTo(data.matches[0]);
+    else $('log-matches').textContent = 'no error in the log';
+  });
+  $('log-wrap').addEventListener('change', (e) => { box.classList.toggle('wrap', e.target.checked); draw(); });
+  document.addEventListener('keydown', (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey || /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName)) return;
+    if (e.key === 'n' || e.key === 'N') { step(e.key === 'n' ? 1 : -1); e.preventDefault(); }
+    if (e.key === 'e') { $('log-first-error').click(); e.preventDefault(); }
+    if (e.key === 'f' && document.activeElement !== $('log-search')) { $('log-search').focus(); e.preventDefault(); }
+  });
+  // The error banner's link: the first error line.
+  const banner = $('job-error-line');
+  if (banner) banner.addEventListener('click', (e) => { e.preventDefault(); $('log-first-error').click(); });
 
   box.addEventListener('scroll', () => {
     const atEnd = box.scrollTop + box.clientHeight >= box.scrollHeight - row;
@@ -133,20 +232,17 @@ function start() {
   pill.addEventListener('click', () => { follow.checked = true; box.scrollTop = box.scrollHeight; });
   follow.addEventListener('change', () => { if (follow.checked) box.scrollTop = box.scrollHeight; });
 
-  // A running job: new lines as they are committed (log_lines' total),
-  // checked every second until the job ends.
+  // A running job: new lines as they are committed, checked every second
+  // until the job ends (then the page reloads for its results and times).
   const finished = (s) => !['Submitted', 'Scheduling', 'Scheduled', 'Running', 'Canceling'].includes(s);
   async function tail() {
     while (!finished(state)) {
       await new Promise((r) => setTimeout(r, 1000));
       try {
-        const r = await fetch(`/scheduler/job/${job}/log_lines?start=${total}&end=${total + CHUNK}`, { credentials: 'same-origin' });
-        if (!r.ok) continue;
-        const data = await r.json();
+        const data = await fetchJson(`${base}/log_lines?start=${total}&end=${total + CHUNK}${levelParam()}`);
         if (data.total > total) {
           const added = data.total - total;
-          const c = Math.floor(total / CHUNK);
-          chunks.delete(c);
+          chunks.delete(Math.floor(total / CHUNK));
           total = data.total;
           sized();
           if (follow.checked) {
@@ -162,7 +258,7 @@ function start() {
           head.dataset.state = state;
           const badge = head.querySelector('h1 .badge');
           if (badge) { badge.textContent = state; badge.className = 'badge state-' + state.toLowerCase(); }
-          if (finished(state)) location.reload();  // the header, results and times of the end
+          if (finished(state)) location.reload();
         }
         draw();
       } catch (e) { /* the server is restarting: try again */ }

@@ -42,7 +42,7 @@ document.addEventListener('keydown', (e) => {
     goto = null; gotoHint(null); e.preventDefault(); return;
   }
   switch (e.key) {
-    case '/': { const box = document.getElementById('goto'); if (box) { box.focus(); box.select(); e.preventDefault(); } break; }
+    case '/': { const box = document.getElementById('log-search') || document.getElementById('goto'); if (box) { box.focus(); box.select(); e.preventDefault(); } break; }
     case 'g': goto = ''; gotoHint(''); e.preventDefault(); break;
     case 'j': select(selected + 1); e.preventDefault(); break;
     case 'k': select(selected - 1); e.preventDefault(); break;
