@@ -485,6 +485,8 @@ def test_events_are_pushed_after_each_commit(lab, worker):
                        "worker": "w1", "job": str(job_id)}
     assert post_logs(lab, job_id, token, [log_line(0, "event", "hello")], 0).status_code == 200
     assert lab.next_event() == ("org.lavasoftware.event", "lavaserver", {"message": "hello", "job": job_id})
+    # The web UI's log notice (lava-publisher keeps it off its PUB socket).
+    assert lab.next_event() == ("org.lavasoftware.log", "lavaserver", {"job": job_id, "lines": 1})
     requests.post(lab.base + "jobs/%d/" % job_id, data={"state": "FINISHED", "result": "pass"},
                   headers=jheaders(token))
     topic, _, payload = lab.next_event()

@@ -75,6 +75,7 @@ const std::map<std::string, RoundTrip>& messages() {
         {"events/device", json_message(parse_device_event, [](auto& x) { return to_json(x); })},
         {"events/worker", json_message(parse_worker_event, [](auto& x) { return to_json(x); })},
         {"events/event", json_message(parse_log_event, [](auto& x) { return to_json(x); })},
+        {"events/log", json_message(parse_log_notice, [](auto& x) { return to_json(x); })},
         {"events/frames", [](const json& j) -> std::optional<json> {
              auto e = parse_websocket_text(j.dump());
              if (!e) return std::nullopt;

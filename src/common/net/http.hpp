@@ -77,10 +77,15 @@ struct HttpServerOptions {
 // client that lets it fill up is disconnected (close code 1008, a reason
 // saying so) and the others never wait for it. Pings keep idle
 // connections checked: a peer silent for two intervals is dropped.
+// The value of cookie `name` in the request's Cookie header, or nullopt.
+std::optional<std::string> request_cookie(const HttpRequest& request, std::string_view name);
+
 struct WebSocketOptions {
     std::function<bool(std::string_view path)> accepts;
     std::function<boost::asio::awaitable<std::optional<std::string>>(std::uint64_t client, const HttpRequest&)> open;
     std::function<void(std::uint64_t client)> closed;  // after an accepted client went away
+    // A text message an accepted client sent (on an I/O thread: keep it quick).
+    std::function<void(std::uint64_t client, std::string_view text)> message;
     std::size_t queue_limit = 1000;                     // messages per client
     std::chrono::milliseconds ping_interval{std::chrono::seconds(30)};
 };

@@ -1,5 +1,8 @@
 #include "common/net/url.hpp"
 
+#include "common/base/text.hpp"
+#include "common/net/http.hpp"
+
 namespace lava::common::net {
 
 std::string url_decode(std::string_view s, bool plus_is_space) {
@@ -77,6 +80,24 @@ std::string encode_form(const FormPairs& pairs) {
         out += url_encode(k) + "=" + url_encode(v);
     }
     return out;
+}
+
+std::optional<std::string> request_cookie(const HttpRequest& request, std::string_view name) {
+    for (const auto& [header, value] : request.headers) {
+        if (header != "cookie") continue;
+        for (auto part : split(value, ';', false)) {
+            const auto begin = part.find_first_not_of(' ');
+            if (begin == std::string::npos) continue;
+            const auto eq = part.find('=', begin);
+            if (eq == std::string::npos) continue;
+            if (std::string_view(part).substr(begin, eq - begin) == name) {
+                auto v = part.substr(eq + 1);
+                while (!v.empty() && v.back() == ' ') v.pop_back();
+                return v;
+            }
+        }
+    }
+    return std::nullopt;
 }
 
 }  // namespace lava::common::net

@@ -105,13 +105,18 @@ public:
         beast::get_lowest_layer(ws_).socket().close(ignored);
     }
 
-    // Reads until the connection ends; then ends the writer.
-    asio::awaitable<void> read_loop() {
+    // Reads until the connection ends, handing text messages to `message`;
+    // then ends the writer.
+    asio::awaitable<void> read_loop(std::function<void(std::uint64_t, std::string_view)> message) {
         beast::flat_buffer buffer;
         for (;;) {
             auto [ec, n] = co_await ws_.async_read(buffer, kTuple);
             (void)n;
             if (ec) break;
+            if (message && ws_.got_text()) {
+                const auto data = buffer.data();
+                message(id_, std::string_view(static_cast<const char*>(data.data()), data.size()));
+            }
             buffer.consume(buffer.size());
         }
         end(websocket::close_code::none, {});
@@ -228,7 +233,8 @@ asio::awaitable<void> WebSockets::serve(beast::tcp_stream stream, http::request<
         if (impl.closing) client->end(websocket::close_code::going_away, "server shutting down");
     }
     impl.log->debug("websocket {} open from {}", id, r.remote_address);
-    asio::co_spawn(ws.get_executor(), [client]() { return client->read_loop(); }, async::log_completion("websocket reader"));
+    asio::co_spawn(ws.get_executor(), [client, message = impl.options.message]() { return client->read_loop(message); },
+                   async::log_completion("websocket reader"));
     co_await client->write_loop();
     {
         std::lock_guard lock(impl.mutex);

@@ -91,6 +91,7 @@ json to_json(const DeviceEvent& e) {
 json to_json(const WorkerEvent& e) { return {{"hostname", e.hostname}, {"health", e.health}, {"state", e.state}}; }
 
 json to_json(const LogEvent& e) { return {{"message", e.message}, {"job", e.job}}; }
+json to_json(const LogNotice& e) { return {{"job", e.job}, {"lines", e.lines}}; }
 
 Result<TestJobEvent> parse_testjob_event(const json& j) {
     TestJobEvent e;
@@ -163,6 +164,16 @@ Result<LogEvent> parse_log_event(const json& j) {
     auto job = integer(j, "job");
     if (!job) return job.error();
     return LogEvent{j["message"], *job};
+}
+
+Result<LogNotice> parse_log_notice(const json& j) {
+    if (!j.is_object() || j.size() != 2) return bad("a log notice is {\"job\", \"lines\"}");
+    auto job = integer(j, "job");
+    if (!job) return job.error();
+    auto lines = integer(j, "lines");
+    if (!lines) return lines.error();
+    if (*lines < 0) return bad("'lines' is negative");
+    return LogNotice{*job, *lines};
 }
 
 }  // namespace lava::proto

@@ -68,7 +68,16 @@ struct LogEvent {
     std::int64_t job = 0;
 };
 
+// lava-cpp's <topic>.log, from lava-server to lava-publisher only (never on
+// its PUB socket): a job's log has `lines` committed lines (the web UI's
+// live tail, docs/adr/0011-web-ui.md).
+struct LogNotice {
+    std::int64_t job = 0;
+    std::int64_t lines = 0;
+};
+
 nlohmann::json to_json(const TestJobEvent& e);
+nlohmann::json to_json(const LogNotice& e);
 nlohmann::json to_json(const DeviceEvent& e);
 nlohmann::json to_json(const WorkerEvent& e);
 nlohmann::json to_json(const LogEvent& e);
@@ -77,5 +86,6 @@ Result<TestJobEvent> parse_testjob_event(const nlohmann::json& j);
 Result<DeviceEvent> parse_device_event(const nlohmann::json& j);
 Result<WorkerEvent> parse_worker_event(const nlohmann::json& j);
 Result<LogEvent> parse_log_event(const nlohmann::json& j);
+Result<LogNotice> parse_log_notice(const nlohmann::json& j);
 
 }  // namespace lava::proto

@@ -26,6 +26,7 @@ struct Fanout::Client {
     Kind kind = Kind::kAnonymous;
     std::optional<store::Principal> user;  // kUser
     std::string worker;                    // kWorker: its hostname
+    std::string session;                   // kUser by the sessionid cookie: the session's key
 };
 
 // Who may receive one event.
@@ -48,11 +49,13 @@ std::string topic_kind(const std::string& topic) {
 }  // namespace
 
 Fanout::Fanout(common::db::Pool& db, common::async::BlockingPool& blocking, common::net::HttpServer& server,
-               common::net::WebSocketOptions limits)
-    : db_(db), blocking_(blocking), server_(server) {
+               common::net::WebSocketOptions limits, std::vector<std::string> ui_origins)
+    : db_(db), blocking_(blocking), server_(server), ui_origins_(std::move(ui_origins)),
+      recheck_interval_(limits.ping_interval), last_recheck_(std::chrono::steady_clock::now()) {
     limits.accepts = [](std::string_view path) { return path == "/ws/" || path == "/ws"; };
     limits.open = [this](std::uint64_t id, const HttpRequest& request) { return open(id, request); };
     limits.closed = [this](std::uint64_t id) { closed(id); };
+    limits.message = [this](std::uint64_t id, std::string_view text) { message(id, text); };
     server_.serve_websockets(std::move(limits));
 }
 
@@ -110,6 +113,20 @@ boost::asio::awaitable<std::optional<std::string>> Fanout::open(std::uint64_t id
         if (!valid) co_return error_message("Invalid token for worker '" + host + "'");
         client->kind = Client::Kind::kWorker;
         client->worker = host;
+    } else if (const auto key = common::net::request_cookie(request, "sessionid"); key && !key->empty()) {
+        if (!origin_allowed(request)) {
+            co_return error_message("A session cookie is accepted only from this server's own pages (Origin '" +
+                                    std::string(request.header("origin")) + "')");
+        }
+        auto found = co_await common::db::transact_async(blocking_, db_, [&](common::db::Tx& tx) {
+            return store::SessionRepository(tx).find(*key);
+        });
+        // An expired or signed-out session is anonymous, as lava-server treats it.
+        if (found) {
+            client->kind = Client::Kind::kUser;
+            client->user = std::move(found->user);
+            client->session = *key;
+        }
     }
     log->info("websocket {} from {}: {}", id, request.remote_address,
               client->kind == Client::Kind::kUser     ? "user " + client->user->username
@@ -123,6 +140,64 @@ boost::asio::awaitable<std::optional<std::string>> Fanout::open(std::uint64_t id
 void Fanout::closed(std::uint64_t id) {
     std::lock_guard lock(mutex_);
     clients_.erase(id);
+    log_subscriptions_.erase(id);
+}
+
+bool Fanout::origin_allowed(const HttpRequest& request) const {
+    const std::string origin(request.header("origin"));
+    if (origin.empty()) return true;  // not a browser: no other site's page can be behind it
+    if (!ui_origins_.empty()) return std::find(ui_origins_.begin(), ui_origins_.end(), origin) != ui_origins_.end();
+    const std::string host(request.header("host"));
+    return !host.empty() && (origin == "http://" + host || origin == "https://" + host);
+}
+
+// {"subscribe": "log", "job": N} / {"unsubscribe": "log", "job": N}; anything
+// else is ignored (LAVA's clients send nothing).
+void Fanout::message(std::uint64_t id, std::string_view text) {
+    constexpr std::size_t kMaxSubscriptions = 64;
+    const auto request = proto::parse_json(text);
+    if (!request.is_object()) return;
+    const auto job = request.find("job");
+    if (job == request.end() || !job->is_number_integer()) return;
+    const bool subscribe = request.value("subscribe", "") == "log";
+    const bool unsubscribe = request.value("unsubscribe", "") == "log";
+    std::lock_guard lock(mutex_);
+    if (!clients_.count(id)) return;
+    auto& jobs = log_subscriptions_[id];
+    if (subscribe && jobs.size() < kMaxSubscriptions) jobs.insert(job->get<std::int64_t>());
+    if (unsubscribe) jobs.erase(job->get<std::int64_t>());
+}
+
+// Sessions signed out or expired since their client connected lose their
+// user (at most one check per interval, before a delivery).
+void Fanout::recheck_sessions() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_recheck_ < recheck_interval_) return;
+    last_recheck_ = now;
+    std::vector<std::pair<std::uint64_t, std::string>> sessions;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [id, c] : clients_) {
+            if (!c->session.empty()) sessions.emplace_back(id, c->session);
+        }
+    }
+    if (sessions.empty()) return;
+    std::vector<std::uint64_t> ended;
+    try {
+        common::db::transact(db_, [&](common::db::Tx& tx) {
+            store::SessionRepository repo(tx);
+            for (const auto& [id, key] : sessions) {
+                if (!repo.find(key)) ended.push_back(id);
+            }
+        });
+    } catch (const std::exception& e) {
+        common::log::get("lava-publisher")->warn("sessions not checked: {}", common::db::first_line(e.what()));
+        return;
+    }
+    std::lock_guard lock(mutex_);
+    for (const auto id : ended) {
+        if (auto it = clients_.find(id); it != clients_.end()) it->second = std::make_shared<const Client>();
+    }
 }
 
 Fanout::Audience Fanout::audience(const proto::Event& event, const std::string& kind) {
@@ -133,7 +208,7 @@ Fanout::Audience Fanout::audience(const proto::Event& event, const std::string& 
         const auto w = payload.find("worker");
         if (w != payload.end() && w->is_string()) out.worker = w->get<std::string>();
     }
-    if (kind != "testjob" && kind != "event" && kind != "device") {
+    if (kind != "testjob" && kind != "event" && kind != "device" && kind != "log") {
         out.everyone = true;  // workers (and anything else) are public in LAVA
         return out;
     }
@@ -193,13 +268,26 @@ std::size_t Fanout::deliver(const proto::Event& event) {
         std::lock_guard lock(mutex_);
         if (clients_.empty()) return 0;
     }
+    recheck_sessions();
     const auto who = audience(event, kind);
     const auto text = std::make_shared<const std::string>(proto::to_websocket_text(event));
+    // A log notice: to the clients that asked for this job's.
+    std::optional<std::int64_t> log_job;
+    if (kind == "log") {
+        const auto notice = proto::parse_log_notice(proto::parse_json(event.payload));
+        if (!notice) return 0;
+        log_job = notice->job;
+    }
     std::lock_guard lock(mutex_);
     return server_.broadcast(text, [&](std::uint64_t id) {
         const auto it = clients_.find(id);
         if (it == clients_.end()) return false;  // still authenticating
         const Client& c = *it->second;
+        if (log_job) {
+            const auto subs = log_subscriptions_.find(id);
+            if (subs == log_subscriptions_.end() || !subs->second.count(*log_job)) return false;
+            if (c.kind == Client::Kind::kWorker) return false;
+        }
         switch (c.kind) {
         case Client::Kind::kWorker: return kind == "testjob" && who.worker && *who.worker == c.worker;
         case Client::Kind::kUser: return who.everyone || c.user->is_superuser || who.users.count(c.user->id) > 0;

@@ -2,6 +2,7 @@
 
 #include "common/async/blocking.hpp"
 #include "common/base/limits.hpp"
+#include "common/base/text.hpp"
 #include "common/config/settings.hpp"
 #include "common/db/pool.hpp"
 #include "common/log/log.hpp"
@@ -46,6 +47,10 @@ int main(int argc, char** argv) {
                "Events queued per WebSocket client; a client that falls this far behind is disconnected", 1,
                10000000);
     loader.add("websocket_ping_s", &ws_ping_s, "Seconds between pings to a quiet WebSocket client", 1, 3600);
+    std::string ui_origins;
+    loader.add("ui_origins", &ui_origins,
+               "Origins (comma-separated, e.g. https://lava.example.com) whose pages may open a WebSocket with "
+               "the web UI's session cookie (empty: the server's own host)");
     InputLimits input_limits;
     common::config::register_input_limits(loader, input_limits);
     if (auto code = loader.parse_command_line(app, argc, argv, std::string("lava-cpp ") + LAVA_CPP_VERSION)) {
@@ -78,7 +83,7 @@ int main(int argc, char** argv) {
         common::net::WebSocketOptions limits;
         limits.queue_limit = static_cast<std::size_t>(ws_queue_limit);
         limits.ping_interval = std::chrono::seconds(ws_ping_s);
-        server::publisher::Fanout fanout(db, blocking, server, limits);
+        server::publisher::Fanout fanout(db, blocking, server, limits, split(ui_origins, ',', false));
 
         std::atomic<bool> signalled{false};
         std::thread websockets([&server] { server.run(); });

@@ -84,7 +84,9 @@ std::uint64_t Publisher::run(const std::function<void(const proto::Event&)>& als
                 log->warn("dropped an event that is not LAVA's: {}", event.error().message);
                 continue;
             }
-            for (std::size_t i = 0; i < frames.size(); ++i) {
+            // lava-cpp's log notices are for the web UI's sockets only.
+            const bool notice = text[0].size() >= 4 && text[0].compare(text[0].size() - 4, 4, ".log") == 0;
+            for (std::size_t i = 0; i < frames.size() && !notice; ++i) {
                 // PUB never blocks: a subscriber at its limit loses this event.
                 (void)s.pub.send(frames[i], i + 1 < frames.size() ? zmq::send_flags::sndmore | zmq::send_flags::dontwait
                                                                   : zmq::send_flags::dontwait);

@@ -169,24 +169,6 @@ HttpResponse login_page(const std::string& next, const std::string& error) {
 
 }  // namespace
 
-std::optional<std::string> request_cookie(const HttpRequest& request, std::string_view name) {
-    for (const auto& [header, value] : request.headers) {
-        if (header != "cookie") continue;
-        for (auto part : split(value, ';', false)) {
-            const auto begin = part.find_first_not_of(' ');
-            if (begin == std::string::npos) continue;
-            const auto eq = part.find('=', begin);
-            if (eq == std::string::npos) continue;
-            if (std::string_view(part).substr(begin, eq - begin) == name) {
-                auto v = part.substr(eq + 1);
-                while (!v.empty() && v.back() == ' ') v.pop_back();
-                return v;
-            }
-        }
-    }
-    return std::nullopt;
-}
-
 AuthResult authenticate(common::db::Tx& tx, const HttpRequest& request, Credentials kind) {
     switch (kind) {
         case Credentials::kRest: return rest(tx, request);

@@ -36,7 +36,6 @@ struct AuthResult {
 
 AuthResult authenticate(common::db::Tx& tx, const common::net::HttpRequest& request, Credentials kind);
 
-// The value of cookie `name` in the request's Cookie header, or nullopt.
-std::optional<std::string> request_cookie(const common::net::HttpRequest& request, std::string_view name);
+using common::net::request_cookie;
 
 }  // namespace lava::server::web

@@ -6,6 +6,7 @@
 #include "common/base/text.hpp"
 #include "common/crypto/password.hpp"
 #include "common/log/log.hpp"
+#include "common/proto/events.hpp"
 #include "common/proto/logline.hpp"
 #include "common/proto/worker_api.hpp"
 #include "common/yaml/dump.hpp"
@@ -421,6 +422,11 @@ HttpResponse post_logs(Call& call) {
                                            *id, state->extent.lines + to_store.size() - extent.lines);
         }
         jobs.set_log_extent(*id, extent.lines, extent.bytes);
+        // The web UI's live tail (docs/adr/0011-web-ui.md, point 8): a notice
+        // after the commit; viewers fetch the lines by range. One per upload
+        // (lava-run sends one batch per job-log-interval).
+        call.events.push_back(PendingEvent{".log", "lavaserver",
+                                           proto::to_json(proto::LogNotice{*id, static_cast<std::int64_t>(extent.lines)}).dump()});
     }
     store::ResultRepository(call.tx).add(*id, cases);
     if (!notes.empty()) jobs.append_failure_comment(*id, notes);
