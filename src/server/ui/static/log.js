@@ -232,42 +232,126 @@ function start() {
   pill.addEventListener('click', () => { follow.checked = true; box.scrollTop = box.scrollHeight; });
   follow.addEventListener('change', () => { if (follow.checked) box.scrollTop = box.scrollHeight; });
 
-  // A running job: new lines as they are committed, checked every second
-  // until the job ends (then the page reloads for its results and times).
+  // A running job: lava-server's log notices (through the page's socket)
+  // say when lines were committed; the new ones are fetched by range. A
+  // testjob event updates the header; at the end the page reloads for the
+  // results and times. Without the socket, a poll every 5 s.
   const finished = (s) => !['Submitted', 'Scheduling', 'Scheduled', 'Running', 'Canceling'].includes(s);
-  async function tail() {
-    while (!finished(state)) {
-      await new Promise((r) => setTimeout(r, 1000));
-      try {
-        const data = await fetchJson(`${base}/log_lines?start=${total}&end=${total + CHUNK}${levelParam()}`);
-        if (data.total > total) {
-          const added = data.total - total;
-          chunks.delete(Math.floor(total / CHUNK));
-          total = data.total;
-          sized();
-          if (follow.checked) {
-            box.scrollTop = box.scrollHeight;
-          } else {
-            unseen += added;
-            pill.hidden = false;
-            pill.textContent = `${unseen.toLocaleString('en')} new lines`;
-          }
-        }
-        if (data.state !== state) {
-          state = data.state;
-          head.dataset.state = state;
-          const badge = head.querySelector('h1 .badge');
-          if (badge) { badge.textContent = state; badge.className = 'badge state-' + state.toLowerCase(); }
-          if (finished(state)) location.reload();
+  let fetching = false;
+  let again = false;
+  async function refreshTail() {
+    if (fetching) { again = true; return; }
+    fetching = true;
+    try {
+      const data = await fetchJson(`${base}/log_lines?start=${total}&end=${total + CHUNK}${levelParam()}`);
+      if (data.total > total) {
+        const added = data.total - total;
+        chunks.delete(Math.floor(total / CHUNK));
+        total = data.total;
+        sized();
+        if (follow.checked) {
+          box.scrollTop = box.scrollHeight;
+        } else {
+          unseen += added;
+          pill.hidden = false;
+          pill.textContent = `${unseen.toLocaleString('en')} new lines`;
         }
         draw();
-      } catch (e) { /* the server is restarting: try again */ }
+      }
+      if (data.state !== state) applyState(data.state);
+    } catch (e) {
+      /* the server is restarting: the next notice or poll tries again */
+    } finally {
+      fetching = false;
+      if (again) { again = false; refreshTail(); }
     }
+  }
+  function applyState(next) {
+    state = next;
+    head.dataset.state = state;
+    badge($('job-state'), 'state', state);
+    if (finished(state)) refreshPage();
+  }
+  function setLink(holder, prefix, name) {
+    if (!name || holder.textContent === name) return;
+    const a = document.createElement('a');
+    a.href = prefix + encodeURIComponent(name);
+    a.textContent = name;
+    holder.replaceChildren(a);
+  }
+  function badge(holder, cls, text) {
+    if (!text || text === 'Unknown') { holder.replaceChildren(); return; }
+    const b = document.createElement('span');
+    b.className = `badge ${cls}-${text.toLowerCase()}`;
+    b.textContent = text;
+    holder.replaceChildren(b);
+  }
+  const seconds = (s) => (s === null || s === undefined ? '—'
+    : (s >= 3600 ? `${Math.floor(s / 3600)}h ` : '') + (s >= 60 ? `${Math.floor((s % 3600) / 60)}m ` : '') + `${s % 60}s`);
+  // The header, the error banner and the results from the page's own data
+  // (?format=json): what a reload would show, without one.
+  async function refreshPage() {
+    const data = await fetchJson(`${base}?format=json`);
+    const j = data.job;
+    badge($('job-state'), 'state', j.state);
+    badge($('job-health'), 'health', j.health);
+    setLink($('job-device'), '/scheduler/device/', j.device);
+    setLink($('job-worker'), '/scheduler/worker/', j.worker);
+    if (j.state !== 'Submitted') for (const w of document.querySelectorAll('.facts .waiting')) w.remove();
+    $('job-start').textContent = j.start_time || '—';
+    $('job-end').textContent = j.end_time || '—';
+    $('job-duration').textContent = seconds(j.duration);
+    if (!data.can_cancel && $('cancel-form')) $('cancel-form').remove();
+    if (data.error) {
+      $('job-error-type').textContent = data.error.error_type || '';
+      $('job-error-msg').textContent = data.error.error_msg || data.error.comment || '';
+      $('job-error').hidden = false;
+    }
+    $('case-count').textContent = String(data.case_count);
+    const rows = data.cases.map((c) => {
+      const tr = document.createElement('tr');
+      tr.className = 'result-' + c.result;
+      const cell = (child) => { const td = document.createElement('td'); if (child !== undefined) td.append(child); tr.append(td); return td; };
+      cell(c.suite);
+      let name = c.name;
+      if (c.line !== null) { name = document.createElement('a'); name.href = '#L' + c.line; name.dataset.line = c.line; name.textContent = c.name; }
+      cell(name).className = 'grow';
+      const b = document.createElement('span');
+      b.className = 'badge result-' + c.result;
+      b.textContent = c.result;
+      cell(b);
+      cell(c.measurement !== null ? `${c.measurement} ${c.units}` : '').className = 'num';
+      return tr;
+    });
+    $('results-body').replaceChildren(...rows);
+    head.dataset.updated = 'yes';
+  }
+  if (!finished(state)) {
+    document.dispatchEvent(new CustomEvent('lava:subscribe', { detail: { job: Number(job) } }));
+    document.addEventListener('lava:event', (e) => {
+      const { kind, data } = e.detail;
+      if (Number(data.job) !== Number(job)) return;
+      if (kind === 'log') refreshTail();
+      if (kind === 'testjob') {
+        setLink($('job-device'), '/scheduler/device/', data.device);
+        setLink($('job-worker'), '/scheduler/worker/', data.worker);
+        if (data.state !== 'Submitted') for (const w of document.querySelectorAll('.facts .waiting')) w.remove();
+        if (data.start_time) $('job-start').textContent = String(data.start_time).slice(0, 19).replace('T', ' ');
+        if (finished(data.state)) refreshTail().then(() => applyState(data.state));
+        else if (data.state !== state) applyState(data.state);
+      }
+    });
+    document.addEventListener('lava:live', (e) => { if (e.detail.up) refreshTail(); });  // catch up after a reconnect
+    (async () => {
+      while (!finished(state)) {
+        await new Promise((r) => setTimeout(r, 5000));
+        if (document.body.dataset.live !== 'up') refreshTail();
+      }
+    })();
   }
 
   sized();
   if (location.hash) fromHash();
   else if (!finished(state)) box.scrollTop = box.scrollHeight;
   draw();
-  tail();
 }

@@ -68,3 +68,102 @@ if (box) {
     if (/^[0-9]+(\.[0-9]+)?$/.test(v)) { e.preventDefault(); location.href = '/scheduler/job/' + v.split('.')[0]; }
   });
 }
+
+// ---- Live: one WebSocket per page, lava-publisher's /ws/ through
+// lava-server (same origin; the session cookie says who we are, so private
+// jobs stay private). Every event is dispatched on `document` as
+// `lava:event` {kind, data}; a page asks for a job's log notices with
+// `lava:subscribe` {job}. `document.body.dataset.live` is "up" while the
+// socket is open (pages fall back to polling otherwise).
+const subscriptions = new Set();
+let socket = null;
+let backoff = 500;
+
+function send(obj) {
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(obj));
+}
+
+function connect() {
+  const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws/';
+  socket = new WebSocket(url);
+  socket.addEventListener('open', () => {
+    backoff = 500;
+    document.body.dataset.live = 'up';
+    for (const job of subscriptions) send({ subscribe: 'log', job });
+    document.dispatchEvent(new CustomEvent('lava:live', { detail: { up: true } }));
+  });
+  socket.addEventListener('message', (m) => {
+    let frames;
+    try { frames = JSON.parse(m.data); } catch { return; }
+    if (!Array.isArray(frames) || frames.length !== 5) return;  // {"error": ...} and the like
+    const topic = String(frames[0]);
+    let data;
+    try { data = JSON.parse(frames[4]); } catch { return; }
+    const kind = topic.slice(topic.lastIndexOf('.') + 1);
+    document.dispatchEvent(new CustomEvent('lava:event', { detail: { kind, data, received: performance.now() } }));
+  });
+  socket.addEventListener('close', () => {
+    document.body.dataset.live = 'down';
+    document.dispatchEvent(new CustomEvent('lava:live', { detail: { up: false } }));
+    setTimeout(connect, backoff);
+    backoff = Math.min(backoff * 2, 15000);
+  });
+}
+
+document.addEventListener('lava:subscribe', (e) => {
+  subscriptions.add(e.detail.job);
+  send({ subscribe: 'log', job: e.detail.job });
+});
+
+if ('WebSocket' in window) connect();
+
+// Job lists: a row changes in place when its job does; jobs that are new
+// to the list are counted in a pill that reloads the list.
+const table = document.querySelector('table[data-live="jobs"]');
+if (table) {
+  const tab = table.dataset.tab;
+  let fresh = 0;
+  const setBadge = (cell, cls, text) => {
+    if (!cell) return;
+    let b = cell.querySelector('.badge');
+    if (!text) { if (b) b.remove(); return; }
+    if (!b) { b = document.createElement('span'); cell.append(b); }
+    b.className = 'badge ' + cls + '-' + text.toLowerCase();
+    b.textContent = text;
+  };
+  document.addEventListener('lava:event', (e) => {
+    if (e.detail.kind !== 'testjob') return;
+    const j = e.detail.data;
+    const row = table.querySelector(`tr[data-job="${Number(j.job)}"]`);
+    if (row) {
+      const cells = row.children;
+      setBadge(cells[1], 'state', j.state);
+      setBadge(cells[2], 'health', j.health === 'Unknown' ? '' : j.health);
+      if (j.device && cells[4] && !cells[4].textContent.trim()) {
+        const a = document.createElement('a');
+        a.href = '/scheduler/device/' + encodeURIComponent(j.device);
+        a.textContent = j.device;
+        cells[4].replaceChildren(a);
+      }
+      if (j.end_time && cells[8]) cells[8].textContent = String(j.end_time).slice(0, 19).replace('T', ' ');
+      row.classList.add('changed');
+      if (tab === 'queue' && j.state !== 'Submitted') row.remove();
+      if (tab === 'active' && j.state === 'Finished') row.classList.add('gone');
+      return;
+    }
+    const belongs = tab === 'all' || (tab === 'queue' && j.state === 'Submitted') ||
+      (tab === 'active' && j.state !== 'Submitted' && j.state !== 'Finished') ||
+      (tab === 'mine' && j.submitter === document.body.dataset.user) || (tab === 'healthcheck' && j.health_check);
+    if (!belongs || table.dataset.first !== 'yes') return;
+    fresh += 1;
+    let pill = document.getElementById('jobs-new');
+    if (!pill) {
+      pill = document.createElement('a');
+      pill.id = 'jobs-new';
+      pill.className = 'pill';
+      pill.href = location.pathname + location.search;
+      document.querySelector('.tabs').append(pill);
+    }
+    pill.textContent = `${fresh} new or changed job${fresh > 1 ? 's' : ''} — show`;
+  });
+}

@@ -1,0 +1,273 @@
+// Following and triaging jobs in a real Chromium (issue 15): the job page
+// follows a QEMU job live to Complete without a reload (state, log, results
+// with pass, fail and a measurement), hostile text renders as text, lists
+// update in place, keyboard navigation, cancel from the page, private jobs
+// invisible to anonymous, and a 100 MB log that opens at line 900,000 and is
+// searched on the server.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+
+import { assertNoProblems, screenshot, useBrowser } from './lib/browser.mjs';
+import { useLab } from './lib/lab.mjs';
+
+const lab = useLab('jobs', {
+  setup: (lab) => {
+    lab.addUser('alice', 'alice-pw');
+    lab.addUser('bob', 'bob-pw');
+  },
+});
+const browser = useBrowser();
+
+const XSS = '<img src=x onerror="window.__xss=1">&<script>window.__xss=2</script>';
+
+function qemuJob(name, { visibility = 'public', steps } = {}) {
+  const run = (steps || [
+    'lava-test-case kernel-version --shell uname -a',
+    'lava-test-case must-fail --shell false',
+    'lava-test-case boot-time --result pass --measurement 1.5 --units seconds',
+  ]).map((s) => `          - ${JSON.stringify(s)}`).join('\n');
+  return `job_name: ${JSON.stringify(name)}
+device_type: qemu
+visibility: ${visibility}
+timeouts:
+  job: {minutes: 10}
+  action: {minutes: 3}
+  connection: {minutes: 2}
+context:
+  arch: amd64
+actions:
+- deploy:
+    to: tmpfs
+    images:
+      kernel:
+        url: ${lab.env.LAVA_IMAGES_URL}/vmlinux
+        image_arg: -kernel {kernel} -append "console=ttyS0,115200 panic=-1"
+      initrd:
+        url: ${lab.env.LAVA_IMAGES_URL}/initramfs.cpio.gz
+        image_arg: -initrd {initrd}
+- boot:
+    method: qemu
+    media: tmpfs
+    prompts: ['root@dut:~# ']
+- test:
+    definitions:
+    - from: inline
+      name: smoke
+      path: inline/smoke.yaml
+      repository:
+        metadata:
+          format: Lava-Test Test Definition 1.0
+          name: smoke
+          description: checks
+        run:
+          steps:
+${run}
+`;
+}
+
+async function api(method, p, token, form) {
+  const r = await lab.fetch(`/api/v0.2/${p}`, {
+    method,
+    headers: { Authorization: `Token ${token}` },
+    body: form ? new URLSearchParams(form) : undefined,
+  });
+  const body = await r.text();
+  return { status: r.status, json: body ? JSON.parse(body) : null, body };
+}
+
+async function submit(definition, token = lab.env.LAVA_ADMIN_TOKEN) {
+  const r = await api('POST', 'jobs/', token, { definition });
+  assert.equal(r.status, 201, r.body);
+  return r.json.job_ids[0];
+}
+
+async function signIn(page, user) {
+  await page.goto(`${lab.url}/accounts/login/?next=/scheduler/alljobs`);
+  await page.locator('input[name="username"]').fill(user);
+  await page.locator('input[name="password"]').fill(`${user}-pw`);
+  await Promise.all([page.waitForURL(`${lab.url}/scheduler/alljobs`), page.locator('[type="submit"]').click()]);
+}
+
+function psql(sql) {
+  const r = spawnSync('psql', ['-X', '-tA', '-v', 'ON_ERROR_STOP=1', '-c', sql],
+                      { env: { ...process.env, ...lab.pgEnv }, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+test('the job page follows a QEMU job live to Complete without a reload', async () => {
+  const page = await browser.newPage();
+  let dialogs = 0;
+  page.on('dialog', (d) => { dialogs += 1; d.dismiss(); });
+  await signIn(page, 'alice');
+  const id = await submit(qemuJob(XSS, {
+    steps: [
+      'lava-test-case kernel-version --shell uname -a',
+      'lava-test-case must-fail --shell false',
+      'lava-test-case boot-time --result pass --measurement 1.5 --units seconds',
+      `echo '${XSS.replace(/'/g, '')}'`,
+    ],
+  }));
+  await page.goto(`${lab.url}/scheduler/job/${id}`);
+  // The page load's mark: a reload would lose it.
+  await page.evaluate(() => { window.__sameDocument = true; });
+  await page.waitForFunction(() => document.body.dataset.live === 'up');
+  await page.locator('#job-state .state-running').waitFor({ timeout: 60_000 });
+  await page.locator('#log .ln.target').first().waitFor({ timeout: 60_000 });
+  await screenshot(page, 'job-running');
+  await page.locator('#job-health .health-complete').waitFor({ timeout: 120_000 });
+  await page.waitForFunction(() => document.getElementById('job')?.dataset.updated === 'yes');
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page reloaded');
+  assert.equal(await page.locator('#job-state').textContent(), 'Finished');
+  assert.match(await page.locator('#job-end').textContent(), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+  assert.equal(await page.locator('#job-worker').textContent(), 'worker01');
+  assert.equal(await page.locator('.facts .waiting').count(), 0);
+  // Results with a pass, a fail and a measurement, inline.
+  const results = page.locator('#results-body');
+  await results.locator('tr.result-fail', { hasText: 'must-fail' }).waitFor();
+  await results.locator('tr.result-pass', { hasText: 'kernel-version' }).waitFor();
+  assert.match(await results.locator('tr', { hasText: 'boot-time' }).textContent(), /1\.5 seconds/);
+  // The log: every line committed, the hostile line as text.
+  const lines = Number((await page.locator('#log-count').textContent()).replace(/[^0-9]/g, ''));
+  const stored = (await api('GET', `jobs/${id}/`, lab.env.LAVA_ADMIN_TOKEN)).json;
+  assert.ok(lines > 100, `${lines} lines`);
+  assert.equal(stored.health, 'Complete');
+  await page.locator('#log-search').fill('onerror');
+  await page.locator('#log-search').press('Enter');
+  await page.locator('#log .ln.match.here').waitFor();
+  assert.match(await page.locator('#log .ln.match.here .m').textContent(), /<img src=x onerror=/);
+  // Hostile text is text: in the header, the log and the title.
+  assert.match(await page.locator('.description').textContent(), /<img src=x onerror=/);
+  assert.equal(await page.locator('img[src="x"]').count(), 0);
+  assert.equal(await page.evaluate(() => window.__xss), undefined);
+  assert.equal(dialogs, 0);
+  await screenshot(page, 'job-complete');
+  assertNoProblems(page, 'the job page');
+});
+
+test('the jobs list updates in place and keys navigate it', async () => {
+  const page = await browser.newPage();
+  await signIn(page, 'bob');
+  await page.waitForFunction(() => document.body.dataset.live === 'up');
+  const rows = page.locator('#jobs tbody tr[data-job]');
+  const before = await rows.count();
+  assert.ok(before >= 2, `${before} rows`);
+  // A job submitted now: counted in a pill without a reload.
+  lab.manage('devices', 'update', 'qemu01', '--health', 'MAINTENANCE');
+  const id = await submit(qemuJob('queued while you watch'), lab.addToken('bob'));
+  await page.locator('#jobs-new').waitFor();
+  await screenshot(page, 'jobs-list');
+  // j/k select rows, Enter opens the selected one.
+  await page.keyboard.press('j');
+  await page.keyboard.press('j');
+  await page.keyboard.press('k');
+  const selected = page.locator('#jobs tbody tr.selected');
+  assert.equal(await selected.count(), 1);
+  const target = await selected.getAttribute('data-href');
+  await Promise.all([page.waitForURL(lab.url + target), page.keyboard.press('Enter')]);
+  // g, a job id, Enter: that job.
+  await page.keyboard.press('g');
+  for (const ch of String(id)) await page.keyboard.press(ch);
+  await Promise.all([page.waitForURL(`${lab.url}/scheduler/job/${id}`), page.keyboard.press('Enter')]);
+  // `/` focuses the search of the page (the log's, here).
+  await page.keyboard.press('/');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'log-search');
+  // bob's queued job: cancelled from its page.
+  await page.locator('#job-state .state-submitted').waitFor();
+  await Promise.all([page.waitForURL(`${lab.url}/scheduler/job/${id}`), page.locator('#cancel').click()]);
+  await page.locator('#job-health .health-canceled').waitFor();
+  assert.equal(await page.locator('#cancel').count(), 0);
+  assertNoProblems(page, 'the jobs list and job page');
+});
+
+test('anonymous visitors see public jobs only', async () => {
+  const alice = lab.addToken('alice');
+  const secret = await submit(qemuJob('alice private plans', { visibility: 'personal' }), alice);
+  const page = await browser.newPage();
+  await page.goto(`${lab.url}/scheduler/alljobs`);
+  await page.locator('#jobs tbody tr[data-job]').first().waitFor();
+  assert.equal(await page.locator(`#jobs tr[data-job="${secret}"]`).count(), 0);
+  assert.equal(await page.getByText('alice private plans').count(), 0);
+  const r = await page.goto(`${lab.url}/scheduler/job/${secret}`);
+  assert.equal(r.status(), 404);
+  assert.equal(await page.getByText('alice private plans').count(), 0);
+  // Signed in as alice, it is there.
+  await signIn(page, 'alice');
+  await page.locator(`#jobs tr[data-job="${secret}"]`).waitFor();
+  assert.equal((await api('GET', `jobs/${secret}/cancel/`, alice)).status, 200);
+  takeAll(page);
+});
+
+function takeAll(page) {
+  page.problems.splice(0);  // the 404 above is expected
+}
+
+// A 100 MB log written as lava-server stores it, on a job that never ran.
+function writeBigLog(id, submitTime, lines) {
+  const dir = path.join(lab.env.LAVA_JOB_OUTPUT, submitTime.slice(0, 4), submitTime.slice(5, 7),
+                        submitTime.slice(8, 10), String(id));
+  fs.mkdirSync(dir, { recursive: true });
+  const log = fs.openSync(path.join(dir, 'output.yaml'), 'w');
+  const idx = fs.openSync(path.join(dir, 'output.idx'), 'w');
+  const pad = 'x'.repeat(40);
+  let bytes = 0;
+  const block = 10000;
+  for (let start = 0; start < lines; start += block) {
+    const texts = [];
+    const offsets = Buffer.alloc(8 * Math.min(block, lines - start));
+    for (let n = start; n < Math.min(lines, start + block); n++) {
+      const msg = n === 987654 ? 'the needle-in-the-log is here' : `line ${String(n + 1).padStart(7, '0')} ${pad}`;
+      const lvl = n % 1000 === 0 ? 'info' : 'target';
+      const text = `- {"dt": "2026-12-05T10:00:00.${String(n % 1000000).padStart(6, '0')}", "lvl": "${lvl}", "msg": "${msg}"}\n`;
+      offsets.writeBigUInt64LE(BigInt(bytes), 8 * (n - start));
+      bytes += Buffer.byteLength(text);
+      texts.push(text);
+    }
+    fs.writeSync(log, texts.join(''));
+    fs.writeSync(idx, offsets);
+  }
+  fs.closeSync(log);
+  fs.closeSync(idx);
+  psql(`UPDATE test_jobs SET log_lines = ${lines}, log_bytes = ${bytes} WHERE id = ${id}`);
+  return bytes;
+}
+
+test('a 100 MB log opens at line 900,000 and is searched on the server', async () => {
+  const id = await submit(qemuJob('the big log'));
+  assert.equal((await api('GET', `jobs/${id}/cancel/`, lab.env.LAVA_ADMIN_TOKEN)).status, 200);
+  const job = (await api('GET', `jobs/${id}/`, lab.env.LAVA_ADMIN_TOKEN)).json;
+  assert.equal(job.state, 'Finished');
+  const lines = 1_050_000;
+  const bytes = writeBigLog(id, job.submit_time, lines);
+  assert.ok(bytes >= 100e6, `${bytes} bytes`);
+  const page = await browser.newPage();
+  const started = Date.now();
+  await page.goto(`${lab.url}/scheduler/job/${id}#L900000`);
+  const row = page.locator('#L900000.here');
+  await row.waitFor();
+  const firstScreen = Date.now() - started;
+  assert.match(await row.locator('.m').textContent(), /^line 0900000 x+$/);
+  assert.equal((await page.locator('#log-count').textContent()).replace(/[^0-9]/g, ''), String(lines));
+  // Only what is on screen is in the DOM.
+  const nodes = await page.locator('#log .ln').count();
+  assert.ok(nodes < 200, `${nodes} rows in the DOM`);
+  // Search: every match, found by the server.
+  const searched = Date.now();
+  await page.locator('#log-search').fill('needle-in');
+  await page.locator('#log-search').press('Enter');
+  await page.locator('#L987655.match.here').waitFor();
+  const search = Date.now() - searched;
+  assert.equal(await page.locator('#log-matches').textContent(), '1 / 1');
+  // Level filters: the info lines only (one in 1,000).
+  await page.locator('#log-levels input[value="target"]').uncheck();
+  await page.waitForFunction(() => /^1,050 lines shown/.test(document.getElementById('log-count').textContent));
+  await screenshot(page, 'job-big-log');
+  console.log(`100 MB log (${lines} lines, ${bytes} bytes): line 900,000 on screen in ${firstScreen} ms, `
+              + `a search over the whole log in ${search} ms, ${nodes} rows in the DOM`);
+  assertNoProblems(page, 'the big log');
+  lab.manage('devices', 'update', 'qemu01', '--health', 'GOOD');
+});
