@@ -99,20 +99,37 @@ function psql(sql) {
   return r.stdout.trim();
 }
 
-test('the job page follows a QEMU job live to Complete without a reload', async () => {
+test('a job submitted in the editor: an invalid field at its line, fixed, then followed live to Complete', async () => {
   const page = await browser.newPage();
   let dialogs = 0;
   page.on('dialog', (d) => { dialogs += 1; d.dismiss(); });
   await signIn(page, 'alice');
-  const id = await submit(qemuJob(XSS, {
+  const good = qemuJob(XSS, {
     steps: [
       'lava-test-case kernel-version --shell uname -a',
       'lava-test-case must-fail --shell false',
       'lava-test-case boot-time --result pass --measurement 1.5 --units seconds',
       `echo '${XSS.replace(/'/g, '')}'`,
     ],
-  }));
-  await page.goto(`${lab.url}/scheduler/job/${id}`);
+  });
+  // `timeouts.connection` misspelt on line 7.
+  const bad = good.replace('  connection: {minutes: 2}', '  conection: {minutes: 2}');
+  assert.equal(bad.split('\n')[6], '  conection: {minutes: 2}');
+  await page.goto(`${lab.url}/scheduler/jobsubmit`);
+  await page.locator('#definition').fill(bad);
+  await page.locator('#validity.bad').waitFor();
+  const issue = page.locator('#issues li', { hasText: 'conection' });
+  await issue.waitFor();
+  assert.match(await issue.textContent(), /^line 7: timeouts\.conection: /);
+  assert.equal(await page.locator('#submit').isDisabled(), true);
+  assert.match(await page.locator('#gutter').textContent(), /\n7 ●\n/);
+  await screenshot(page, 'submit-invalid');
+  await page.locator('#definition').fill(good);
+  await page.locator('#validity.ok').waitFor();
+  assert.equal(await page.locator('#issues li').count(), 0);
+  assert.equal(await page.locator('#submit').isEnabled(), true);
+  await Promise.all([page.waitForURL(/\/scheduler\/job\/[0-9]+$/), page.locator('#submit').click()]);
+  const id = Number(new URL(page.url()).pathname.split('/').pop());
   // The page load's mark: a reload would lose it.
   await page.evaluate(() => { window.__sameDocument = true; });
   await page.waitForFunction(() => document.body.dataset.live === 'up');

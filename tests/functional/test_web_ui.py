@@ -258,3 +258,44 @@ def test_cancel_from_the_page_needs_csrf_and_permission(lab, jobs):
     r = bob.post(url, data={"csrfmiddlewaretoken": token}, allow_redirects=False, timeout=30)
     assert r.status_code == 302 and r.headers["Location"] == "/scheduler/job/%d" % target
     assert lab.get("jobs/%d/" % target, "admin").json()["state"] in ("Canceling", "Finished")
+
+
+def test_submit_validate_and_resubmit_pages(lab, jobs):
+    # The editor needs a session; the check does not (as REST's jobs/validate/).
+    r = get(lab, "/scheduler/jobsubmit")
+    assert r.status_code == 302 and r.headers["Location"] == "/accounts/login/?next=/scheduler/jobsubmit"
+    bad = job("typo").replace("timeouts:", "timeoutz:")
+    r = requests.post(root(lab) + "/scheduler/jobsubmit/validate", data={"definition": bad}, timeout=30)
+    assert r.status_code == 200 and r.json()["valid"] is False
+    assert {"path": "timeoutz", "line": 4} in [{"path": i["path"], "line": i["line"]} for i in r.json()["issues"]]
+    r = requests.post(root(lab) + "/scheduler/jobsubmit/validate", data={"definition": job("fine")}, timeout=30)
+    assert r.json() == {"valid": True, "issues": []}
+    # Submitting: with the session's CSRF token only.
+    alice = sign_in(lab, "alice")
+    url = root(lab) + "/scheduler/jobsubmit"
+    r = alice.post(url, data={"definition": job("from the form")}, allow_redirects=False, timeout=30)
+    assert r.status_code == 403
+    token = alice.cookies["csrftoken"]
+    r = alice.post(url, data={"definition": job("from the form"), "csrfmiddlewaretoken": token},
+                   allow_redirects=False, timeout=30)
+    assert r.status_code == 302 and re.fullmatch(r"/scheduler/job/[0-9]+", r.headers["Location"])
+    new_id = int(r.headers["Location"].rsplit("/", 1)[1])
+    stored = lab.get("jobs/%d/" % new_id, "admin").json()
+    assert stored["submitter"] == "alice" and stored["description"] == "from the form"
+    # A refused definition: the editor again, with LAVA's error and the text kept (escaped).
+    r = alice.post(url, data={"definition": bad + "# " + XSS, "csrfmiddlewaretoken": token},
+                   allow_redirects=False, timeout=30)
+    assert r.status_code == 400 and "Problem with submitted job data" in r.text and "timeoutz" in r.text
+    assert "# &lt;script&gt;alert(1)&lt;/script&gt;" in r.text and "<script>alert" not in r.text
+    # Resubmit: the editor with the job's definition, which submits a new job.
+    page = alice.get(root(lab) + "/scheduler/job/%d/resubmit" % new_id, timeout=30).text
+    assert "job_name: &#34;from the form&#34;" in page and 'name="original" value="%d"' % new_id in page
+    r = alice.post(url, data={"definition": job("again"), "original": str(new_id), "csrfmiddlewaretoken": token},
+                   allow_redirects=False, timeout=30)
+    assert r.status_code == 302 and r.headers["Location"] != "/scheduler/job/%d" % new_id
+    # The definition, numbered and escaped, and as a download.
+    r = get(lab, "/scheduler/job/%d/definition" % jobs["xss"])
+    assert r.status_code == 200 and 'id="L1"' in r.text and "&lt;script&gt;alert(1)" in r.text
+    r = get(lab, "/scheduler/job/%d/definition/plain" % jobs["xss"])
+    assert r.headers["Content-Type"].startswith("text/plain") and "job_name: %s\n" % json.dumps(XSS) in r.text
+    assert get(lab, "/scheduler/job/%d/definition" % jobs["private"]).status_code == 404

@@ -139,6 +139,7 @@ void add_routes(web::App& app) {
               web::Credentials::kNone);
     add_job_pages(app, ui);
     add_log_routes(app);
+    add_submit_pages(app, ui);
 }
 
 }  // namespace lava::server::ui

@@ -72,5 +72,6 @@ std::string short_time(const std::string& iso);
 void add_routes(web::App& app);
 void add_job_pages(web::App& app, std::shared_ptr<const Ui> ui);
 void add_log_routes(web::App& app);
+void add_submit_pages(web::App& app, std::shared_ptr<const Ui> ui);
 
 }  // namespace lava::server::ui
