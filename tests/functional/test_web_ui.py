@@ -299,3 +299,67 @@ def test_submit_validate_and_resubmit_pages(lab, jobs):
     r = get(lab, "/scheduler/job/%d/definition/plain" % jobs["xss"])
     assert r.headers["Content-Type"].startswith("text/plain") and "job_name: %s\n" % json.dumps(XSS) in r.text
     assert get(lab, "/scheduler/job/%d/definition" % jobs["private"]).status_code == 404
+
+
+def test_lab_pages_and_their_visibility(lab, jobs):
+    # Private device types (secret-type: group "team", which bob is in) and their devices.
+    for user in (None, "alice"):
+        devices = [d["hostname"] for d in page_json(lab, "/scheduler/alldevices", user)["devices"]]
+        assert devices == ["qemu01", "qemu02"]
+        types = [t["name"] for t in page_json(lab, "/scheduler/device_types", user)["types"]]
+        assert "secret-type" not in types and "qemu" in types
+        assert get(lab, "/scheduler/device/secret01", user).status_code == 404
+        assert get(lab, "/scheduler/device/secret01/devicedict", user).status_code == 404
+        assert get(lab, "/scheduler/device_type/secret-type", user).status_code == 404
+        assert "secret01" not in get(lab, "/scheduler/alldevices", user).text
+        assert "secret01" not in get(lab, "/", user).text
+    assert "secret01" in [d["hostname"] for d in page_json(lab, "/scheduler/alldevices", "bob")["devices"]]
+    assert get(lab, "/scheduler/device/secret01", "bob").status_code == 200
+    # The dashboard counts each visible type's devices and queue.
+    qemu = [t for t in page_json(lab, "/", "admin")["types"] if t["name"] == "qemu"][0]
+    assert qemu["devices"] == 2 and qemu["queue"] >= 25
+    assert sum(qemu[k] for k in ("idle", "busy", "offline", "maintenance", "bad")) == 2
+    # Worker pages.
+    workers = page_json(lab, "/scheduler/allworkers")["workers"]
+    assert [w["hostname"] for w in workers] == ["worker01"] and workers[0]["devices"] == 2
+    assert get(lab, "/scheduler/worker/worker01").status_code == 200
+    assert get(lab, "/scheduler/worker/nope").status_code == 404
+    assert get(lab, "/scheduler/device_type/qemu").status_code == 200
+
+
+def test_health_changes_need_permission_csrf_and_keep_the_reason(lab, jobs):
+    url = root(lab) + "/scheduler/device/qemu02/health"
+    alice = sign_in(lab, "alice")
+    page = alice.get(root(lab) + "/scheduler/device/qemu02", timeout=30).text
+    assert 'id="health-dialog"' not in page  # not hers to change
+    r = alice.post(url, data={"health": "Bad", "reason": "x", "csrfmiddlewaretoken": alice.cookies["csrftoken"]},
+                   allow_redirects=False, timeout=30)
+    assert r.status_code == 403 and "may not change" in r.text
+    admin = sign_in(lab, "admin")
+    assert 'id="health-dialog"' in admin.get(root(lab) + "/scheduler/device/qemu02", timeout=30).text
+    r = admin.post(url, data={"health": "Bad", "reason": "broken"}, allow_redirects=False, timeout=30)
+    assert r.status_code == 403  # no CSRF token: not authenticated for a write
+    r = admin.post(url, data={"health": "Sleepy", "reason": "x", "csrfmiddlewaretoken": admin.cookies["csrftoken"]},
+                   allow_redirects=False, timeout=30)
+    assert r.status_code == 400 and "Sleepy" in r.text
+    r = admin.post(url, data={"health": "Maintenance", "reason": "<b>cable</b> swap",
+                              "csrfmiddlewaretoken": admin.cookies["csrftoken"]}, allow_redirects=False, timeout=30)
+    assert r.status_code == 302 and r.headers["Location"] == "/scheduler/device/qemu02"
+    data = page_json(lab, "/scheduler/device/qemu02", "admin")
+    assert data["device"]["health"] == "Maintenance"
+    last = data["transitions"][0]
+    assert (last["actor"], last["new_health"]) == ("admin", "Maintenance")
+    assert last["reason"] == "Good → Maintenance (<b>cable</b> swap)" 
+    assert "&lt;b&gt;cable&lt;/b&gt; swap" in get(lab, "/scheduler/device/qemu02").text
+    # Worker health: administrators only.
+    wurl = root(lab) + "/scheduler/worker/worker01/health"
+    r = alice.post(wurl, data={"health": "Maintenance", "csrfmiddlewaretoken": alice.cookies["csrftoken"]},
+                   allow_redirects=False, timeout=30)
+    assert r.status_code == 403
+    r = admin.post(wurl, data={"health": "Maintenance", "reason": "upgrade",
+                               "csrfmiddlewaretoken": admin.cookies["csrftoken"]}, allow_redirects=False, timeout=30)
+    assert r.status_code == 302
+    assert page_json(lab, "/scheduler/worker/worker01")["worker"]["health"] == "Maintenance"
+    r = admin.post(wurl, data={"health": "Active", "csrfmiddlewaretoken": admin.cookies["csrftoken"]},
+                   allow_redirects=False, timeout=30)
+    assert r.status_code == 302

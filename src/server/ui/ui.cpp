@@ -135,11 +135,10 @@ void add_routes(web::App& app) {
     auto ui = std::make_shared<const Ui>(app.settings().web);
     app.route("GET", "/static/ui/{file}", [ui](Call& call) { return ui->static_file(call.params.at("file")); },
               web::Access::kAnyone, web::Credentials::kNone);
-    app.route("GET", "/", [](Call&) { return web::redirect("/scheduler/alljobs"); }, web::Access::kAnyone,
-              web::Credentials::kNone);
     add_job_pages(app, ui);
     add_log_routes(app);
     add_submit_pages(app, ui);
+    add_lab_pages(app, ui);
 }
 
 }  // namespace lava::server::ui

@@ -73,5 +73,6 @@ void add_routes(web::App& app);
 void add_job_pages(web::App& app, std::shared_ptr<const Ui> ui);
 void add_log_routes(web::App& app);
 void add_submit_pages(web::App& app, std::shared_ptr<const Ui> ui);
+void add_lab_pages(web::App& app, std::shared_ptr<const Ui> ui);
 
 }  // namespace lava::server::ui

@@ -167,3 +167,93 @@ if (table) {
     pill.textContent = `${fresh} new or changed job${fresh > 1 ? 's' : ''} — show`;
   });
 }
+
+// Lab pages (dashboard, devices, device types, workers): a device, worker or
+// job event refreshes the numbers and badges in place from the page's own
+// data (?format=json), at most twice a second.
+const liveTables = document.querySelectorAll('table[data-live="types"], table[data-live="devices"], table[data-live="workers"]');
+const dashboard = document.querySelector('[data-live="dashboard"]');
+if (liveTables.length || dashboard) {
+  const badge = (cls, text) => {
+    const b = document.createElement('span');
+    b.className = `badge ${cls}`;
+    b.textContent = text;
+    return b;
+  };
+  const link = (href, text) => {
+    const a = document.createElement('a');
+    a.href = href;
+    a.textContent = text;
+    return a;
+  };
+  let pending = null;
+  async function refresh() {
+    pending = null;
+    const url = location.pathname + location.search + (location.search ? '&' : '?') + 'format=json';
+    let data;
+    try {
+      const r = await fetch(url, { credentials: 'same-origin' });
+      if (!r.ok) return;
+      data = await r.json();
+    } catch { return; }
+    for (const t of data.types || []) {
+      const row = document.querySelector(`table[data-live="types"] tr[data-type="${CSS.escape(t.name)}"]`);
+      if (!row) continue;
+      for (const cell of row.querySelectorAll('[data-count]')) {
+        const target = cell.querySelector('a') || cell;
+        target.textContent = String(t[cell.dataset.count]);
+      }
+    }
+    for (const d of data.devices || []) {
+      const row = document.querySelector(`table[data-live="devices"] tr[data-device="${CSS.escape(d.hostname)}"]`);
+      if (!row) continue;
+      row.querySelector('[data-cell="status"]').replaceChildren(badge(`status-${d.status}`, d.status));
+      row.querySelector('[data-cell="health"]').replaceChildren(badge(`health-${d.health.toLowerCase()}`, d.health));
+      row.querySelector('[data-cell="job"]').replaceChildren(
+        ...(d.current_job !== null ? [link(`/scheduler/job/${d.current_job}`, String(d.current_job))] : []));
+    }
+    for (const w of data.workers || []) {
+      const row = document.querySelector(`table[data-live="workers"] tr[data-worker="${CSS.escape(w.hostname)}"]`);
+      if (!row) continue;
+      row.querySelector('[data-cell="state"]').replaceChildren(badge(w.state === 'Online' ? 'status-idle' : 'status-offline', w.state));
+      row.querySelector('[data-cell="health"]').replaceChildren(badge(`health-${w.health.toLowerCase()}`, w.health));
+    }
+    if (dashboard && data.running) {
+      const body = dashboard.querySelector('.running tbody');
+      const count = dashboard.querySelector('.running .count');
+      if (count) count.textContent = String(data.running.length);
+      if (body) {
+        const rows = data.running.map((j) => {
+          const tr = document.createElement('tr');
+          tr.dataset.job = j.id;
+          tr.dataset.href = `/scheduler/job/${j.id}`;
+          const td = (child, cls) => { const c = document.createElement('td'); if (cls) c.className = cls; if (child !== undefined && child !== null) c.append(child); tr.append(c); };
+          td(link(`/scheduler/job/${j.id}`, j.display_id), 'num');
+          td(badge(`state-${j.state.toLowerCase()}`, j.state));
+          td(j.health !== 'Unknown' ? badge(`health-${j.health.toLowerCase()}`, j.health) : null);
+          td(j.device ? link(`/scheduler/device/${encodeURIComponent(j.device)}`, j.device) : null);
+          td(j.description, 'grow');
+          td(j.submitter);
+          td(j.submit_time, 'time');
+          td('', 'num');
+          return tr;
+        });
+        if (!rows.length) {
+          const tr = document.createElement('tr');
+          tr.className = 'empty';
+          const c = document.createElement('td');
+          c.colSpan = 8;
+          c.textContent = 'Nothing is running.';
+          tr.append(c);
+          rows.push(tr);
+        }
+        body.replaceChildren(...rows);
+      }
+    }
+    document.body.dataset.refreshed = String(Date.now());
+  }
+  document.addEventListener('lava:event', (e) => {
+    if (!['device', 'worker', 'testjob'].includes(e.detail.kind) || pending) return;
+    pending = setTimeout(refresh, 500);
+  });
+}
