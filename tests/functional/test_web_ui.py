@@ -363,3 +363,49 @@ def test_health_changes_need_permission_csrf_and_keep_the_reason(lab, jobs):
     r = admin.post(wurl, data={"health": "Active", "csrfmiddlewaretoken": admin.cookies["csrftoken"]},
                    allow_redirects=False, timeout=30)
     assert r.status_code == 302
+
+
+def add_results(lab, job_id, cases):
+    """Test cases as lava-server stores them: [(suite, name, result 0-3, measurement or None)]."""
+    for suite, name, result, measurement in cases:
+        psql(lab.env, "INSERT INTO test_suites (job_id, name) VALUES (%d, '%s') ON CONFLICT DO NOTHING" % (job_id, suite))
+        psql(lab.env, "INSERT INTO test_cases (suite_id, name, result, measurement) SELECT id, $q$%s$q$, %d, %s "
+                      "FROM test_suites WHERE job_id = %d AND name = '%s'"
+             % (name, result, "NULL" if measurement is None else measurement, job_id, suite))
+
+
+def test_results_pages_compare_with_the_previous_run(lab, jobs):
+    old, new = lab.submit(job("nightly"), user="bob")[0], lab.submit(job("nightly"), user="bob")[0]
+    psql(lab.env, "UPDATE test_jobs SET state = 5, health = 1, start_time = now(), end_time = now() "
+                  "WHERE id IN (%d, %d)" % (old, new))
+    add_results(lab, old, [("0_smoke", "boot", 0, None), ("0_smoke", "net", 1, None), ("0_smoke", "disk", 0, None)])
+    add_results(lab, new, [("0_smoke", "boot", 1, None), ("0_smoke", "net", 0, None), ("0_smoke", "disk", 0, "12.5"),
+                           ("0_smoke", XSS, 0, None), ("lava", "job", 0, None)])
+    add_results(lab, jobs["private"], [("0_secret", "hidden-case", 0, None)])
+    data = page_json(lab, "/results/%d" % new)
+    assert data["previous"]["id"] == old
+    changes = {c["name"]: (c["result"], c["previous"], c["change"]) for c in data["cases"]}
+    assert changes["boot"] == ("fail", "pass", "regression")
+    assert changes["net"] == ("pass", "fail", "fixed")
+    assert changes["disk"] == ("pass", "pass", "")
+    assert changes[XSS] == ("pass", None, "new")
+    assert (data["regressions"], data["fixes"], data["added"]) == (1, 1, 2)
+    assert {(s["name"], s["pass"], s["fail"], s["total"]) for s in data["suites"]} == {("0_smoke", 3, 1, 4), ("lava", 1, 0, 1)}
+    assert [c["measurement"] for c in data["cases"] if c["name"] == "disk"] == ["12.5"]
+    html = get(lab, "/results/%d" % new).text
+    assert "change-regression" in html and "&lt;script&gt;alert(1)" in html and "<script>alert" not in html
+    # A suite, and a case by its id.
+    suite = page_json(lab, "/results/%d/0_smoke" % new)
+    assert len(suite["cases"]) == 4 and suite["suite"]["name"] == "0_smoke"
+    case_id = [c["id"] for c in data["cases"] if c["name"] == "boot"][0]
+    case = page_json(lab, "/results/%d/0_smoke/%d" % (new, case_id))
+    assert case["case"]["name"] == "boot" and case["case"]["result"] == "fail"
+    assert get(lab, "/results/%d/nosuite" % new).status_code == 404
+    # The overview: newest jobs first; a private job's suites only to who may see it.
+    overview = page_json(lab, "/results/")["suites"]
+    assert [s["job"] for s in overview][:3] == [new, new, old]
+    assert jobs["private"] not in [s["job"] for s in overview]
+    assert "0_secret" not in get(lab, "/results/").text
+    assert jobs["private"] in [s["job"] for s in page_json(lab, "/results/", "alice")["suites"]]
+    assert get(lab, "/results/%d" % jobs["private"]).status_code == 404
+    assert get(lab, "/results/%d" % jobs["private"], "alice").status_code == 200

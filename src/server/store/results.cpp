@@ -1,5 +1,6 @@
 #include "server/store/results.hpp"
 
+#include "server/store/jobs.hpp"
 #include "server/store/sql.hpp"
 
 #include <map>
@@ -49,6 +50,17 @@ const Statement kCase{
     "c.metadata, c.start_log_line, c.end_log_line, " LAVA_SQL_ISO("c.logged") " FROM test_cases c "
     "JOIN test_suites s ON s.id = c.suite_id LEFT JOIN test_sets t ON t.id = c.test_set_id "
     "WHERE s.job_id = $1 AND ($2::bigint IS NULL OR s.id = $2) AND c.id = $3"};
+
+const Statement kSuiteSummaries{
+    "results.suite_summaries",
+    "SELECT s.job_id, s.id, s.name, count(c.id) FILTER (WHERE c.result = 0), count(c.id) FILTER (WHERE c.result = 1), "
+    "count(c.id) FILTER (WHERE c.result = 2), count(c.id) FILTER (WHERE c.result = 3) FROM test_suites s "
+    "LEFT JOIN test_cases c ON c.suite_id = s.id WHERE s.job_id = $1 GROUP BY s.id ORDER BY s.id"};
+
+SuiteSummary to_summary(const pqxx::row& r) {
+    return SuiteSummary{r[0].as<std::int64_t>(), r[1].as<std::int64_t>(), r[2].as<std::string>(), r[3].as<long>(),
+                        r[4].as<long>(),          r[5].as<long>(),          r[6].as<long>()};
+}
 
 // PostgreSQL array text for the unnest() insert.
 class ArrayText {
@@ -182,6 +194,34 @@ std::optional<std::string> ResultRepository::case_metadata(std::int64_t job_id, 
     auto row = tx_.exec01(kCaseMetadata, job_id, suite, name);
     if (!row || (*row)[0].is_null()) return std::nullopt;
     return (*row)[0].as<std::string>();
+}
+
+std::vector<SuiteSummary> ResultRepository::suite_summaries(std::int64_t job_id) {
+    std::vector<SuiteSummary> out;
+    for (const auto& r : tx_.exec(kSuiteSummaries, job_id)) out.push_back(to_summary(r));
+    return out;
+}
+
+std::vector<SuiteSummary> ResultRepository::recent_suites(const std::optional<Principal>& viewer,
+                                                          std::optional<std::int64_t> before, long limit) {
+    // The newest visible jobs that have suites (by the suites' job_id index),
+    // then their suites counted.
+    std::vector<std::string> params;
+    const std::string visible = job_visible_sql(tx_, viewer, params);
+    params.push_back(before ? std::to_string(*before) : std::string("9223372036854775807"));
+    const std::string below = "$" + std::to_string(params.size()) + "::bigint";
+    params.push_back(std::to_string(limit));
+    const std::string n = "$" + std::to_string(params.size()) + "::bigint";
+    const std::string sql =
+        "WITH jobs AS (SELECT j.id FROM test_jobs j WHERE j.id < " + below + " AND " + visible +
+        " AND EXISTS (SELECT 1 FROM test_suites x WHERE x.job_id = j.id) ORDER BY j.id DESC LIMIT " + n +
+        ") SELECT s.job_id, s.id, s.name, count(c.id) FILTER (WHERE c.result = 0), "
+        "count(c.id) FILTER (WHERE c.result = 1), count(c.id) FILTER (WHERE c.result = 2), "
+        "count(c.id) FILTER (WHERE c.result = 3) FROM jobs JOIN test_suites s ON s.job_id = jobs.id "
+        "LEFT JOIN test_cases c ON c.suite_id = s.id GROUP BY s.id ORDER BY s.job_id DESC, s.id";
+    std::vector<SuiteSummary> out;
+    for (const auto& r : tx_.exec_dynamic(sql, params)) out.push_back(to_summary(r));
+    return out;
 }
 
 }  // namespace lava::server::store

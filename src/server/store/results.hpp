@@ -6,6 +6,7 @@
 
 #include "common/db/pool.hpp"
 #include "common/proto/states.hpp"
+#include "server/store/users.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -48,6 +49,17 @@ struct TestCase {
     std::string logged;  // ISO 8601 UTC
 };
 
+// A suite with its cases counted by result (the web UI's results pages).
+struct SuiteSummary {
+    std::int64_t job_id = 0;
+    std::int64_t suite_id = 0;
+    std::string name;
+    long pass = 0;
+    long fail = 0;
+    long skip = 0;
+    long unknown = 0;
+};
+
 class ResultRepository {
 public:
     explicit ResultRepository(common::db::Tx& tx) : tx_(tx) {}
@@ -70,6 +82,13 @@ public:
     // The metadata text of the first case `name` of suite `suite` (the
     // "lava"/"job" case carries the job's error_type and error_msg).
     std::optional<std::string> case_metadata(std::int64_t job_id, const std::string& suite, const std::string& name);
+
+    // The job's suites, counted.
+    std::vector<SuiteSummary> suite_summaries(std::int64_t job_id);
+    // The suites of the newest jobs `viewer` may see (jobs before job id
+    // `before` when given), newest first: at most `limit` suites, whole jobs.
+    std::vector<SuiteSummary> recent_suites(const std::optional<Principal>& viewer,
+                                            std::optional<std::int64_t> before, long limit);
 
 private:
     common::db::Tx& tx_;

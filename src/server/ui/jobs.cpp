@@ -155,14 +155,6 @@ HttpResponse job_list(const Ui& ui, Call& call, const JobList& list) {
     return ui.page(call, "jobs.html", data.take());
 }
 
-// "0.0400000000" -> "0.04", "3.000" -> "3" (measurements are stored with
-// ten decimals, as LAVA's DecimalField).
-std::string trimmed_decimal(std::string s) {
-    if (s.find('.') == std::string::npos || s.find_first_of("eE") != std::string::npos) return s;
-    while (!s.empty() && s.back() == '0') s.pop_back();
-    if (!s.empty() && s.back() == '.') s.pop_back();
-    return s;
-}
 
 // The error a finished job reports (the lava/job case's metadata), if any.
 Value job_error(store::ResultRepository& results, std::int64_t job_id, const std::optional<std::string>& comment) {

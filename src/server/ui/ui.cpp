@@ -37,6 +37,13 @@ std::string short_time(const std::string& iso) {
     return s;
 }
 
+std::string trimmed_decimal(std::string s) {
+    if (s.find('.') == std::string::npos || s.find_first_of("eE") != std::string::npos) return s;
+    while (!s.empty() && s.back() == '0') s.pop_back();
+    if (!s.empty() && s.back() == '.') s.pop_back();
+    return s;
+}
+
 void secure_headers(HttpResponse& r, bool signed_in) {
     r.headers.emplace_back("Content-Security-Policy", kCsp);
     r.headers.emplace_back("X-Content-Type-Options", "nosniff");
@@ -139,6 +146,7 @@ void add_routes(web::App& app) {
     add_log_routes(app);
     add_submit_pages(app, ui);
     add_lab_pages(app, ui);
+    add_result_pages(app, ui);
 }
 
 }  // namespace lava::server::ui

@@ -4,6 +4,7 @@
 // template from src/server/ui/templates, or answered as JSON for
 // ?format=json (what the page's scripts refresh themselves with).
 
+#include "common/base/text.hpp"
 #include "common/data/value.hpp"
 #include "common/jinja/jinja.hpp"
 #include "server/store/jobs.hpp"
@@ -65,6 +66,9 @@ void secure_headers(HttpResponse& r, bool signed_in);
 
 // A job as a page shows it (lists, the job header, live updates).
 Value job_row(const store::Job& job);
+// "0.0400000000" -> "0.04", "3.000" -> "3" (measurements are stored with
+// ten decimals, as LAVA's DecimalField).
+std::string trimmed_decimal(std::string s);
 // "2026-12-05T19:01:11.238000" -> "2026-12-05 19:01:11" (UTC).
 std::string short_time(const std::string& iso);
 
@@ -74,5 +78,6 @@ void add_job_pages(web::App& app, std::shared_ptr<const Ui> ui);
 void add_log_routes(web::App& app);
 void add_submit_pages(web::App& app, std::shared_ptr<const Ui> ui);
 void add_lab_pages(web::App& app, std::shared_ptr<const Ui> ui);
+void add_result_pages(web::App& app, std::shared_ptr<const Ui> ui);
 
 }  // namespace lava::server::ui
