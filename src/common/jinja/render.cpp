@@ -1178,10 +1178,10 @@ private:
             fail(line, "macro '" + def.text + "' takes not more than " + std::to_string(def.params.size()) +
                            " argument(s)");
         }
-        for (const auto& [k, v] : args.kw) {
+        for (const auto& kw : args.kw) {
             const bool known = std::any_of(def.params.begin(), def.params.end(),
-                                           [&](const auto& p) { return p.first == k; });
-            if (!known) fail(line, "macro '" + def.text + "' takes no keyword argument '" + k + "'");
+                                           [&](const auto& p) { return p.first == kw.first; });
+            if (!known) fail(line, "macro '" + def.text + "' takes no keyword argument '" + kw.first + "'");
         }
         Scope local(const_cast<Scope*>(m.home));
         for (std::size_t i = 0; i < def.params.size(); ++i) {
