@@ -321,3 +321,19 @@ def rest_lab(pg_env, publisher_args=None):
     assert code == 0, output
     assert "error [http]" not in output, output
     assert publisher_code == 0, publisher_output
+
+
+def browser_sign_in(root, username, password, next_url=None, form=None):
+    """Signs in as a browser does: the sign-in page first (its csrftoken
+    cookie), then the form with that token. Returns (requests.Session, the
+    POST's response)."""
+    import requests
+    s = requests.Session()
+    page = s.get(root + "/accounts/login/", timeout=30)
+    assert page.status_code == 200 and "csrftoken" in s.cookies, page.text[:200]
+    data = {"username": username, "password": password, "csrfmiddlewaretoken": s.cookies["csrftoken"]}
+    if next_url is not None:
+        data["next"] = next_url
+    data.update(form or {})
+    return s, s.post(root + "/accounts/login/", data=data, allow_redirects=False, timeout=60)
+

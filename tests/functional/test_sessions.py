@@ -6,7 +6,7 @@ usable session secret."""
 import pytest
 import requests
 
-from conftest import psql, rest_lab
+from conftest import browser_sign_in, psql, rest_lab
 
 JOB = """\
 job_name: session-job
@@ -29,12 +29,7 @@ def root(lab):
 
 
 def sign_in(lab, username, password, next_url=None):
-    s = requests.Session()
-    data = {"username": username, "password": password}
-    if next_url is not None:
-        data["next"] = next_url
-    r = s.post(root(lab) + "/accounts/login/", data=data, allow_redirects=False, timeout=30)
-    return s, r
+    return browser_sign_in(root(lab), username, password, next_url)
 
 
 def whoami(lab, session):
@@ -44,6 +39,18 @@ def whoami(lab, session):
 def test_sign_in_page_is_served(lab):
     r = requests.get(root(lab) + "/accounts/login/?next=/scheduler/", timeout=30)
     assert r.status_code == 200 and 'name="password"' in r.text and 'value="/scheduler/"' in r.text
+
+
+def test_sign_in_form_needs_its_csrf_token(lab):
+    # Without the token of the page's cookie (another site's form), no session.
+    for data in ({"username": "alice", "password": "alice-pw"},
+                 {"username": "alice", "password": "alice-pw", "csrfmiddlewaretoken": "x" * 48}):
+        s = requests.Session()
+        r = s.post(root(lab) + "/accounts/login/", data=data, allow_redirects=False, timeout=30)
+        assert r.status_code == 403 and "security token" in r.text
+        assert "sessionid" not in s.cookies and whoami(lab, s) == ""
+    s, r = sign_in(lab, "alice", "alice-pw")
+    assert r.status_code == 302 and whoami(lab, s) == "alice"
 
 
 def test_wrong_password_sets_no_cookie(lab):

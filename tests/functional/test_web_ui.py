@@ -13,7 +13,7 @@ import struct
 import pytest
 import requests
 
-from conftest import psql, rest_lab
+from conftest import browser_sign_in, psql, rest_lab
 
 XSS = "<script>alert(1)</script>&\"'"
 
@@ -231,9 +231,7 @@ def test_security_headers_and_static_files(lab, jobs):
 
 
 def sign_in(lab, user):
-    s = requests.Session()
-    r = s.post(root(lab) + "/accounts/login/", data={"username": user, "password": user + "-pw"},
-               allow_redirects=False, timeout=30)
+    s, r = browser_sign_in(root(lab), user, user + "-pw")
     assert r.status_code == 302
     return s
 
@@ -409,3 +407,38 @@ def test_results_pages_compare_with_the_previous_run(lab, jobs):
     assert jobs["private"] in [s["job"] for s in page_json(lab, "/results/", "alice")["suites"]]
     assert get(lab, "/results/%d" % jobs["private"]).status_code == 404
     assert get(lab, "/results/%d" % jobs["private"], "alice").status_code == 200
+
+
+def test_tokens_profile_and_api_help(lab, jobs):
+    assert get(lab, "/api/tokens/").status_code == 302
+    carol = sign_in(lab, "carol")
+    token = carol.cookies["csrftoken"]
+    r = carol.post(root(lab) + "/api/tokens/create", data={"description": "<i>ci</i>"}, timeout=30)
+    assert r.status_code == 403  # no CSRF token
+    r = carol.post(root(lab) + "/api/tokens/create", data={"description": "<i>ci</i>", "csrfmiddlewaretoken": token},
+                   timeout=30)
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    secret = re.search(r'<pre class="code" id="token-secret">([0-9a-z]{128})</pre>', r.text).group(1)
+    assert "&lt;i&gt;ci&lt;/i&gt;" in r.text
+    # It works, and is never shown again (only its prefix).
+    assert requests.get(lab.api + "system/whoami/", headers={"Authorization": "Token " + secret},
+                        timeout=30).json()["user"] == "carol"
+    page = carol.get(root(lab) + "/api/tokens/", timeout=30).text
+    assert secret not in page and secret[:8] in page
+    token_id = int(re.search(r'data-token="([0-9]+)"><td><code>%s' % secret[:8], page).group(1))
+    r = carol.post(root(lab) + "/api/tokens/%d/delete" % token_id, data={"csrfmiddlewaretoken": token},
+                   allow_redirects=False, timeout=30)
+    assert r.status_code == 302
+    gone = requests.get(lab.api + "system/whoami/", headers={"Authorization": "Token " + secret}, timeout=30)
+    assert gone.status_code == 403 and gone.json() == {"detail": "Invalid token."}
+    # Another user's token cannot be deleted through the page.
+    other = sign_in(lab, "bob")
+    assert other.post(root(lab) + "/api/tokens/%d/delete" % token_id,
+                      data={"csrfmiddlewaretoken": other.cookies["csrftoken"]}, timeout=30).status_code == 404
+    assert carol.get(root(lab) + "/me/", timeout=30).status_code == 200
+    help_page = get(lab, "/api/help/").text
+    assert 'id="scheduler.submit_job"' in help_page and 'id="system.listMethods"' in help_page
+    # The sign-in page: the UI's, with the form's CSRF token in a cookie.
+    r = get(lab, "/accounts/login/?next=/results/")
+    assert r.status_code == 200 and 'name="csrfmiddlewaretoken"' in r.text and "csrftoken=" in r.headers["Set-Cookie"]
+    assert "Content-Security-Policy" in r.headers

@@ -147,6 +147,7 @@ void add_routes(web::App& app) {
     add_submit_pages(app, ui);
     add_lab_pages(app, ui);
     add_result_pages(app, ui);
+    add_account_pages(app, ui);
 }
 
 }  // namespace lava::server::ui

@@ -79,5 +79,6 @@ void add_log_routes(web::App& app);
 void add_submit_pages(web::App& app, std::shared_ptr<const Ui> ui);
 void add_lab_pages(web::App& app, std::shared_ptr<const Ui> ui);
 void add_result_pages(web::App& app, std::shared_ptr<const Ui> ui);
+void add_account_pages(web::App& app, std::shared_ptr<const Ui> ui);
 
 }  // namespace lava::server::ui

@@ -109,6 +109,12 @@ public:
         return s == common::job::Strictness::kStrict ? *strict_ : *lenient_;
     }
 
+    // The sign-in page (the web UI draws it; without one, a plain form).
+    using LoginPage = std::function<HttpResponse(Call&, const std::string& next, const std::string& error,
+                                                 const std::string& csrf_token)>;
+    void set_login_page(LoginPage page) { login_page_ = std::move(page); }
+    const LoginPage& login_page() const { return login_page_; }
+
     // Routes of one API family; each family's file adds its own.
     void route(std::string method, std::string pattern, Handler handler,
                Access access = Access::kReadAnonymous, Credentials credentials = Credentials::kRest);
@@ -132,6 +138,7 @@ private:
     Router<Route> router_;
     std::unique_ptr<EventPublisher> events_;
     std::unique_ptr<ResponseCache> cache_;
+    LoginPage login_page_;
 };
 
 // LimitOffset pagination (?limit=&offset=, default 50) and its envelope

@@ -153,8 +153,8 @@ std::string local_target(const std::optional<std::string>& next) {
     return *next;
 }
 
-// The sign-in page (the web UI gives it its look later).
-HttpResponse login_page(const std::string& next, const std::string& error) {
+// The sign-in page without the web UI.
+HttpResponse plain_login_page(const std::string& next, const std::string& error, const std::string& csrf) {
     std::string body =
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Sign in - LAVA</title></head><body>\n"
         "<h1>Sign in</h1>\n";
@@ -163,8 +163,34 @@ HttpResponse login_page(const std::string& next, const std::string& error) {
             "<label>Username <input name=\"username\" autofocus required></label>\n"
             "<label>Password <input name=\"password\" type=\"password\" required></label>\n"
             "<input type=\"hidden\" name=\"next\" value=\"" + html_escape(next) + "\">\n"
+            "<input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\"" + html_escape(csrf) + "\">\n"
             "<button type=\"submit\">Sign in</button>\n</form>\n</body></html>\n";
     return plain(200, std::move(body));
+}
+
+// The sign-in form's CSRF token: the csrftoken cookie, made when missing
+// (Django's double-submit check: another site can neither read the cookie
+// nor set the form field to it, so it cannot sign a browser in as someone).
+struct LoginCsrf {
+    std::string token;
+    bool fresh = false;
+};
+LoginCsrf login_csrf(const HttpRequest& request) {
+    auto cookie = request_cookie(request, kCsrfCookie);
+    if (cookie && cookie->size() >= 32) return {*cookie, false};
+    return {common::crypto::random_string(48), true};
+}
+
+HttpResponse login_page(Call& call, const std::string& next, const std::string& error, int status = 200) {
+    const auto csrf = login_csrf(call.request);
+    HttpResponse r = call.app.login_page() ? call.app.login_page()(call, next, error, csrf.token)
+                                           : plain_login_page(next, error, csrf.token);
+    if (status != 200 && r.status == 200) r.status = status;
+    if (csrf.fresh) {
+        r.headers.emplace_back("Set-Cookie", cookie_header(kCsrfCookie, csrf.token, 365L * 24 * 3600, false,
+                                                           call.app.settings().web.session_cookie_secure));
+    }
+    return r;
 }
 
 }  // namespace
@@ -180,19 +206,28 @@ AuthResult authenticate(common::db::Tx& tx, const HttpRequest& request, Credenti
 
 void add_account_routes(App& app) {
     app.route("GET", "/accounts/login/", [](Call& call) {
-        return login_page(local_target(call.query("next")), "");
+        return login_page(call, local_target(call.query("next")), "");
     }, Access::kAnyone, Credentials::kNone);
     // username + password -> a session: the sessionid cookie (HttpOnly) and
     // the csrftoken cookie the page's scripts send back as X-CSRFToken.
     app.route("POST", "/accounts/login/", [](Call& call) {
         const std::string next = local_target(call.field("next") ? call.field("next") : call.query("next"));
+        const auto form_token = call.field("csrfmiddlewaretoken");
+        const auto cookie_token = request_cookie(call.request, kCsrfCookie);
+        if (!form_token || !cookie_token || cookie_token->size() < 32 ||
+            !common::crypto::constant_time_equal(*form_token, *cookie_token)) {
+            return login_page(call, next,
+                              "The sign-in form's security token did not come back (cookies must be allowed for "
+                              "this site): please sign in again.",
+                              403);
+        }
         const auto username = call.field("username");
         const auto password = call.field("password");
         auto user = username && password ? store::UserRepository(call.tx).authenticate(*username, *password)
                                          : std::nullopt;
         if (!user) {
-            return login_page(next, "Please enter a correct username and password. "
-                                    "Note that both fields may be case-sensitive.");
+            return login_page(call, next, "Please enter a correct username and password. "
+                                          "Note that both fields may be case-sensitive.");
         }
         const auto& settings = call.app.settings().web;
         if (const auto old = request_cookie(call.request, kSessionCookie)) {

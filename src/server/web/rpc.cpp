@@ -403,16 +403,24 @@ void add_system_methods(Registry& r) {
            }});
 }
 
+const Registry& methods() {
+    static const Registry registry = [] {
+        Registry r;
+        add_system_methods(r);
+        add_job_methods(r);
+        add_lab_methods(r);
+        add_result_methods(r);
+        return r;
+    }();
+    return registry;
+}
+
 }  // namespace lava::server::web::rpc
 
 namespace lava::server::web {
 
 void add_xmlrpc_routes(App& app) {
-    auto registry = std::make_shared<rpc::Registry>();
-    rpc::add_system_methods(*registry);
-    rpc::add_job_methods(*registry);
-    rpc::add_lab_methods(*registry);
-    rpc::add_result_methods(*registry);
+    const rpc::Registry* registry = &rpc::methods();
     auto handle = [registry](Call& call) {
         namespace xmlrpc = common::xmlrpc;
         if (call.request.body.empty()) return rpc::help_redirect();

@@ -115,5 +115,7 @@ void add_system_methods(Registry& r);
 void add_job_methods(Registry& r);
 void add_lab_methods(Registry& r);
 void add_result_methods(Registry& r);
+// Every method /RPC2 serves (built once; read-only after).
+const Registry& methods();
 
 }  // namespace lava::server::web::rpc
