@@ -135,6 +135,9 @@ test('a job submitted in the editor: an invalid field at its line, fixed, then f
   await page.waitForFunction(() => document.body.dataset.live === 'up');
   await page.locator('#job-state .state-running').waitFor({ timeout: 60_000 });
   await page.locator('#log .ln.target').first().waitFor({ timeout: 60_000 });
+  // The pipeline shows the current action while the job runs.
+  await page.locator('#pipeline li.current').first().waitFor({ timeout: 60_000 });
+  assert.match(await page.locator('#pipeline-current').textContent(), /^now: /);
   await screenshot(page, 'job-running');
   await page.locator('#job-health .health-complete').waitFor({ timeout: 120_000 });
   await page.waitForFunction(() => document.getElementById('job')?.dataset.updated === 'yes');
@@ -143,6 +146,10 @@ test('a job submitted in the editor: an invalid field at its line, fixed, then f
   assert.match(await page.locator('#job-end').textContent(), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
   assert.equal(await page.locator('#job-worker').textContent(), 'worker01');
   assert.equal(await page.locator('.facts .waiting').count(), 0);
+  // The whole pipeline, every action done, none current.
+  assert.ok(await page.locator('#pipeline li.done').count() >= 10);
+  assert.equal(await page.locator('#pipeline li.current').count(), 0);
+  assert.equal(await page.locator('#pipeline li:not(.done)').count(), 0);
   // Results with a pass, a fail and a measurement, inline.
   const results = page.locator('#results-body');
   await results.locator('tr.result-fail', { hasText: 'must-fail' }).waitFor();

@@ -442,3 +442,26 @@ def test_tokens_profile_and_api_help(lab, jobs):
     r = get(lab, "/accounts/login/?next=/results/")
     assert r.status_code == 200 and 'name="csrfmiddlewaretoken"' in r.text and "csrftoken=" in r.headers["Set-Cookie"]
     assert "Content-Security-Policy" in r.headers
+
+
+def test_pipeline_from_the_log(lab, jobs):
+    job_id = jobs["paging"][3]
+    lines = [
+        '- {"dt": "2026-12-05T10:00:00.000000", "lvl": "info", "msg": "start: 1 deployimages (timeout 00:03:00) [common]"}',
+        '- {"dt": "2026-12-05T10:00:01.000000", "lvl": "debug", "msg": "start: 1.1 download-retry (timeout 00:02:59) [common]"}',
+        '- {"dt": "2026-12-05T10:00:02.000000", "lvl": "target", "msg": "start: 9 not an action line (timeout 00:00:01) [x]"}',
+        '- {"dt": "2026-12-05T10:00:03.000000", "lvl": "debug", "msg": "end: 1.1 download-retry (duration 00:00:02) [common]"}',
+        '- {"dt": "2026-12-05T10:00:04.000000", "lvl": "info", "msg": "end: 1 deployimages (duration 00:00:04) [common]"}',
+        '- {"dt": "2026-12-05T10:00:05.000000", "lvl": "info", "msg": "start: 2 boot-qemu-image (timeout 00:05:00) [common]"}',
+        '- {"dt": "2026-12-05T10:00:05.000000", "lvl": "info", "msg": "start: not parsed"}',
+    ]
+    write_log(lab, job_id, lines)
+    data = log_json(lab, job_id, "pipeline")
+    assert data["next"] == 7
+    assert [(e["kind"], e["level"], e["name"], e["n"], e.get("timeout") or e.get("duration")) for e in data["events"]] == [
+        ("start", "1", "deployimages", 0, "00:03:00"), ("start", "1.1", "download-retry", 1, "00:02:59"),
+        ("end", "1.1", "download-retry", 3, "00:00:02"), ("end", "1", "deployimages", 4, "00:00:04"),
+        ("start", "2", "boot-qemu-image", 5, "00:05:00")]
+    assert data["events"][0]["dt"] == "2026-12-05T10:00:00.000000"
+    assert [e["n"] for e in log_json(lab, job_id, "pipeline?from=4")["events"]] == [4, 5]
+    assert get(lab, "/scheduler/job/%d/pipeline" % jobs["private"]).status_code == 404

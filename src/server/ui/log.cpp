@@ -5,7 +5,9 @@
 //     number `n` in the whole log;
 //   GET /scheduler/job/<id>/log_search?q=<regex>&from=<n>&dir=next|prev[&levels=]
 //     the numbers of the lines whose message matches (PCRE2, JIT), in
-//     order from `from`, at most 1,000 a call, and where to go on from.
+//     order from `from`, at most 1,000 a call, and where to go on from;
+//   GET /scheduler/job/<id>/pipeline?from=<n>
+//     the actions' start and end lines, with their timeouts and durations.
 // Lines are numbered from 0 here; the page shows them from 1.
 
 #include "server/ui/ui.hpp"
@@ -238,11 +240,72 @@ HttpResponse log_search(Call& call) {
                             {"next", next ? nlohmann::json(*next) : nlohmann::json(nullptr)}});
 }
 
+// The pipeline as lava-run logs it: "start: 1.2 name (timeout 00:10:00) [ns]"
+// and "end: 1.2 name (duration 00:00:03) [ns]" (info for the top level,
+// debug below), from line `from` on; the page builds the tree and extends it
+// as the job goes.
+HttpResponse pipeline(Call& call) {
+    auto log = job_log(call);
+    if (!log) return web::rest_detail(404, "Not found.");
+    const std::uint64_t lines = log->extent.lines;
+    const std::uint64_t from = std::min(line_param(call, "from").value_or(0), lines);
+    const std::string codes = log->output.levels(log->extent);
+    const char info = proto::log_level_code("info");
+    const char debug = proto::log_level_code("debug");
+    nlohmann::json events = nlohmann::json::array();
+    std::string scratch;
+    for (std::uint64_t begin = from; begin < lines; begin += kSearchBlock) {
+        const std::uint64_t end = std::min(lines, begin + kSearchBlock);
+        bool any = false;
+        for (std::uint64_t n = begin; n < end; ++n) any = any || codes[n] == info || codes[n] == debug;
+        if (!any) continue;
+        const auto text = log->output.read(log->extent, begin, end);
+        if (!text) break;
+        std::size_t pos = 0;
+        for (std::uint64_t n = begin; n < end && pos <= text->size(); ++n) {
+            auto nl = text->find('\n', pos);
+            if (nl == std::string::npos) nl = text->size();
+            const std::string_view line = std::string_view(*text).substr(pos, nl - pos);
+            pos = nl + 1;
+            if (codes[n] != info && codes[n] != debug) continue;
+            const auto msg = message_text(line, scratch);
+            const bool start = msg.rfind("start: ", 0) == 0;
+            if (!start && msg.rfind("end: ", 0) != 0) continue;
+            const auto rest = msg.substr(start ? 7 : 5);
+            const auto space = rest.find(' ');
+            const auto paren = rest.find(" (");
+            const auto close = rest.find(')', paren == std::string_view::npos ? 0 : paren);
+            if (space == std::string_view::npos || paren == std::string_view::npos || close == std::string_view::npos ||
+                paren < space) {
+                continue;
+            }
+            const auto inside = rest.substr(paren + 2, close - paren - 2);  // "timeout 00:10:00"
+            const auto word = inside.find(' ');
+            if (word == std::string_view::npos) continue;
+            nlohmann::json e = {{"kind", start ? "start" : "end"},
+                                {"n", n},
+                                {"level", std::string(rest.substr(0, space))},
+                                {"name", std::string(rest.substr(space + 1, paren - space - 1))},
+                                {start ? "timeout" : "duration", std::string(inside.substr(word + 1))}};
+            if (const auto at = line.find("\"dt\": \""); at != std::string_view::npos) {
+                const auto quote = line.find('"', at + 7);
+                if (quote != std::string_view::npos) e["dt"] = std::string(line.substr(at + 7, quote - at - 7));
+            }
+            events.push_back(std::move(e));
+        }
+    }
+    return json(call, 200, {{"job", log->job.id},
+                            {"state", std::string(proto::display(log->job.state))},
+                            {"events", std::move(events)},
+                            {"next", lines}});
+}
+
 }  // namespace
 
 void add_log_routes(web::App& app) {
     app.route("GET", "/scheduler/job/{id}/log_lines", log_lines);
     app.route("GET", "/scheduler/job/{id}/log_search", log_search);
+    app.route("GET", "/scheduler/job/{id}/pipeline", pipeline);
 }
 
 }  // namespace lava::server::ui

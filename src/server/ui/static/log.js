@@ -324,6 +324,7 @@ function start() {
       return tr;
     });
     $('results-body').replaceChildren(...rows);
+    await loadPipeline();
     head.dataset.updated = 'yes';
   }
   if (!finished(state)) {
@@ -348,6 +349,91 @@ function start() {
         if (document.body.dataset.live !== 'up') refreshTail();
       }
     })();
+  }
+
+  // The pipeline tree: lava-run's "start:"/"end:" lines, each action with
+  // its duration against its timeout, a click to its line; while the job
+  // runs, the current action with its elapsed time.
+  const tree = $('pipeline');
+  const actions = new Map();  // level -> {li, sub, took, start, end}
+  let pipeNext = 0;
+  let pipeLoading = false;
+  const hms = (t) => { const [h, m, s] = String(t).split(':').map(Number); return h * 3600 + m * 60 + s; };
+  function applyEvent(e) {
+    if (e.kind === 'start') {
+      const li = document.createElement('li');
+      const a = document.createElement('a');
+      a.href = `#L${e.n + 1}`;
+      a.textContent = `${e.level} ${e.name}`;
+      const took = document.createElement('span');
+      took.className = 'took';
+      took.textContent = `… / ${seconds(hms(e.timeout))}`;
+      li.append(a, ' ', took);
+      const dot = e.level.lastIndexOf('.');
+      const parent = dot > 0 ? actions.get(e.level.slice(0, dot)) : null;
+      let list = tree;
+      if (parent) {
+        if (!parent.sub) { parent.sub = document.createElement('ol'); parent.li.append(parent.sub); }
+        list = parent.sub;
+      }
+      list.append(li);
+      actions.set(e.level, { li, sub: null, took, start: e, end: null });
+    } else {
+      const a = actions.get(e.level);
+      if (!a) return;
+      a.end = e;
+      a.li.classList.add('done');
+      a.took.textContent = `${seconds(hms(e.duration))} / ${seconds(hms(a.start.timeout))}`;
+      if (hms(e.duration) * 2 > hms(a.start.timeout)) a.li.classList.add('slow');
+    }
+  }
+  function markCurrent() {
+    let current = null;
+    for (const a of actions.values()) {
+      a.li.classList.remove('current');
+      if (!a.end) current = a;
+    }
+    const label = $('pipeline-current');
+    if (!current || finished(state)) { label.textContent = ''; return; }
+    current.li.classList.add('current');
+    const since = Date.parse(current.start.dt + 'Z');
+    const elapsed = Number.isFinite(since) ? Math.max(0, Math.round((Date.now() - since) / 1000)) : null;
+    current.took.textContent = `${elapsed === null ? '…' : seconds(elapsed)} / ${seconds(hms(current.start.timeout))}`;
+    label.textContent = `now: ${current.start.name}${elapsed === null ? '' : ', ' + seconds(elapsed)}`;
+  }
+  async function loadPipeline() {
+    if (pipeLoading) return;
+    pipeLoading = true;
+    try {
+      const data = await fetchJson(`${base}/pipeline?from=${pipeNext}`);
+      if (pipeNext === 0) tree.replaceChildren();
+      pipeNext = data.next;
+      data.events.forEach(applyEvent);
+      if (!tree.children.length) {
+        const li = document.createElement('li');
+        li.className = 'muted';
+        li.textContent = 'no actions logged';
+        tree.append(li);
+      }
+      markCurrent();
+    } catch (e) {
+      /* try again with the next notice */
+    } finally {
+      pipeLoading = false;
+    }
+  }
+  tree.addEventListener('click', (e) => {
+    const a = e.target.closest('a[href^="#L"]');
+    if (a) { e.preventDefault(); history.replaceState(null, '', a.getAttribute('href')); fromHash(); }
+  });
+  loadPipeline();
+  if (!finished(state)) {
+    let pipeTimer = null;
+    document.addEventListener('lava:event', (e) => {
+      if (e.detail.kind !== 'log' || Number(e.detail.data.job) !== Number(job) || pipeTimer) return;
+      pipeTimer = setTimeout(() => { pipeTimer = null; loadPipeline(); }, 500);
+    });
+    const ticker = setInterval(() => { if (finished(state)) { clearInterval(ticker); markCurrent(); } else markCurrent(); }, 1000);
   }
 
   sized();
