@@ -6,11 +6,9 @@
 // searched on the server.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { test } from 'node:test';
 
+import { writeBigLog } from './lib/biglog.mjs';
 import { assertNoProblems, screenshot, useBrowser } from './lib/browser.mjs';
 import { useLab } from './lib/lab.mjs';
 
@@ -90,13 +88,6 @@ async function signIn(page, user) {
   await page.locator('input[name="username"]').fill(user);
   await page.locator('input[name="password"]').fill(`${user}-pw`);
   await Promise.all([page.waitForURL(`${lab.url}/scheduler/alljobs`), page.locator('[type="submit"]').click()]);
-}
-
-function psql(sql) {
-  const r = spawnSync('psql', ['-X', '-tA', '-v', 'ON_ERROR_STOP=1', '-c', sql],
-                      { env: { ...process.env, ...lab.pgEnv }, encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout.trim();
 }
 
 test('a job submitted in the editor: an invalid field at its line, fixed, then followed live to Complete', async () => {
@@ -230,43 +221,13 @@ function takeAll(page) {
   page.problems.splice(0);  // the 404 above is expected
 }
 
-// A 100 MB log written as lava-server stores it, on a job that never ran.
-function writeBigLog(id, submitTime, lines) {
-  const dir = path.join(lab.env.LAVA_JOB_OUTPUT, submitTime.slice(0, 4), submitTime.slice(5, 7),
-                        submitTime.slice(8, 10), String(id));
-  fs.mkdirSync(dir, { recursive: true });
-  const log = fs.openSync(path.join(dir, 'output.yaml'), 'w');
-  const idx = fs.openSync(path.join(dir, 'output.idx'), 'w');
-  const pad = 'x'.repeat(40);
-  let bytes = 0;
-  const block = 10000;
-  for (let start = 0; start < lines; start += block) {
-    const texts = [];
-    const offsets = Buffer.alloc(8 * Math.min(block, lines - start));
-    for (let n = start; n < Math.min(lines, start + block); n++) {
-      const msg = n === 987654 ? 'the needle-in-the-log is here' : `line ${String(n + 1).padStart(7, '0')} ${pad}`;
-      const lvl = n % 1000 === 0 ? 'info' : 'target';
-      const text = `- {"dt": "2026-12-05T10:00:00.${String(n % 1000000).padStart(6, '0')}", "lvl": "${lvl}", "msg": "${msg}"}\n`;
-      offsets.writeBigUInt64LE(BigInt(bytes), 8 * (n - start));
-      bytes += Buffer.byteLength(text);
-      texts.push(text);
-    }
-    fs.writeSync(log, texts.join(''));
-    fs.writeSync(idx, offsets);
-  }
-  fs.closeSync(log);
-  fs.closeSync(idx);
-  psql(`UPDATE test_jobs SET log_lines = ${lines}, log_bytes = ${bytes} WHERE id = ${id}`);
-  return bytes;
-}
-
 test('a 100 MB log opens at line 900,000 and is searched on the server', async () => {
   const id = await submit(qemuJob('the big log'));
   assert.equal((await api('GET', `jobs/${id}/cancel/`, lab.env.LAVA_ADMIN_TOKEN)).status, 200);
   const job = (await api('GET', `jobs/${id}/`, lab.env.LAVA_ADMIN_TOKEN)).json;
   assert.equal(job.state, 'Finished');
   const lines = 1_050_000;
-  const bytes = writeBigLog(id, job.submit_time, lines);
+  const bytes = writeBigLog({ jobOutput: lab.env.LAVA_JOB_OUTPUT, pgEnv: lab.pgEnv, id, submitTime: job.submit_time, lines });
   assert.ok(bytes >= 100e6, `${bytes} bytes`);
   const page = await browser.newPage();
   const started = Date.now();

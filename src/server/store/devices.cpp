@@ -18,8 +18,8 @@ using proto::DeviceState;
     "ARRAY(SELECT t.name FROM device_tags dt JOIN tags t ON t.id = dt.tag_id "               \
     "WHERE dt.device = d.hostname ORDER BY t.name), "                                        \
     "pu.username, pg.name, ou.username, og.name, "                                           \
-    "(SELECT j.id FROM test_jobs j WHERE j.actual_device = d.hostname AND j.state + 0 BETWEEN 1 " \
-    "AND 4 ORDER BY j.id DESC LIMIT 1), " /* + 0: by the device's index, not the state one */                                                    \
+    "(SELECT j.id FROM test_jobs j WHERE j.actual_device = d.hostname AND j.state BETWEEN 1 AND 4 " \
+    "ORDER BY j.id DESC LIMIT 1), " /* test_jobs_active_device_idx */                                     \
     "d.device_version, d.physical_owner_id, d.physical_group_id, "                           \
     "ARRAY(SELECT dt.tag_id::text FROM device_tags dt WHERE dt.device = d.hostname ORDER BY 1), " \
     "d.last_health_report_job, d.is_synced "                                                 \

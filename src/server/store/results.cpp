@@ -204,8 +204,9 @@ std::vector<SuiteSummary> ResultRepository::suite_summaries(std::int64_t job_id)
 
 std::vector<SuiteSummary> ResultRepository::recent_suites(const std::optional<Principal>& viewer,
                                                           std::optional<std::int64_t> before, long limit) {
-    // The newest visible jobs that have suites (by the suites' job_id index),
-    // then their suites counted.
+    // The newest visible jobs that have suites (walking the suites' job_id
+    // index backwards: the cost follows the suites read, not the jobs
+    // without results), then their suites counted.
     std::vector<std::string> params;
     const std::string visible = job_visible_sql(tx_, viewer, params);
     params.push_back(before ? std::to_string(*before) : std::string("9223372036854775807"));
@@ -213,8 +214,8 @@ std::vector<SuiteSummary> ResultRepository::recent_suites(const std::optional<Pr
     params.push_back(std::to_string(limit));
     const std::string n = "$" + std::to_string(params.size()) + "::bigint";
     const std::string sql =
-        "WITH jobs AS (SELECT j.id FROM test_jobs j WHERE j.id < " + below + " AND " + visible +
-        " AND EXISTS (SELECT 1 FROM test_suites x WHERE x.job_id = j.id) ORDER BY j.id DESC LIMIT " + n +
+        "WITH jobs AS (SELECT x.job_id AS id FROM test_suites x JOIN test_jobs j ON j.id = x.job_id WHERE x.job_id < " +
+        below + " AND " + visible + " GROUP BY x.job_id ORDER BY x.job_id DESC LIMIT " + n +
         ") SELECT s.job_id, s.id, s.name, count(c.id) FILTER (WHERE c.result = 0), "
         "count(c.id) FILTER (WHERE c.result = 1), count(c.id) FILTER (WHERE c.result = 2), "
         "count(c.id) FILTER (WHERE c.result = 3) FROM jobs JOIN test_suites s ON s.job_id = jobs.id "
