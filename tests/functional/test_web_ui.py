@@ -465,3 +465,34 @@ def test_pipeline_from_the_log(lab, jobs):
     assert data["events"][0]["dt"] == "2026-12-05T10:00:00.000000"
     assert [e["n"] for e in log_json(lab, job_id, "pipeline?from=4")["events"]] == [4, 5]
     assert get(lab, "/scheduler/job/%d/pipeline" % jobs["private"]).status_code == 404
+
+
+def test_bulk_cancel_and_resubmit_from_the_lists(lab, jobs):
+    bob = sign_in(lab, "bob")
+    token = bob.cookies["csrftoken"]
+    page = bob.get(root(lab) + "/scheduler/alljobs?submitter=bob", timeout=30).text
+    assert 'name="job" value="%d"' % jobs["paging"][20] in page and 'id="bulk-cancel"' in page
+    assert 'id="bulk-cancel"' not in get(lab, "/scheduler/alljobs").text  # anonymous: no bulk actions
+    mine = [jobs["paging"][20], jobs["paging"][21]]
+    form = [("csrfmiddlewaretoken", token), ("next", "/scheduler/alljobs?submitter=bob")] + [("job", str(j)) for j in mine]
+    r = bob.post(root(lab) + "/scheduler/jobs/cancel", data=form, allow_redirects=False, timeout=30)
+    assert r.status_code == 302 and r.headers["Location"] == "/scheduler/alljobs?submitter=bob"
+    assert {lab.get("jobs/%d/" % j, "admin").json()["state"] for j in mine} <= {"Canceling", "Finished"}
+    # A job bob may not see, and one he may not cancel: said; his own still canceled.
+    theirs = lab.submit(job("carol's"), user="carol")[0]
+    form = [("csrfmiddlewaretoken", token), ("job", str(jobs["private"])), ("job", str(theirs)),
+            ("job", str(jobs["paging"][22]))]
+    r = bob.post(root(lab) + "/scheduler/jobs/cancel", data=form, allow_redirects=False, timeout=30)
+    assert r.status_code == 403 and "1 canceled" in r.text and "%d: not found" % jobs["private"] in r.text
+    assert "%d: Insufficient permissions" % theirs in r.text
+    assert lab.get("jobs/%d/" % jobs["paging"][22], "admin").json()["state"] in ("Canceling", "Finished")
+    assert lab.get("jobs/%d/" % theirs, "admin").json()["state"] == "Submitted"
+    # Resubmit one: straight to the new job.
+    r = bob.post(root(lab) + "/scheduler/jobs/resubmit", data=[("csrfmiddlewaretoken", token), ("job", str(mine[0]))],
+                 allow_redirects=False, timeout=30)
+    assert r.status_code == 302 and re.fullmatch(r"/scheduler/job/[0-9]+", r.headers["Location"])
+    again = lab.get("jobs/%s/" % r.headers["Location"].rsplit("/", 1)[1], "admin").json()
+    assert again["submitter"] == "bob" and again["description"] == "paging 20"
+    # Without the CSRF token: refused.
+    r = bob.post(root(lab) + "/scheduler/jobs/cancel", data=[("job", str(theirs))], allow_redirects=False, timeout=30)
+    assert r.status_code == 403 and lab.get("jobs/%d/" % theirs, "admin").json()["state"] == "Submitted"

@@ -80,6 +80,11 @@ List names_of(std::span<const std::string_view> names) {
     return out;
 }
 
+bool is_active(proto::JobState s) {
+    return s == proto::JobState::kSubmitted || s == proto::JobState::kScheduling || s == proto::JobState::kScheduled ||
+           s == proto::JobState::kRunning;
+}
+
 HttpResponse job_list(const Ui& ui, Call& call, const JobList& list) {
     if (list.mine && !call.who.authenticated()) {
         return web::redirect("/accounts/login/?next=" + std::string(list.path));
@@ -129,13 +134,11 @@ HttpResponse job_list(const Ui& ui, Call& call, const JobList& list) {
     List out;
     long position = 0;
     for (const auto& j : jobs) {
-        Value row = job_row(j);
-        if (list.queue) {
-            Dict d = row.as_dict();
-            d.emplace_back(Value("position"), Value(++position));
-            row = Value(std::move(d));
-        }
-        out.push_back(std::move(row));
+        Dict row = job_row(j).as_dict();
+        if (list.queue) row.emplace_back(Value("position"), Value(++position));
+        const bool cancellable = is_active(j.state) && web::can_cancel(j, call.who);
+        row.emplace_back(Value("can_cancel"), Value(cancellable));
+        out.emplace_back(std::move(row));
     }
     Value newer, older;
     if (!list.queue && !jobs.empty()) {
@@ -212,16 +215,68 @@ HttpResponse job_page(const Ui& ui, Call& call) {
         for (const auto& g : store::JobRepository(call.tx).group(*job->target_group)) group.push_back(job_row(g));
     }
     data.set("group", Value(std::move(group)));
-    const bool running = job->state == proto::JobState::kSubmitted || job->state == proto::JobState::kScheduling ||
-                         job->state == proto::JobState::kScheduled || job->state == proto::JobState::kRunning;
-    data.set("can_cancel", Value(running && web::can_cancel(*job, call.who)));
+    data.set("can_cancel", Value(is_active(job->state) && web::can_cancel(*job, call.who)));
     data.set("can_resubmit", Value(call.who.authenticated()));
     return ui.page(call, "job.html", data.take());
+}
+
+// Only a path of this site (a list's URL) to go back to.
+std::string back_to(const std::optional<std::string>& next) {
+    if (!next || next->empty() || (*next)[0] != '/' || next->rfind("//", 0) == 0 ||
+        next->find('\\') != std::string::npos) {
+        return "/scheduler/alljobs";
+    }
+    return *next;
+}
+
+// The lists' bulk actions: cancel or resubmit the checked jobs (`job`
+// fields), each as the job page's button would; a job the caller may not
+// change is reported, the others are done.
+HttpResponse bulk(const Ui& ui, Call& call, bool resubmit) {
+    std::vector<std::string> refused;
+    long done = 0;
+    std::int64_t last_new = 0;
+    for (const auto& [k, v] : call.form()) {
+        if (k != "job") continue;
+        const auto id = parse_id(v);
+        const auto job = id ? store::JobRepository(call.tx).get_visible(*id, call.who.user) : std::nullopt;
+        if (!job) {
+            refused.push_back(v + ": not found");
+            continue;
+        }
+        if (resubmit) {
+            auto r = web::resubmit_job(call, *job, web::absolute_url(call, "/scheduler/job/" + v));
+            if (!r) {
+                refused.push_back(v + ": " + r.error().message);
+                continue;
+            }
+            last_new = r->ids.front();
+        } else if (auto why = web::cancel_for(call, *job)) {
+            refused.push_back(v + ": " + *why);
+            continue;
+        }
+        ++done;
+    }
+    if (refused.empty()) {
+        if (resubmit && done == 1) return web::redirect("/scheduler/job/" + std::to_string(last_new));
+        return web::redirect(back_to(call.field("next")));
+    }
+    // What could be done was; say what could not (the rest is committed).
+    call.keep_changes = true;
+    std::string message = std::to_string(done) + (resubmit ? " resubmitted" : " canceled") + "; not: ";
+    for (std::size_t i = 0; i < refused.size(); ++i) message += (i ? ", " : "") + refused[i];
+    return ui.page(call, "message.html",
+                   Obj().set("title", Value(resubmit ? "Resubmit" : "Cancel")).set("message", Value(message)).take(),
+                   403);
 }
 
 }  // namespace
 
 void add_job_pages(web::App& app, std::shared_ptr<const Ui> ui) {
+    app.route("POST", "/scheduler/jobs/cancel", [ui](Call& call) { return bulk(*ui, call, false); },
+              web::Access::kUser);
+    app.route("POST", "/scheduler/jobs/resubmit", [ui](Call& call) { return bulk(*ui, call, true); },
+              web::Access::kUser);
     for (const auto& list : job_lists()) {
         app.route("GET", list.path, [ui, &list](Call& call) { return job_list(*ui, call, list); });
     }

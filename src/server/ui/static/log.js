@@ -206,6 +206,12 @@ function start() {
   });
   $('log-next').addEventListener('click', () => step(1));
   $('log-prev').addEventListener('click', () => step(-1));
+  $('log-first-fail').addEventListener('click', async () => {
+    const q = encodeURIComponent('"result": ?"fail"');
+    const data = await fetchJson(`${base}/log_search?levels=results&q=${q}&from=0`);
+    if (data.matches.length) goTo(data.matches[0]);
+    else $('log-matches').textContent = 'no failed test in the log';
+  });
   $('log-first-error').addEventListener('click', async () => {
     const data = await fetchJson(`${base}/log_search?levels=error,exception&from=0`);
     if (data.matches.length) goTo(data.matches[0]);

@@ -136,16 +136,16 @@ if (table) {
     const j = e.detail.data;
     const row = table.querySelector(`tr[data-job="${Number(j.job)}"]`);
     if (row) {
-      const cells = row.children;
-      setBadge(cells[1], 'state', j.state);
-      setBadge(cells[2], 'health', j.health === 'Unknown' ? '' : j.health);
-      if (j.device && cells[4] && !cells[4].textContent.trim()) {
+      const cell = (name) => row.querySelector(`[data-cell="${name}"]`);
+      setBadge(cell('state'), 'state', j.state);
+      setBadge(cell('health'), 'health', j.health === 'Unknown' ? '' : j.health);
+      if (j.device && cell('device') && !cell('device').textContent.trim()) {
         const a = document.createElement('a');
         a.href = '/scheduler/device/' + encodeURIComponent(j.device);
         a.textContent = j.device;
-        cells[4].replaceChildren(a);
+        cell('device').replaceChildren(a);
       }
-      if (j.end_time && cells[8]) cells[8].textContent = String(j.end_time).slice(0, 19).replace('T', ' ');
+      if (j.end_time && cell('ended')) cell('ended').textContent = String(j.end_time).slice(0, 19).replace('T', ' ');
       row.classList.add('changed');
       if (tab === 'queue' && j.state !== 'Submitted') row.remove();
       if (tab === 'active' && j.state === 'Finished') row.classList.add('gone');
@@ -256,4 +256,20 @@ if (liveTables.length || dashboard) {
     if (!['device', 'worker', 'testjob'].includes(e.detail.kind) || pending) return;
     pending = setTimeout(refresh, 500);
   });
+}
+
+// Bulk actions: "select all" and the buttons enabled only with a selection.
+const bulkForm = document.getElementById('bulk');
+if (bulkForm) {
+  const picks = () => [...bulkForm.querySelectorAll('input[name="job"]')];
+  const sync = () => {
+    const any = picks().some((p) => p.checked);
+    for (const b of bulkForm.querySelectorAll('.bulk-bar button')) b.disabled = !any;
+  };
+  document.getElementById('pick-all')?.addEventListener('change', (e) => {
+    for (const p of picks()) p.checked = e.target.checked;
+    sync();
+  });
+  bulkForm.addEventListener('change', sync);
+  sync();
 }
