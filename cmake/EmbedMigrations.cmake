@@ -33,11 +33,5 @@ std::span<const common::db::Migration> migrations() { return kMigrations; }
 
 }  // namespace lava::server::store
 ")
-# Only touch the file when it changes, so unchanged SQL costs no rebuild.
-if(EXISTS "${OUTPUT}")
-  file(READ "${OUTPUT}" old)
-  if(old STREQUAL content)
-    return()
-  endif()
-endif()
-file(WRITE "${OUTPUT}" "${content}")
+include("${CMAKE_CURRENT_LIST_DIR}/WriteIfChanged.cmake")
+lava_write_if_changed("${OUTPUT}" "${content}")

@@ -29,10 +29,5 @@ std::span<const EmbeddedFile> embedded_files() { return kEmbeddedFiles; }
 
 }  // namespace lava::server::ui
 ")
-if(EXISTS "${OUTPUT}")
-  file(READ "${OUTPUT}" old)
-  if(old STREQUAL content)
-    return()
-  endif()
-endif()
-file(WRITE "${OUTPUT}" "${content}")
+include("${CMAKE_CURRENT_LIST_DIR}/WriteIfChanged.cmake")
+lava_write_if_changed("${OUTPUT}" "${content}")
