@@ -196,7 +196,47 @@ test('the jobs list updates in place and keys navigate it', async () => {
   await Promise.all([page.waitForURL(`${lab.url}/scheduler/job/${id}`), page.locator('#cancel').click()]);
   await page.locator('#job-health .health-canceled').waitFor();
   assert.equal(await page.locator('#cancel').count(), 0);
-  assertNoProblems(page, 'the jobs list and job page');
+  // ...and resubmitted: the editor with its definition, valid, then a new job.
+  await Promise.all([page.waitForURL(`${lab.url}/scheduler/job/${id}/resubmit`),
+                     page.locator('a', { hasText: 'Resubmit' }).click()]);
+  assert.match(await page.locator('#definition').inputValue(), /^job_name: "queued while you watch"/);
+  await page.locator('#validity.ok').waitFor();
+  await Promise.all([page.waitForURL(/\/scheduler\/job\/[0-9]+$/), page.locator('#submit').click()]);
+  const again = Number(new URL(page.url()).pathname.split('/').pop());
+  assert.ok(again > id);
+  await page.locator('#job-state .state-submitted').waitFor();
+  assert.equal(await page.locator('.description').textContent(), 'queued while you watch');
+  assertNoProblems(page, 'the jobs list, job page and resubmission');
+});
+
+test('every page renders without a script error or CSP violation', async () => {
+  const page = await browser.newPage();
+  lab.setPassword('admin', 'admin-pw');
+  await signIn(page, 'admin');
+  const pages = [
+    ['/', 'dashboard'], ['/scheduler/alljobs', 'jobs-all'], ['/scheduler/queue', 'jobs-queue'],
+    ['/scheduler/activejobs', 'jobs-active'], ['/scheduler/job/1', 'job-health-check'],
+    ['/scheduler/job/1/definition', 'job-definition'], ['/scheduler/job/2/configuration', 'job-configuration'], ['/scheduler/jobsubmit', 'submit'],
+    ['/scheduler/alldevices', 'devices'], ['/scheduler/device/qemu01', 'device'],
+    ['/scheduler/device/qemu01/devicedict', 'device-dictionary'], ['/scheduler/device_types', 'device-types'],
+    ['/scheduler/device_type/qemu', 'device-type'], ['/scheduler/allworkers', 'workers'],
+    ['/scheduler/worker/worker01', 'worker'], ['/results/', 'results'], ['/results/2', 'job-results'],
+    ['/api/tokens/', 'tokens'], ['/me/', 'profile'], ['/api/help/', 'api-help'],
+  ];
+  for (const [p, name] of pages) {
+    const r = await page.goto(lab.url + p);
+    assert.equal(r.status(), 200, p);
+    assert.match(r.headers()['content-security-policy'], /script-src 'self'/);
+    await page.waitForFunction(() => document.body.dataset.live === 'up');
+    await screenshot(page, `page-${name}`);
+    assertNoProblems(page, p);
+  }
+  // Dark mode is the same page with the system's colours.
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.goto(`${lab.url}/scheduler/job/2`);
+  await page.locator('#log .ln.target').first().waitFor();
+  await screenshot(page, 'page-job-dark');
+  assertNoProblems(page, 'the job page in dark mode');
 });
 
 test('anonymous visitors see public jobs only', async () => {

@@ -496,3 +496,20 @@ def test_bulk_cancel_and_resubmit_from_the_lists(lab, jobs):
     # Without the CSRF token: refused.
     r = bob.post(root(lab) + "/scheduler/jobs/cancel", data=[("job", str(theirs))], allow_redirects=False, timeout=30)
     assert r.status_code == 403 and lab.get("jobs/%d/" % theirs, "admin").json()["state"] == "Submitted"
+
+
+def test_configuration_files_of_a_job(lab, jobs):
+    job_id = jobs["paging"][5]
+    assert "Nothing yet" in get(lab, "/scheduler/job/%d/configuration" % job_id).text
+    submit = lab.get("jobs/%d/" % job_id, "admin").json()["submit_time"]
+    out = os.path.join(lab.server.job_output, submit[:4], submit[5:7], submit[8:10], str(job_id))
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "device.yaml"), "w") as f:
+        f.write("device_type: qemu\n# <b>not markup</b>\n")
+    page = get(lab, "/scheduler/job/%d/configuration" % job_id).text
+    assert "device.yaml" in page and "&lt;b&gt;not markup&lt;/b&gt;" in page and "job.yaml" not in page
+    r = get(lab, "/scheduler/job/%d/configuration/device.yaml" % job_id)
+    assert r.status_code == 200 and r.text.startswith("device_type: qemu") and "attachment" in r.headers["Content-Disposition"]
+    for bad in ("job.yaml", "output.yaml", "..%2Foutput.yaml", "secrets"):
+        assert get(lab, "/scheduler/job/%d/configuration/%s" % (job_id, bad)).status_code == 404, bad
+    assert get(lab, "/scheduler/job/%d/configuration" % jobs["private"]).status_code == 404

@@ -6,6 +6,7 @@
 #include "common/net/url.hpp"
 #include "common/proto/states.hpp"
 #include "common/yaml/load.hpp"
+#include "server/store/job_output.hpp"
 #include "server/store/results.hpp"
 #include "server/web/jobs_service.hpp"
 #include "server/web/json.hpp"
@@ -19,6 +20,9 @@ namespace lava::server::ui {
 namespace {
 
 constexpr long kDefaultRows = 50;
+// The files lava-server keeps with a job that ran (worker_api.cpp).
+constexpr const char* kJobFiles[] = {"job.yaml", "device.yaml", "dispatcher.yaml", "env.yaml", "env-dut.yaml",
+                                     "description.yaml"};
 constexpr long kMaxRows = 500;
 
 // A list of jobs: its URL, title, and the filters it always applies.
@@ -212,7 +216,19 @@ HttpResponse job_page(const Ui& ui, Call& call) {
     data.set("case_count", Value(results.count_cases(job->id)));
     List group;
     if (job->target_group) {
-        for (const auto& g : store::JobRepository(call.tx).group(*job->target_group)) group.push_back(job_row(g));
+        for (const auto& g : store::JobRepository(call.tx).group(*job->target_group)) {
+            // Each sub-job's role, from its definition (protocols.lava-multinode.role).
+            Dict row = job_row(g).as_dict();
+            Value role;
+            if (auto doc = common::yaml::load(g.definition); doc && doc->is_dict()) {
+                const Value* p = doc->find("protocols");
+                const Value* m = p && p->is_dict() ? p->find("lava-multinode") : nullptr;
+                const Value* r = m && m->is_dict() ? m->find("role") : nullptr;
+                if (r && r->is_str()) role = *r;
+            }
+            row.emplace_back(Value("role"), role);
+            group.emplace_back(std::move(row));
+        }
     }
     data.set("group", Value(std::move(group)));
     data.set("can_cancel", Value(is_active(job->state) && web::can_cancel(*job, call.who)));
@@ -281,6 +297,40 @@ void add_job_pages(web::App& app, std::shared_ptr<const Ui> ui) {
         app.route("GET", list.path, [ui, &list](Call& call) { return job_list(*ui, call, list); });
     }
     app.route("GET", "/scheduler/job/{id}", [ui](Call& call) { return job_page(*ui, call); });
+    // What the job ran with (LAVA's "configuration" and "description"): the
+    // files the worker got and lava-run's description, each shown and
+    // downloadable.
+    app.route("GET", "/scheduler/job/{id}/configuration", [ui](Call& call) {
+        const auto id = web::id_param(call);
+        const auto job = id ? store::JobRepository(call.tx).get_visible(*id, call.who.user) : std::nullopt;
+        if (!job) return ui->not_found(call, "job " + call.params.at("id"));
+        const store::JobOutput output(call.app.settings().web.job_output, job->id, job->submit_time);
+        List files;
+        for (const char* name : kJobFiles) {
+            if (auto text = output.read_file(name)) {
+                files.push_back(Obj().set("name", Value(name)).set("text", Value(*text)));
+            }
+        }
+        return ui->page(call, "configuration.html",
+                        Obj().set("title", Value("Job " + std::to_string(job->id) + " configuration"))
+                            .set("job", job_row(*job))
+                            .set("files", Value(std::move(files)))
+                            .take());
+    });
+    app.route("GET", "/scheduler/job/{id}/configuration/{file}", [ui](Call& call) {
+        const auto id = web::id_param(call);
+        const auto job = id ? store::JobRepository(call.tx).get_visible(*id, call.who.user) : std::nullopt;
+        const auto& file = call.params.at("file");
+        const bool known = std::find(std::begin(kJobFiles), std::end(kJobFiles), file) != std::end(kJobFiles);
+        if (!job || !known) return ui->not_found(call, "file " + file);
+        const store::JobOutput output(call.app.settings().web.job_output, job->id, job->submit_time);
+        auto text = output.read_file(file);
+        if (!text) return ui->not_found(call, "file " + file);
+        HttpResponse r = web::attachment(std::move(*text), "application/yaml",
+                                         "job_" + std::to_string(job->id) + "_" + file);
+        secure_headers(r, call.who.authenticated());
+        return r;
+    });
     // Cancel from the page (a form with the CSRF token); back to the page.
     app.route("POST", "/scheduler/job/{id}/cancel", [ui](Call& call) {
         const auto id = web::id_param(call);
