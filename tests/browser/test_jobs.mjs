@@ -6,6 +6,7 @@
 // searched on the server.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 
 import { writeBigLog } from './lib/biglog.mjs';
@@ -211,6 +212,13 @@ test('the jobs list updates in place and keys navigate it', async () => {
 
 test('every page renders without a script error or CSP violation', async () => {
   const page = await browser.newPage();
+  let dialogs = 0;
+  page.on('dialog', (d) => { dialogs += 1; d.dismiss(); });
+  // A hostile test case name in job 2's results.
+  const r0 = spawnSync('psql', ['-X', '-tA', '-v', 'ON_ERROR_STOP=1', '-c',
+    `INSERT INTO test_cases (suite_id, name, result) SELECT id, $q$${XSS}$q$, 0 FROM test_suites `
+    + `WHERE job_id = 2 AND name = '0_smoke'`], { env: { ...process.env, ...lab.pgEnv }, encoding: 'utf8' });
+  assert.equal(r0.status, 0, r0.stderr);
   lab.setPassword('admin', 'admin-pw');
   await signIn(page, 'admin');
   const pages = [
@@ -231,6 +239,14 @@ test('every page renders without a script error or CSP violation', async () => {
     await screenshot(page, `page-${name}`);
     assertNoProblems(page, p);
   }
+  // The hostile case name was shown as text, in the results and on the job page.
+  await page.goto(`${lab.url}/results/2`);
+  assert.equal(await page.locator('#cases td', { hasText: '<img src=x onerror=' }).count(), 1);
+  await page.goto(`${lab.url}/scheduler/job/2`);
+  assert.equal(await page.locator('#results-body td', { hasText: '<img src=x onerror=' }).count(), 1);
+  assert.equal(await page.locator('img[src="x"]').count(), 0);
+  assert.equal(await page.evaluate(() => window.__xss), undefined);
+  assert.equal(dialogs, 0);
   // Dark mode is the same page with the system's colours.
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.goto(`${lab.url}/scheduler/job/2`);

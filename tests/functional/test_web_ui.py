@@ -513,3 +513,20 @@ def test_configuration_files_of_a_job(lab, jobs):
     for bad in ("job.yaml", "output.yaml", "..%2Foutput.yaml", "secrets"):
         assert get(lab, "/scheduler/job/%d/configuration/%s" % (job_id, bad)).status_code == 404, bad
     assert get(lab, "/scheduler/job/%d/configuration" % jobs["private"]).status_code == 404
+
+
+def test_dashboard_shows_each_running_jobs_current_action(lab, jobs):
+    job_id = jobs["paging"][6]
+    lines = [
+        '- {"dt": "2026-12-05T10:00:00.000000", "lvl": "info", "msg": "start: 1 deployimages (timeout 00:03:00) [common]"}',
+        '- {"dt": "2026-12-05T10:00:04.000000", "lvl": "info", "msg": "end: 1 deployimages (duration 00:00:04) [common]"}',
+        '- {"dt": "2026-12-05T10:00:05.000000", "lvl": "info", "msg": "start: 2 boot-qemu-image (timeout 00:05:00) [common]"}',
+        '- {"dt": "2026-12-05T10:00:05.000000", "lvl": "debug", "msg": "start: 2.1 execute-qemu (timeout 00:05:00) [common]"}',
+        '- {"dt": "2026-12-05T10:00:06.000000", "lvl": "debug", "msg": "end: 2.1 execute-qemu (duration 00:00:01) [common]"}',
+    ] + ['- {"dt": "2026-12-05T10:00:07.000000", "lvl": "target", "msg": "booting %d"}' % i for i in range(3000)]
+    write_log(lab, job_id, lines)
+    psql(lab.env, "UPDATE test_jobs SET state = 3, start_time = now(), actual_device = 'qemu01' WHERE id = %d" % job_id)
+    running = {j["id"]: j for j in page_json(lab, "/")["running"]}
+    assert running[job_id]["action"] == {"level": "2", "name": "boot-qemu-image", "line": 2}
+    assert 'href="/scheduler/job/%d#L3">2 boot-qemu-image</a>' % job_id in get(lab, "/").text
+    psql(lab.env, "UPDATE test_jobs SET state = 5, end_time = now() WHERE id = %d" % job_id)

@@ -124,7 +124,22 @@ HttpResponse dashboard(const Ui& ui, Call& call) {
     Obj data;
     data.set("title", Value("Lab"));
     data.set("types", Value(type_summaries(call, devices, online)));
-    data.set("running", Value(recent_jobs(call, {{"state__in", "Scheduling,Scheduled,Running,Canceling"}}, 50)));
+    // Running jobs with their current action (read from the end of each log).
+    List running;
+    {
+        store::JobQuery q;
+        q.filters = {{"state__in", "Scheduling,Scheduled,Running,Canceling"}};
+        q.limit = 50;
+        q.count = false;
+        if (auto page = store::JobRepository(call.tx).list(q, call.who.user)) {
+            for (const auto& j : page->jobs) {
+                Dict row = job_row(j).as_dict();
+                row.emplace_back(Value("action"), j.state == proto::JobState::kRunning ? current_action(call, j) : Value());
+                running.emplace_back(std::move(row));
+            }
+        }
+    }
+    data.set("running", Value(std::move(running)));
     data.set("mine", call.who.user ? Value(recent_jobs(call, {{"submitter", std::to_string(call.who.user->id)}}, 10))
                                    : Value());
     List offline;

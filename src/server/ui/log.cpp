@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <set>
 
 namespace lava::server::ui {
 namespace {
@@ -301,6 +302,46 @@ HttpResponse pipeline(Call& call) {
 }
 
 }  // namespace
+
+Value current_action(Call& call, const store::Job& job) {
+    const auto e = store::JobRepository(call.tx).log_extent(job.id);
+    const store::LogExtent extent{e.lines, e.bytes};
+    if (extent.lines == 0) return Value();
+    const store::JobOutput output(call.app.settings().web.job_output, job.id, job.submit_time);
+    const std::string codes = output.levels(extent);
+    const char info = proto::log_level_code("info");
+    const char debug = proto::log_level_code("debug");
+    // The last few hundred info/debug lines (found in output.lvl), newest
+    // first: the newest "start:" whose "end:" is not among them.
+    std::vector<std::uint64_t> numbers;
+    for (std::uint64_t n = codes.size(); n > 0 && numbers.size() < 400; --n) {
+        if (codes[n - 1] == info || codes[n - 1] == debug) numbers.push_back(n - 1);
+    }
+    std::reverse(numbers.begin(), numbers.end());
+    const auto texts = output.read_lines(extent, numbers);
+    std::set<std::string> ended;
+    std::string scratch;
+    for (std::size_t i = texts.size(); i > 0; --i) {
+        const auto msg = message_text(texts[i - 1], scratch);
+        const bool start = msg.rfind("start: ", 0) == 0;
+        if (!start && msg.rfind("end: ", 0) != 0) continue;
+        const auto rest = msg.substr(start ? 7 : 5);
+        const auto space = rest.find(' ');
+        const auto paren = rest.find(" (");
+        if (space == std::string_view::npos || paren == std::string_view::npos || paren < space) continue;
+        const std::string level(rest.substr(0, space));
+        if (!start) {
+            ended.insert(level);
+            continue;
+        }
+        if (ended.count(level)) continue;
+        return Obj()
+            .set("level", Value(level))
+            .set("name", Value(std::string(rest.substr(space + 1, paren - space - 1))))
+            .set("line", Value(static_cast<long long>(numbers[i - 1])));
+    }
+    return Value();
+}
 
 void add_log_routes(web::App& app) {
     app.route("GET", "/scheduler/job/{id}/log_lines", log_lines);

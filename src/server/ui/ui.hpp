@@ -72,6 +72,10 @@ std::string trimmed_decimal(std::string s);
 // "2026-12-05T19:01:11.238000" -> "2026-12-05 19:01:11" (UTC).
 std::string short_time(const std::string& iso);
 
+// A running job's current action, from the end of its log: {level, name,
+// line}, or None.
+Value current_action(Call& call, const store::Job& job);
+
 // Route families (each file adds its own).
 void add_routes(web::App& app);
 void add_job_pages(web::App& app, std::shared_ptr<const Ui> ui);

@@ -230,19 +230,18 @@ if (liveTables.length || dashboard) {
           const td = (child, cls) => { const c = document.createElement('td'); if (cls) c.className = cls; if (child !== undefined && child !== null) c.append(child); tr.append(c); };
           td(link(`/scheduler/job/${j.id}`, j.display_id), 'num');
           td(badge(`state-${j.state.toLowerCase()}`, j.state));
-          td(j.health !== 'Unknown' ? badge(`health-${j.health.toLowerCase()}`, j.health) : null);
           td(j.device ? link(`/scheduler/device/${encodeURIComponent(j.device)}`, j.device) : null);
+          td(j.action ? link(`/scheduler/job/${j.id}#L${j.action.line + 1}`, `${j.action.level} ${j.action.name}`) : null);
           td(j.description, 'grow');
           td(j.submitter);
-          td(j.submit_time, 'time');
-          td('', 'num');
+          td(j.start_time || '', 'time');
           return tr;
         });
         if (!rows.length) {
           const tr = document.createElement('tr');
           tr.className = 'empty';
           const c = document.createElement('td');
-          c.colSpan = 8;
+          c.colSpan = 7;
           c.textContent = 'Nothing is running.';
           tr.append(c);
           rows.push(tr);
@@ -256,6 +255,8 @@ if (liveTables.length || dashboard) {
     if (!['device', 'worker', 'testjob'].includes(e.detail.kind) || pending) return;
     pending = setTimeout(refresh, 500);
   });
+  // The running jobs' current actions move without job events.
+  if (dashboard) setInterval(() => { if (!pending && document.querySelector('.running tr[data-job]')) refresh(); }, 5000);
 }
 
 // Bulk actions: "select all" and the buttons enabled only with a selection.
