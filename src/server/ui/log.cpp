@@ -241,6 +241,27 @@ HttpResponse log_search(Call& call) {
                             {"next", next ? nlohmann::json(*next) : nlohmann::json(nullptr)}});
 }
 
+// One of lava-run's action lines: "start: <level> <name> (timeout HH:MM:SS) [ns]"
+// or "end: <level> <name> (duration HH:MM:SS) [ns]".
+struct ActionLine {
+    bool start = false;
+    std::string_view level, name, time;  // time: "00:10:00"
+};
+std::optional<ActionLine> action_line(std::string_view msg) {
+    const bool start = msg.rfind("start: ", 0) == 0;
+    if (!start && msg.rfind("end: ", 0) != 0) return std::nullopt;
+    const auto rest = msg.substr(start ? 7 : 5);
+    const auto space = rest.find(' ');
+    const auto paren = rest.find(" (");
+    if (space == std::string_view::npos || paren == std::string_view::npos || paren < space) return std::nullopt;
+    const auto close = rest.find(')', paren);
+    if (close == std::string_view::npos) return std::nullopt;
+    const auto inside = rest.substr(paren + 2, close - paren - 2);  // "timeout 00:10:00"
+    const auto word = inside.find(' ');
+    if (word == std::string_view::npos) return std::nullopt;
+    return ActionLine{start, rest.substr(0, space), rest.substr(space + 1, paren - space - 1), inside.substr(word + 1)};
+}
+
 // The pipeline as lava-run logs it: "start: 1.2 name (timeout 00:10:00) [ns]"
 // and "end: 1.2 name (duration 00:00:03) [ns]" (info for the top level,
 // debug below), from line `from` on; the page builds the tree and extends it
@@ -269,25 +290,13 @@ HttpResponse pipeline(Call& call) {
             const std::string_view line = std::string_view(*text).substr(pos, nl - pos);
             pos = nl + 1;
             if (codes[n] != info && codes[n] != debug) continue;
-            const auto msg = message_text(line, scratch);
-            const bool start = msg.rfind("start: ", 0) == 0;
-            if (!start && msg.rfind("end: ", 0) != 0) continue;
-            const auto rest = msg.substr(start ? 7 : 5);
-            const auto space = rest.find(' ');
-            const auto paren = rest.find(" (");
-            const auto close = rest.find(')', paren == std::string_view::npos ? 0 : paren);
-            if (space == std::string_view::npos || paren == std::string_view::npos || close == std::string_view::npos ||
-                paren < space) {
-                continue;
-            }
-            const auto inside = rest.substr(paren + 2, close - paren - 2);  // "timeout 00:10:00"
-            const auto word = inside.find(' ');
-            if (word == std::string_view::npos) continue;
-            nlohmann::json e = {{"kind", start ? "start" : "end"},
+            const auto a = action_line(message_text(line, scratch));
+            if (!a) continue;
+            nlohmann::json e = {{"kind", a->start ? "start" : "end"},
                                 {"n", n},
-                                {"level", std::string(rest.substr(0, space))},
-                                {"name", std::string(rest.substr(space + 1, paren - space - 1))},
-                                {start ? "timeout" : "duration", std::string(inside.substr(word + 1))}};
+                                {"level", std::string(a->level)},
+                                {"name", std::string(a->name)},
+                                {a->start ? "timeout" : "duration", std::string(a->time)}};
             if (const auto at = line.find("\"dt\": \""); at != std::string_view::npos) {
                 const auto quote = line.find('"', at + 7);
                 if (quote != std::string_view::npos) e["dt"] = std::string(line.substr(at + 7, quote - at - 7));
@@ -322,22 +331,17 @@ Value current_action(Call& call, const store::Job& job) {
     std::set<std::string> ended;
     std::string scratch;
     for (std::size_t i = texts.size(); i > 0; --i) {
-        const auto msg = message_text(texts[i - 1], scratch);
-        const bool start = msg.rfind("start: ", 0) == 0;
-        if (!start && msg.rfind("end: ", 0) != 0) continue;
-        const auto rest = msg.substr(start ? 7 : 5);
-        const auto space = rest.find(' ');
-        const auto paren = rest.find(" (");
-        if (space == std::string_view::npos || paren == std::string_view::npos || paren < space) continue;
-        const std::string level(rest.substr(0, space));
-        if (!start) {
+        const auto a = action_line(message_text(texts[i - 1], scratch));
+        if (!a) continue;
+        const std::string level(a->level);
+        if (!a->start) {
             ended.insert(level);
             continue;
         }
         if (ended.count(level)) continue;
         return Obj()
             .set("level", Value(level))
-            .set("name", Value(std::string(rest.substr(space + 1, paren - space - 1))))
+            .set("name", Value(std::string(a->name)))
             .set("line", Value(static_cast<long long>(numbers[i - 1])));
     }
     return Value();
