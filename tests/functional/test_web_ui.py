@@ -165,6 +165,11 @@ def test_log_lines_by_range(lab, jobs):
     assert [l["msg"] for l in tail] == ["line 11998", "line 11999"]
     # The page says how many lines there are; the viewer fetches them.
     assert 'data-lines="12000"' in get(lab, "/scheduler/job/%d" % job_id).text
+    # Without JavaScript: LAVA's plain log, shown by the browser.
+    r = get(lab, "/scheduler/job/%d/log_file/plain" % job_id)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert r.text.splitlines() == lines and "Content-Disposition" not in r.headers
+    assert get(lab, "/scheduler/job/%d/log_file/plain" % jobs["private"]).status_code == 404
 
 
 def log_json(lab, job_id, what, status=200):

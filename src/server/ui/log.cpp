@@ -347,7 +347,24 @@ Value current_action(Call& call, const store::Job& job) {
     return Value();
 }
 
+// LAVA's "plain log": the stored log as text, streamed (any size), shown
+// by the browser itself (the page's log without JavaScript).
+HttpResponse plain_log(Call& call) {
+    auto log = job_log(call);
+    if (!log) return web::rest_detail(404, "Not found.");
+    const auto range = log->output.range(log->extent, 0, std::nullopt);
+    HttpResponse r;
+    r.content_type = "text/plain; charset=utf-8";
+    secure_headers(r, call.who.authenticated());
+    if (!range || range->length == 0) return r;
+    r.file_path = range->file.string();
+    r.file_offset = range->offset;
+    r.file_length = range->length;
+    return r;
+}
+
 void add_log_routes(web::App& app) {
+    app.route("GET", "/scheduler/job/{id}/log_file/plain", plain_log);
     app.route("GET", "/scheduler/job/{id}/log_lines", log_lines);
     app.route("GET", "/scheduler/job/{id}/log_search", log_search);
     app.route("GET", "/scheduler/job/{id}/pipeline", pipeline);
