@@ -109,6 +109,9 @@ public:
     void stop();
     // Also stops on SIGTERM and SIGINT (for daemons).
     void stop_on_signals();
+    // Sends systemd's WATCHDOG=1 from the event loop (a timer on it) while
+    // serving, when systemd asked for it (common/base/notify).
+    void keep_watchdog();
 
     // Serves WebSockets as `options` say; call before run().
     void serve_websockets(WebSocketOptions options);

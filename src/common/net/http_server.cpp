@@ -1,6 +1,7 @@
 // The only translation unit of the HTTP server that includes Boost.Beast.
 
 #include "common/async/spawn.hpp"
+#include "common/base/notify.hpp"
 #include "common/log/log.hpp"
 #include "common/net/http.hpp"
 #include "common/net/http_internal.hpp"
@@ -10,6 +11,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -90,6 +92,7 @@ struct HttpServer::Impl {
     std::list<std::shared_ptr<beast::tcp_stream>> streams;
     std::unique_ptr<asio::signal_set> signals;
     std::unique_ptr<detail::WebSockets> websockets;
+    std::unique_ptr<asio::steady_timer> watchdog;  // systemd's, while serving
 
     asio::awaitable<void> accept_loop() {
         while (!stopping) {
@@ -306,6 +309,7 @@ struct HttpServer::Impl {
             beast::error_code ec;
             acceptor.close(ec);
             if (signals) signals->cancel(ec);
+            if (watchdog) watchdog->cancel();
             if (websockets) websockets->close_all();
             // Connections waiting for a next request are closed; one in the
             // middle of a request finishes it (its handler is running), then
@@ -356,6 +360,25 @@ void HttpServer::stop_on_signals() {
         impl_->log->info("signal {}: finishing in-flight requests and stopping", signo);
         impl_->stop();
     });
+}
+
+void HttpServer::keep_watchdog() {
+    const auto interval = notify::watchdog_interval();
+    if (!interval) return;
+    impl_->watchdog = std::make_unique<asio::steady_timer>(impl_->ioc);
+    struct Tick {
+        asio::steady_timer* timer;
+        std::chrono::milliseconds every;
+        void operator()(const boost::system::error_code& ec) const {
+            if (ec) return;  // stopping
+            notify::watchdog();
+            timer->expires_after(every);
+            timer->async_wait(*this);
+        }
+    };
+    notify::watchdog();
+    impl_->watchdog->expires_after(*interval);
+    impl_->watchdog->async_wait(Tick{impl_->watchdog.get(), *interval});
 }
 
 void HttpServer::serve_websockets(WebSocketOptions options) {

@@ -2,6 +2,7 @@
 
 #include "common/async/blocking.hpp"
 #include "common/base/limits.hpp"
+#include "common/base/notify.hpp"
 #include "common/base/text.hpp"
 #include "common/config/settings.hpp"
 #include "common/db/pool.hpp"
@@ -110,7 +111,10 @@ int main(int argc, char** argv) {
         } join{websockets, stopper, server, signalled};
         log->info("lava-publisher {} receiving on {}, publishing on {} and ws://{}:{}/ws/", LAVA_CPP_VERSION,
                   publisher.input_endpoint(), publisher.output_endpoint(), ws_bind, server.port());
+        common::notify::ready("publishing on " + publisher.output_endpoint() + " and ws://" + ws_bind + ":" +
+                              std::to_string(server.port()) + "/ws/");
         const auto forwarded = publisher.run([&fanout](const proto::Event& e) { fanout.deliver(e); });
+        common::notify::stopping();
         log->info("lava-publisher stopped ({} events forwarded)", forwarded);
         return 0;
     } catch (const std::exception& e) {

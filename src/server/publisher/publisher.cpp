@@ -1,5 +1,7 @@
 #include "server/publisher/publisher.hpp"
 
+#include "common/base/notify.hpp"
+
 #include "common/base/limits.hpp"
 #include "common/log/log.hpp"
 
@@ -48,7 +50,9 @@ std::uint64_t Publisher::run(const std::function<void(const proto::Event&)>& als
     auto& s = *sockets_;
     std::uint64_t forwarded = 0;
     std::vector<zmq::message_t> frames;
+    common::notify::WatchdogTicker watchdog;  // systemd's, fed by this loop
     while (!stopping_.load()) {
+        watchdog.tick();
         zmq::pollitem_t items[] = {{s.pull.handle(), 0, ZMQ_POLLIN, 0}};
         try {
             zmq::poll(items, 1, std::chrono::milliseconds(100));

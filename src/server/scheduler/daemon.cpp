@@ -1,5 +1,7 @@
 #include "server/scheduler/daemon.hpp"
 
+#include "common/base/notify.hpp"
+
 #include "common/log/log.hpp"
 #include "common/proto/events.hpp"
 #include "common/proto/json.hpp"
@@ -77,9 +79,16 @@ private:
     std::unique_ptr<pqxx::connection> conn_;
 };
 
+// systemd's watchdog, fed by the daemon's loop (and its waits).
+common::notify::WatchdogTicker& watchdog() {
+    static common::notify::WatchdogTicker ticker;
+    return ticker;
+}
+
 void wait_ms(int ms) {
     const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
     while (!g_stopping && std::chrono::steady_clock::now() < until) {
+        watchdog().tick();
         std::this_thread::sleep_for(std::chrono::milliseconds(std::min(ms, 50)));
     }
 }
@@ -112,21 +121,28 @@ int run_daemon(const DaemonSettings& settings, const std::string& conninfo, comm
 
     log->info("lava-scheduler {} waiting to be the active scheduler (events from {})", LAVA_CPP_VERSION,
               settings.events_url);
+    common::notify::ready("waiting to be the active scheduler");
     bool standby_logged = false;
     while (!g_stopping) {
+        watchdog().tick();
         if (!leadership.try_acquire()) {
-            if (!standby_logged) log->info("standby: another lava-scheduler is active");
+            if (!standby_logged) {
+                log->info("standby: another lava-scheduler is active");
+                common::notify::status("standby: another lava-scheduler is active");
+            }
             standby_logged = true;
             wait_ms(settings.standby_poll_ms);
             continue;
         }
         log->info("active: scheduling");
+        common::notify::status("active: scheduling");
         scheduler.forget();
         standby_logged = false;
         auto next_timer = std::chrono::steady_clock::now();
         auto checked = next_timer - std::chrono::seconds(1);
         bool wake = true;
         while (!g_stopping) {
+            watchdog().tick();
             const auto now = std::chrono::steady_clock::now();
             if (wake || now >= next_timer) {
                 // The lock goes with its connection: checked at most once a
@@ -175,6 +191,7 @@ int run_daemon(const DaemonSettings& settings, const std::string& conninfo, comm
             }
         }
     }
+    common::notify::stopping();
     pthread_kill(stopper.native_handle(), SIGTERM);
     stopper.join();
     log->info("lava-scheduler stopped");

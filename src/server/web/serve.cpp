@@ -1,6 +1,7 @@
 #include "server/web/serve.hpp"
 
 #include "common/async/blocking.hpp"
+#include "common/base/notify.hpp"
 #include "common/db/pool.hpp"
 #include "common/log/log.hpp"
 #include "common/net/http.hpp"
@@ -40,7 +41,12 @@ int serve(const ServerSettings& settings, std::ostream& err) {
         // The bound port on stdout, so a supervisor (or tools/lab) can use port 0.
         log->info("lava-server {} (LAVA protocol {}) listening on http://{}:{}/", LAVA_CPP_VERSION,
                   LAVA_PROTOCOL_VERSION, web.bind, server.port());
+        // systemd: started once it listens (the schema was checked above),
+        // and the watchdog fed by the event loop itself.
+        server.keep_watchdog();
+        common::notify::ready("serving on http://" + web.bind + ":" + std::to_string(server.port()) + "/");
         server.run();
+        common::notify::stopping();
         blocking.join();
         log->info("lava-server stopped");
         return 0;

@@ -1,5 +1,7 @@
 #include "worker/worker/worker.hpp"
 
+#include "common/base/notify.hpp"
+
 #include "common/base/file.hpp"
 #include "common/client/websocket.hpp"
 #include "common/log/log.hpp"
@@ -339,9 +341,16 @@ bool Worker::check() {
 namespace {
 
 // Waits until `fd` is readable or `timeout` passes (or `stop`), then drains it.
+// systemd's watchdog, fed by the worker's loop (its waits turn every second).
+common::notify::WatchdogTicker& watchdog() {
+    static common::notify::WatchdogTicker ticker;
+    return ticker;
+}
+
 void wait_wake(int fd, std::chrono::milliseconds timeout, const std::atomic<bool>& stop) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!stop.load()) {
+        watchdog().tick();
         const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) return;
         pollfd p{fd, POLLIN, 0};
@@ -395,7 +404,14 @@ int Worker::run(const std::atomic<bool>& stop, int wake_fd) {
     if (!ensure_token(stop, wake_fd)) return 0;
     logger()->info("{} serving {} (ping every {} s, lava-run {})", options_.name, options_.url,
                    options_.ping_interval.count(), options_.lava_run);
+    common::notify::ready("serving " + options_.url);
+    std::size_t reported = static_cast<std::size_t>(-1);
     for (;;) {
+        watchdog().tick();
+        if (jobs_.size() != reported) {
+            reported = jobs_.size();
+            common::notify::status(std::to_string(reported) + (reported == 1 ? " job" : " jobs") + " running");
+        }
         const bool stopping = stop.load();
         if (stopping && (!options_.wait_jobs || jobs_.empty())) break;
         auto wait = std::chrono::milliseconds(options_.ping_interval);
@@ -413,6 +429,7 @@ int Worker::run(const std::atomic<bool>& stop, int wake_fd) {
         if (check()) wait = std::min(wait, std::chrono::milliseconds(1000));
         wait_wake(wake_fd, wait, stop);
     }
+    common::notify::stopping();
     logger()->info("stopped ({} job(s) left running)", jobs_.size());
     return 0;
 }

@@ -1,0 +1,75 @@
+#include "common/base/notify.hpp"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace lava::common::notify {
+namespace {
+
+void send(const std::string& message) {
+    const char* path = std::getenv("NOTIFY_SOCKET");
+    if (!path || !*path) return;
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    const std::size_t length = std::strlen(path);
+    if (length >= sizeof addr.sun_path) return;
+    std::memcpy(addr.sun_path, path, length);
+    if (path[0] == '@') addr.sun_path[0] = '\0';  // the abstract namespace
+    const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return;
+    const auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length);
+    // A notification that cannot be sent is dropped: the service manager
+    // then treats the daemon as it would a silent one.
+    while (::sendto(fd, message.data(), message.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&addr),
+                    size) < 0 &&
+           errno == EINTR) {
+    }
+    ::close(fd);
+}
+
+// A STATUS= value is one line.
+std::string one_line(std::string_view text) {
+    std::string out(text);
+    for (auto& c : out) {
+        if (c == '\n' || c == '\r') c = ' ';
+    }
+    return out;
+}
+
+}  // namespace
+
+bool enabled() {
+    const char* path = std::getenv("NOTIFY_SOCKET");
+    return path && *path;
+}
+
+void ready(std::string_view status) {
+    send(status.empty() ? std::string("READY=1") : "READY=1\nSTATUS=" + one_line(status));
+}
+
+void status(std::string_view text) { send("STATUS=" + one_line(text)); }
+
+void stopping() { send("STOPPING=1"); }
+
+void watchdog() { send("WATCHDOG=1"); }
+
+std::optional<std::chrono::milliseconds> watchdog_interval() {
+    const char* usec = std::getenv("WATCHDOG_USEC");
+    if (!usec || !*usec) return std::nullopt;
+    if (const char* pid = std::getenv("WATCHDOG_PID"); pid && *pid) {
+        if (std::strtol(pid, nullptr, 10) != static_cast<long>(::getpid())) return std::nullopt;
+    }
+    char* end = nullptr;
+    const unsigned long long us = std::strtoull(usec, &end, 10);
+    if (*end != '\0' || us == 0) return std::nullopt;
+    return std::chrono::milliseconds(std::max<unsigned long long>(1, us / 2000));
+}
+
+}  // namespace lava::common::notify
