@@ -5,6 +5,7 @@ WatchdogSec (WATCHDOG_USEC), none when the watchdog is another process's
 processes; the test plays systemd's side of the socket."""
 
 import os
+import shutil
 import socket
 import tempfile
 import time
@@ -12,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from conftest import Publisher, Scheduler, Server, psql, rest_lab
+from conftest import Publisher, Scheduler, Server, rest_lab
 
 
 class NotifySocket:
@@ -71,12 +72,18 @@ def lab(pg_env):
     yield from rest_lab(pg_env)
 
 
-def test_lava_server_is_ready_once_it_serves_and_feeds_the_watchdog(lab, notify):
-    workdir = tempfile.mkdtemp(prefix="lava-notify-server-")
+@pytest.fixture
+def workdir():
+    d = tempfile.mkdtemp(prefix="lava-notify-work-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_lava_server_is_ready_once_it_serves_and_feeds_the_watchdog(lab, notify, workdir):
     server = Server(dict(lab.env, **notify.env(watchdog_usec=300000)), workdir)
     try:
         ready, _ = notify.until("READY")
-        assert ready["READY"] == "1" and ready["STATUS"] == "serving on %s/" % server.url.replace("127.0.0.1", "127.0.0.1")
+        assert ready["READY"] == "1" and ready["STATUS"] == "serving on %s/" % server.url
         # Ready means serving: the API answers now.
         with urllib.request.urlopen(server.api + "system/version/", timeout=10) as r:
             assert r.status == 200
@@ -92,8 +99,7 @@ def test_lava_server_is_ready_once_it_serves_and_feeds_the_watchdog(lab, notify)
     assert notify.until("STOPPING", 10)[0]["STOPPING"] == "1"
 
 
-def test_no_watchdog_pings_for_another_process(lab, notify):
-    workdir = tempfile.mkdtemp(prefix="lava-notify-server-")
+def test_no_watchdog_pings_for_another_process(lab, notify, workdir):
     server = Server(dict(lab.env, **notify.env(watchdog_usec=200000, watchdog_pid=1)), workdir)
     try:
         notify.until("READY")
@@ -103,8 +109,7 @@ def test_no_watchdog_pings_for_another_process(lab, notify):
         assert server.stop() == 0
 
 
-def test_publisher_and_scheduler_notify(lab, notify):
-    workdir = tempfile.mkdtemp(prefix="lava-notify-")
+def test_publisher_and_scheduler_notify(lab, notify, workdir):
     os.makedirs(os.path.join(workdir, "dispatcher-config"), exist_ok=True)
     publisher = Publisher(workdir, dict(lab.env, **notify.env(watchdog_usec=400000)))
     try:
