@@ -9,6 +9,7 @@ import json
 import os
 import re
 import struct
+import urllib.parse
 
 import pytest
 import requests
@@ -184,6 +185,7 @@ def test_log_levels_and_search_run_on_the_server(lab, jobs):
     lines[7000] = '- {"dt": "2026-12-05T10:00:01.000000", "lvl": "results", "msg": {"case": "c", "definition": "d", "result": "fail"}}'
     lines[7001] = '- {"dt": "2026-12-05T10:00:01.000000", "lvl": "error", "msg": "it broke: %s"}' % XSS.replace('"', '\\"')
     lines[7002] = '- {"dt": "2026-12-05T10:00:01.000000", "lvl": "info", "msg": "caf\\u00e9 line"}'
+    lines[7003] = '- {"dt": "2026-12-05T10:00:01.000000", "lvl": "target", "msg": "%s"}' % ("x" * 40)
     write_log(lab, job_id, lines)
     out_dir = os.path.dirname(os.path.join(lab.server.job_output, "x"))
     # Levels: the rows are the lines at those levels, each with its number.
@@ -213,6 +215,11 @@ def test_log_levels_and_search_run_on_the_server(lab, jobs):
     # The first error, as the banner's link finds it.
     assert log_json(lab, job_id, "log_search?levels=error,exception")["matches"] == [7001]
     assert "q:" in log_json(lab, job_id, "log_search?q=(", 400)["detail"]
+    # A pattern that backtracks without end is stopped, and the server goes on serving.
+    evil = "log_search?q=" + urllib.parse.quote(r"(x+x+)+\d")
+    r = get(lab, "/scheduler/job/%d/%s" % (job_id, evil))
+    assert r.status_code == 400 and "backtracks too much (on line 7004)" in r.json()["detail"], r.text
+    assert log_json(lab, job_id, "log_search?q=line%2011999$")["matches"] == [11999]
     assert log_json(lab, jobs["paging"][2], "log_search?q=x")["matches"] == []  # no log at all
 
 

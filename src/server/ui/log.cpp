@@ -5,7 +5,8 @@
 //     number `n` in the whole log;
 //   GET /scheduler/job/<id>/log_search?q=<regex>&from=<n>&dir=next|prev[&levels=]
 //     the numbers of the lines whose message matches (PCRE2, JIT), in
-//     order from `from`, at most 1,000 a call, and where to go on from;
+//     order from `from`, at most 1,000 a call (or 5 s of searching), and
+//     where to go on from; a pattern that backtracks without end is refused;
 //   GET /scheduler/job/<id>/pipeline?from=<n>
 //     the actions' start and end lines, with their timeouts and durations.
 // Lines are numbered from 0 here; the page shows them from 1.
@@ -24,6 +25,7 @@
 #include <pcre2.h>
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <set>
 
@@ -33,6 +35,9 @@ namespace {
 constexpr std::uint64_t kMaxLines = 5000;
 constexpr std::size_t kMaxMatches = 1000;
 constexpr std::uint64_t kSearchBlock = 65536;  // lines read at a time
+constexpr std::uint64_t kRegexBlock = 8192;     // lines matched between two looks at the clock
+constexpr std::uint32_t kMatchLimit = 100000;   // PCRE2 steps (and depth) per line
+constexpr auto kSearchBudget = std::chrono::seconds(5);
 
 std::optional<std::uint64_t> line_param(const Call& call, const std::string& name) {
     const auto v = call.query(name);
@@ -180,6 +185,15 @@ HttpResponse log_search(Call& call) {
     }
     std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> data(
         re ? pcre2_match_data_create_from_pattern(re.get(), nullptr) : nullptr, pcre2_match_data_free);
+    // Anyone who may see a job may search its log: a pattern that backtracks
+    // without end is stopped per line (match and depth limits), and a search
+    // stops after kSearchBudget with where to go on from.
+    std::unique_ptr<pcre2_match_context, decltype(&pcre2_match_context_free)> limits(
+        pcre2_match_context_create(nullptr), pcre2_match_context_free);
+    pcre2_set_match_limit(limits.get(), kMatchLimit);
+    pcre2_set_depth_limit(limits.get(), kMatchLimit);
+    const auto deadline = std::chrono::steady_clock::now() + kSearchBudget;
+    std::optional<std::uint64_t> too_hard;  // the line a pattern gave up on
     const std::string codes = *filter ? log->output.levels(log->extent) : std::string();
     auto wanted = [&](std::uint64_t n) {
         return !*filter || (n < codes.size() && (**filter)[static_cast<unsigned char>(codes[n])]);
@@ -207,10 +221,13 @@ HttpResponse log_search(Call& call) {
             if (!wanted(n)) continue;
             if (re) {
                 const auto msg = message_text(line, scratch);
-                if (pcre2_match(re.get(), reinterpret_cast<PCRE2_SPTR>(msg.data()), msg.size(), 0, 0, data.get(),
-                                nullptr) < 0) {
-                    continue;
+                const int rc = pcre2_match(re.get(), reinterpret_cast<PCRE2_SPTR>(msg.data()), msg.size(), 0, 0,
+                                           data.get(), limits.get());
+                if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT) {
+                    too_hard = n;
+                    return false;
                 }
+                if (rc < 0) continue;
             }
             block.push_back(n);
         }
@@ -224,20 +241,39 @@ HttpResponse log_search(Call& call) {
         }
         return true;
     };
+    // Blocks of lines in the search's direction; out of time between two,
+    // the answer says where to go on from.
+    const std::uint64_t block = re ? kRegexBlock : kSearchBlock;
+    bool partial = false;
     if (backwards) {
         for (std::uint64_t end = from; end > 0;) {
-            const std::uint64_t begin = end > kSearchBlock ? end - kSearchBlock : 0;
+            if (std::chrono::steady_clock::now() > deadline) {
+                next = end;
+                partial = true;
+                break;
+            }
+            const std::uint64_t begin = end > block ? end - block : 0;
             if (!scan(begin, end)) break;
             end = begin;
         }
     } else {
-        for (std::uint64_t begin = from; begin < lines; begin += kSearchBlock) {
-            if (!scan(begin, std::min(lines, begin + kSearchBlock))) break;
+        for (std::uint64_t begin = from; begin < lines; begin += block) {
+            if (std::chrono::steady_clock::now() > deadline) {
+                next = begin;
+                partial = true;
+                break;
+            }
+            if (!scan(begin, std::min(lines, begin + block))) break;
         }
+    }
+    if (too_hard) {
+        return web::rest_detail(400, "q: the pattern backtracks too much (on line " + std::to_string(*too_hard + 1) +
+                                         "): make it simpler");
     }
     return json(call, 200, {{"job", log->job.id},
                             {"lines_in_log", lines},
                             {"matches", matches},
+                            {"partial", partial},
                             {"next", next ? nlohmann::json(*next) : nlohmann::json(nullptr)}});
 }
 
