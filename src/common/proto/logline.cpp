@@ -136,6 +136,13 @@ std::string stored_line_level(std::string_view line) {
     return parsed && parsed->size() == 1 ? (*parsed)[0].lvl : std::string();
 }
 
+std::optional<Value> parse_stored_record(std::string_view line) {
+    if (auto record = parse_canonical_record(line)) return record;
+    auto parsed = parse_log_batch(line, Records::kAll);
+    if (!parsed || parsed->size() != 1) return std::nullopt;
+    return std::move((*parsed)[0].record);
+}
+
 std::string quote_log_string(std::string_view s) {
     static constexpr char kHex[] = "0123456789ABCDEF";
     std::string out;

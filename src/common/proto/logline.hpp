@@ -26,6 +26,9 @@ char log_level_code(std::string_view lvl);
 std::string_view log_level_name(char code);
 // The level of one stored line ("- {...}"), whatever its form; "" if none.
 std::string stored_line_level(std::string_view line);
+// The record of one stored line ("- {...}"), whatever its form (the fast
+// path for LAVA's own lines, else libyaml); nullopt if it is not one.
+std::optional<common::data::Value> parse_stored_record(std::string_view line);
 
 // One record as one line, without "- " and without the newline.
 std::string dump_log_record(const common::data::Value& record);

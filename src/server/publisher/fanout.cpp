@@ -264,20 +264,25 @@ Fanout::Audience Fanout::audience(const proto::Event& event, const std::string& 
 
 std::size_t Fanout::deliver(const proto::Event& event) {
     const auto kind = topic_kind(event.topic);
-    {
-        std::lock_guard lock(mutex_);
-        if (clients_.empty()) return 0;
-    }
-    recheck_sessions();
-    const auto who = audience(event, kind);
-    const auto text = std::make_shared<const std::string>(proto::to_websocket_text(event));
-    // A log notice: to the clients that asked for this job's.
+    // A log notice: to the clients that asked for this job's (one per log
+    // upload: when nobody asked, no visibility query is made).
     std::optional<std::int64_t> log_job;
     if (kind == "log") {
         const auto notice = proto::parse_log_notice(proto::parse_json(event.payload));
         if (!notice) return 0;
         log_job = notice->job;
     }
+    {
+        std::lock_guard lock(mutex_);
+        if (clients_.empty()) return 0;
+        if (log_job && std::none_of(log_subscriptions_.begin(), log_subscriptions_.end(),
+                                    [&](const auto& subs) { return subs.second.count(*log_job) > 0; })) {
+            return 0;
+        }
+    }
+    recheck_sessions();
+    const auto who = audience(event, kind);
+    const auto text = std::make_shared<const std::string>(proto::to_websocket_text(event));
     std::lock_guard lock(mutex_);
     return server_.broadcast(text, [&](std::uint64_t id) {
         const auto it = clients_.find(id);

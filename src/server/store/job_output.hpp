@@ -15,6 +15,7 @@
 // committed counts and never read past them. Not thread-safe per job: the
 // caller holds the job's row lock while writing.
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -23,6 +24,12 @@
 #include <vector>
 
 namespace lava::server::store {
+
+// The files lava-server keeps with a job sent to a worker (the worker API
+// writes them; XML-RPC's scheduler.jobs.configuration and the web UI read
+// them), in LAVA's order; lava-run's description.yaml comes at the end.
+inline constexpr std::array<const char*, 5> kConfigurationFiles{"job.yaml", "device.yaml", "dispatcher.yaml",
+                                                                "env.yaml", "env-dut.yaml"};
 
 struct LogExtent {
     std::uint64_t lines = 0;

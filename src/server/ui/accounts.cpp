@@ -32,8 +32,6 @@ HttpResponse tokens_page(const Ui& ui, Call& call, const std::string& created, c
                    status);
 }
 
-HttpResponse sign_in_first(const Call& call) { return web::redirect("/accounts/login/?next=" + call.request.path); }
-
 }  // namespace
 
 void add_account_pages(web::App& app, std::shared_ptr<const Ui> ui) {
@@ -65,14 +63,6 @@ void add_account_pages(web::App& app, std::shared_ptr<const Ui> ui) {
     app.route("GET", "/me/", [ui](Call& call) {
         if (!call.who.authenticated()) return sign_in_first(call);
         const auto& u = *call.who.user;
-        store::JobQuery q;
-        q.filters = {{"submitter", std::to_string(u.id)}};
-        q.limit = 10;
-        q.count = false;
-        List jobs;
-        if (auto page = store::JobRepository(call.tx).list(q, call.who.user)) {
-            for (const auto& j : page->jobs) jobs.push_back(job_row(j));
-        }
         return ui->page(call, "profile.html",
                         Obj().set("title", Value("Profile of " + u.username))
                             .set("user", Obj()
@@ -80,7 +70,7 @@ void add_account_pages(web::App& app, std::shared_ptr<const Ui> ui) {
                                              .set("is_superuser", Value(u.is_superuser))
                                              .set("is_staff", Value(u.is_staff))
                                              .set("groups", Value(static_cast<long long>(u.group_ids.size()))))
-                            .set("jobs", Value(std::move(jobs)))
+                            .set("jobs", Value(recent_jobs(call, {{"submitter", std::to_string(u.id)}}, 10)))
                             .take());
     });
     app.route("GET", "/api/help/", [ui](Call& call) {

@@ -57,7 +57,9 @@ bool plain_name(const std::string& name) {
 
 }  // namespace
 
-Assets::Assets(std::string dir) : dir_(std::move(dir)) {}
+Assets::Assets(std::string dir) : dir_(std::move(dir)) {
+    if (dir_.empty()) embedded_urls_ = list_urls();
+}
 
 std::shared_ptr<const jinja::Loader> Assets::template_loader() const {
     if (dir_.empty()) return std::make_shared<EmbeddedLoader>();
@@ -88,6 +90,10 @@ std::optional<std::string> Assets::url(const std::string& name) const {
 }
 
 std::vector<std::pair<std::string, std::string>> Assets::urls() const {
+    return dir_.empty() ? embedded_urls_ : list_urls();
+}
+
+std::vector<std::pair<std::string, std::string>> Assets::list_urls() const {
     std::vector<std::string> names;
     if (dir_.empty()) {
         for (const auto& f : embedded_files()) {

@@ -48,8 +48,12 @@ public:
 
 private:
     std::optional<std::string> read_static(const std::string& name, std::string& hash) const;
+    std::vector<std::pair<std::string, std::string>> list_urls() const;
 
     std::string dir_;
+    // The embedded files' URLs, made once (every page names them); from a
+    // directory they are made again on each call, as its files may change.
+    std::vector<std::pair<std::string, std::string>> embedded_urls_;
 };
 
 }  // namespace lava::server::ui

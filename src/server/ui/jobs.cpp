@@ -20,9 +20,13 @@ namespace lava::server::ui {
 namespace {
 
 constexpr long kDefaultRows = 50;
-// The files lava-server keeps with a job that ran (worker_api.cpp).
-constexpr const char* kJobFiles[] = {"job.yaml", "device.yaml", "dispatcher.yaml", "env.yaml", "env-dut.yaml",
-                                     "description.yaml"};
+// What the configuration page shows: the files the worker got, and
+// lava-run's description.
+std::vector<std::string> job_files() {
+    std::vector<std::string> out(store::kConfigurationFiles.begin(), store::kConfigurationFiles.end());
+    out.emplace_back("description.yaml");
+    return out;
+}
 constexpr long kMaxRows = 500;
 
 // A list of jobs: its URL, title, and the filters it always applies.
@@ -84,15 +88,8 @@ List names_of(std::span<const std::string_view> names) {
     return out;
 }
 
-bool is_active(proto::JobState s) {
-    return s == proto::JobState::kSubmitted || s == proto::JobState::kScheduling || s == proto::JobState::kScheduled ||
-           s == proto::JobState::kRunning;
-}
-
 HttpResponse job_list(const Ui& ui, Call& call, const JobList& list) {
-    if (list.mine && !call.who.authenticated()) {
-        return web::redirect("/accounts/login/?next=" + std::string(list.path));
-    }
+    if (list.mine && !call.who.authenticated()) return sign_in_first(call);
     store::JobQuery q;
     q.count = list.queue;  // the queue's length is cheap (an index on state) and worth showing
     q.filters = list.filters;
@@ -140,7 +137,7 @@ HttpResponse job_list(const Ui& ui, Call& call, const JobList& list) {
     for (const auto& j : jobs) {
         Dict row = job_row(j).as_dict();
         if (list.queue) row.emplace_back(Value("position"), Value(++position));
-        const bool cancellable = is_active(j.state) && web::can_cancel(j, call.who);
+        const bool cancellable = web::cancellable(j.state) && web::can_cancel(j, call.who);
         row.emplace_back(Value("can_cancel"), Value(cancellable));
         out.emplace_back(std::move(row));
     }
@@ -187,8 +184,7 @@ Value job_error(store::ResultRepository& results, std::int64_t job_id, const std
 }
 
 HttpResponse job_page(const Ui& ui, Call& call) {
-    const auto id = web::id_param(call);
-    const auto job = id ? store::JobRepository(call.tx).get_visible(*id, call.who.user) : std::nullopt;
+    const auto job = visible_job(call);
     if (!job) return ui.not_found(call, "job " + call.params.at("id"));
     store::ResultRepository results(call.tx);
     const auto extent = store::JobRepository(call.tx).log_extent(job->id);
@@ -231,18 +227,9 @@ HttpResponse job_page(const Ui& ui, Call& call) {
         }
     }
     data.set("group", Value(std::move(group)));
-    data.set("can_cancel", Value(is_active(job->state) && web::can_cancel(*job, call.who)));
+    data.set("can_cancel", Value(web::cancellable(job->state) && web::can_cancel(*job, call.who)));
     data.set("can_resubmit", Value(call.who.authenticated()));
     return ui.page(call, "job.html", data.take());
-}
-
-// Only a path of this site (a list's URL) to go back to.
-std::string back_to(const std::optional<std::string>& next) {
-    if (!next || next->empty() || (*next)[0] != '/' || next->rfind("//", 0) == 0 ||
-        next->find('\\') != std::string::npos) {
-        return "/scheduler/alljobs";
-    }
-    return *next;
 }
 
 // The lists' bulk actions: cancel or resubmit the checked jobs (`job`
@@ -275,7 +262,7 @@ HttpResponse bulk(const Ui& ui, Call& call, bool resubmit) {
     }
     if (refused.empty()) {
         if (resubmit && done == 1) return web::redirect("/scheduler/job/" + std::to_string(last_new));
-        return web::redirect(back_to(call.field("next")));
+        return web::redirect(web::local_target(call.field("next"), "/scheduler/alljobs"));
     }
     // What could be done was; say what could not (the rest is committed).
     call.keep_changes = true;
@@ -301,12 +288,11 @@ void add_job_pages(web::App& app, std::shared_ptr<const Ui> ui) {
     // files the worker got and lava-run's description, each shown and
     // downloadable.
     app.route("GET", "/scheduler/job/{id}/configuration", [ui](Call& call) {
-        const auto id = web::id_param(call);
-        const auto job = id ? store::JobRepository(call.tx).get_visible(*id, call.who.user) : std::nullopt;
+        const auto job = visible_job(call);
         if (!job) return ui->not_found(call, "job " + call.params.at("id"));
         const store::JobOutput output(call.app.settings().web.job_output, job->id, job->submit_time);
         List files;
-        for (const char* name : kJobFiles) {
+        for (const auto& name : job_files()) {
             if (auto text = output.read_file(name)) {
                 files.push_back(Obj().set("name", Value(name)).set("text", Value(*text)));
             }
@@ -318,10 +304,10 @@ void add_job_pages(web::App& app, std::shared_ptr<const Ui> ui) {
                             .take());
     });
     app.route("GET", "/scheduler/job/{id}/configuration/{file}", [ui](Call& call) {
-        const auto id = web::id_param(call);
-        const auto job = id ? store::JobRepository(call.tx).get_visible(*id, call.who.user) : std::nullopt;
+        const auto job = visible_job(call);
         const auto& file = call.params.at("file");
-        const bool known = std::find(std::begin(kJobFiles), std::end(kJobFiles), file) != std::end(kJobFiles);
+        const auto files = job_files();
+        const bool known = std::find(files.begin(), files.end(), file) != files.end();
         if (!job || !known) return ui->not_found(call, "file " + file);
         const store::JobOutput output(call.app.settings().web.job_output, job->id, job->submit_time);
         auto text = output.read_file(file);
@@ -333,8 +319,7 @@ void add_job_pages(web::App& app, std::shared_ptr<const Ui> ui) {
     });
     // Cancel from the page (a form with the CSRF token); back to the page.
     app.route("POST", "/scheduler/job/{id}/cancel", [ui](Call& call) {
-        const auto id = web::id_param(call);
-        const auto job = id ? store::JobRepository(call.tx).get_visible(*id, call.who.user) : std::nullopt;
+        const auto job = visible_job(call);
         if (!job) return ui->not_found(call, "job " + call.params.at("id"));
         if (auto refused = web::cancel_for(call, *job)) {
             return ui->page(call, "message.html",

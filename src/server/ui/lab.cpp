@@ -58,20 +58,6 @@ Value device_row(const store::Device& d, const std::map<std::string, bool>& onli
         .set("physical_owner", opt(d.physical_owner));
 }
 
-// Jobs of a query for a page (no count: keyset-style "latest N").
-List recent_jobs(Call& call, std::vector<std::pair<std::string, std::string>> filters, long n) {
-    store::JobQuery q;
-    q.filters = std::move(filters);
-    q.limit = n;
-    q.count = false;
-    List out;
-    auto page = store::JobRepository(call.tx).list(q, call.who.user);
-    if (page) {
-        for (const auto& j : page->jobs) out.push_back(job_row(j));
-    }
-    return out;
-}
-
 long queued(Call& call, const std::string& device_type) {
     store::JobQuery q;
     q.filters = {{"state", "Submitted"}, {"requested_device_type", device_type}};

@@ -67,8 +67,7 @@ struct JobLog {
     store::JobOutput output;
 };
 std::optional<JobLog> job_log(Call& call) {
-    const auto id = web::id_param(call);
-    auto job = id ? store::JobRepository(call.tx).get_visible(*id, call.who.user) : std::nullopt;
+    auto job = visible_job(call);
     if (!job) return std::nullopt;
     const auto e = store::JobRepository(call.tx).log_extent(job->id);
     store::JobOutput output(call.app.settings().web.job_output, job->id, job->submit_time);
@@ -84,11 +83,7 @@ std::string_view message_text(std::string_view line, std::string& scratch) {
         const auto end = line.find_first_of("\"\\", begin);
         if (end != std::string_view::npos && line[end] == '"') return line.substr(begin, end - begin);
     }
-    auto record = proto::parse_canonical_record(line);
-    if (!record) {
-        auto batch = proto::parse_log_batch(line);
-        if (batch && batch->size() == 1) record = (*batch)[0].record;
-    }
+    const auto record = proto::parse_stored_record(line);
     const Value* msg = record && record->is_dict() ? record->find("msg") : nullptr;
     if (!msg) return line;
     scratch = msg->is_str() ? msg->as_str() : web::to_json(*msg).dump();
@@ -96,11 +91,7 @@ std::string_view message_text(std::string_view line, std::string& scratch) {
 }
 
 nlohmann::json decode_line(std::uint64_t n, std::string_view line) {
-    auto record = proto::parse_canonical_record(line);
-    if (!record) {
-        auto batch = proto::parse_log_batch(line);
-        if (batch && batch->size() == 1) record = (*batch)[0].record;
-    }
+    const auto record = proto::parse_stored_record(line);
     nlohmann::json out = nlohmann::json::object();
     out["n"] = n;
     if (!record || !record->is_dict()) {

@@ -30,11 +30,6 @@ Value summary_row(const store::SuiteSummary& s) {
         .set("total", Value(s.pass + s.fail + s.skip + s.unknown));
 }
 
-std::optional<store::Job> visible_job(Call& call) {
-    const auto id = web::id_param(call, "job");
-    return id ? store::JobRepository(call.tx).get_visible(*id, call.who.user) : std::nullopt;
-}
-
 // The previous finished run of the same job name on the same device type
 // that the caller may see.
 std::optional<store::Job> previous_run(Call& call, const store::Job& job) {
@@ -152,7 +147,7 @@ HttpResponse overview(const Ui& ui, Call& call) {
 }
 
 HttpResponse job_results(const Ui& ui, Call& call) {
-    const auto job = visible_job(call);
+    const auto job = visible_job(call, "job");
     if (!job) return ui.not_found(call, "job " + call.params.at("job"));
     const auto previous = previous_run(call, *job);
     const auto cmp = compare(call, *job, std::nullopt, previous, std::nullopt);
@@ -176,7 +171,7 @@ std::optional<store::SuiteSummary> suite_named(Call& call, const store::Job& job
 }
 
 HttpResponse suite_results(const Ui& ui, Call& call) {
-    const auto job = visible_job(call);
+    const auto job = visible_job(call, "job");
     if (!job) return ui.not_found(call, "job " + call.params.at("job"));
     const auto& name = call.params.at("suite");
     const auto suite = suite_named(call, *job, name);
@@ -194,7 +189,7 @@ HttpResponse suite_results(const Ui& ui, Call& call) {
 }
 
 HttpResponse case_result(const Ui& ui, Call& call) {
-    const auto job = visible_job(call);
+    const auto job = visible_job(call, "job");
     if (!job) return ui.not_found(call, "job " + call.params.at("job"));
     const auto& suite_name = call.params.at("suite");
     const auto& case_name = call.params.at("case");

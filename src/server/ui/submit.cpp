@@ -26,18 +26,9 @@ HttpResponse editor(const Ui& ui, Call& call, const std::string& definition, con
                    status);
 }
 
-HttpResponse sign_in_first(const Call& call) {
-    return web::redirect("/accounts/login/?next=" + call.request.path);
-}
-
 // The definition a resubmission starts from: a MultiNode job's whole group.
 std::string definition_of(const store::Job& job) {
     return job.multinode_definition.empty() ? job.definition : job.multinode_definition;
-}
-
-std::optional<store::Job> visible(Call& call) {
-    const auto id = web::id_param(call);
-    return id ? store::JobRepository(call.tx).get_visible(*id, call.who.user) : std::nullopt;
 }
 
 }  // namespace
@@ -75,7 +66,7 @@ void add_submit_pages(web::App& app, std::shared_ptr<const Ui> ui) {
     });
     app.route("GET", "/scheduler/job/{id}/resubmit", [ui](Call& call) {
         if (!call.who.authenticated()) return sign_in_first(call);
-        const auto job = visible(call);
+        const auto job = visible_job(call);
         if (!job) return ui->not_found(call, "job " + call.params.at("id"));
         return editor(*ui, call, definition_of(*job), "", job->id);
     });
@@ -99,7 +90,7 @@ void add_submit_pages(web::App& app, std::shared_ptr<const Ui> ui) {
         return r;
     }, web::Access::kAnyone);
     app.route("GET", "/scheduler/job/{id}/definition", [ui](Call& call) {
-        const auto job = visible(call);
+        const auto job = visible_job(call);
         if (!job) return ui->not_found(call, "job " + call.params.at("id"));
         return ui->page(call, "definition.html",
                         Obj().set("title", Value("Job " + std::to_string(job->id) + " definition"))
@@ -109,7 +100,7 @@ void add_submit_pages(web::App& app, std::shared_ptr<const Ui> ui) {
                             .take());
     });
     app.route("GET", "/scheduler/job/{id}/definition/plain", [ui](Call& call) {
-        const auto job = visible(call);
+        const auto job = visible_job(call);
         if (!job) return ui->not_found(call, "job " + call.params.at("id"));
         HttpResponse r = web::attachment(definition_of(*job), "text/plain; charset=utf-8",
                                          "job_" + std::to_string(job->id) + ".yaml");

@@ -118,6 +118,25 @@ HttpResponse Ui::page(Call& call, const std::string& tpl, Dict data, int status)
     return r;
 }
 
+std::optional<store::Job> visible_job(Call& call, const std::string& param) {
+    const auto id = web::id_param(call, param);
+    return id ? store::JobRepository(call.tx).get_visible(*id, call.who.user) : std::nullopt;
+}
+
+HttpResponse sign_in_first(const Call& call) { return web::redirect("/accounts/login/?next=" + call.request.path); }
+
+List recent_jobs(Call& call, std::vector<std::pair<std::string, std::string>> filters, long n) {
+    store::JobQuery q;
+    q.filters = std::move(filters);
+    q.limit = n;
+    q.count = false;
+    List out;
+    if (auto page = store::JobRepository(call.tx).list(q, call.who.user)) {
+        for (const auto& j : page->jobs) out.push_back(job_row(j));
+    }
+    return out;
+}
+
 HttpResponse Ui::not_found(Call& call, const std::string& what) const {
     return page(call, "not_found.html", Obj().set("what", Value(what)).take(), 404);
 }

@@ -72,6 +72,14 @@ std::string trimmed_decimal(std::string s);
 // "2026-12-05T19:01:11.238000" -> "2026-12-05 19:01:11" (UTC).
 std::string short_time(const std::string& iso);
 
+// The job named by the path parameter `param`, if the caller may see it.
+std::optional<store::Job> visible_job(Call& call, const std::string& param = "id");
+// To the sign-in page, and back to this page afterwards.
+HttpResponse sign_in_first(const Call& call);
+// The newest `n` jobs matching `filters` (REST's) that the caller may see,
+// as rows (no count: a count over a million jobs is the slow part).
+List recent_jobs(Call& call, std::vector<std::pair<std::string, std::string>> filters, long n);
+
 // A running job's current action, from the end of its log: {level, name,
 // line}, or None.
 Value current_action(Call& call, const store::Job& job);

@@ -144,14 +144,6 @@ std::string cookie_header(std::string_view name, const std::string& value, long 
     return c;
 }
 
-// Only a path on this site (never "//host" or "http://...": no open redirect).
-std::string local_target(const std::optional<std::string>& next) {
-    if (!next || next->empty() || (*next)[0] != '/' || next->rfind("//", 0) == 0 ||
-        next->find('\\') != std::string::npos) {
-        return "/";
-    }
-    return *next;
-}
 
 // The sign-in page without the web UI.
 HttpResponse plain_login_page(const std::string& next, const std::string& error, const std::string& csrf) {
@@ -194,6 +186,14 @@ HttpResponse login_page(Call& call, const std::string& next, const std::string& 
 }
 
 }  // namespace
+
+std::string local_target(const std::optional<std::string>& next, const std::string& fallback) {
+    if (!next || next->empty() || (*next)[0] != '/' || next->rfind("//", 0) == 0 ||
+        next->find('\\') != std::string::npos) {
+        return fallback;
+    }
+    return *next;
+}
 
 AuthResult authenticate(common::db::Tx& tx, const HttpRequest& request, Credentials kind) {
     switch (kind) {

@@ -38,4 +38,8 @@ AuthResult authenticate(common::db::Tx& tx, const common::net::HttpRequest& requ
 
 using common::net::request_cookie;
 
+// `next` when it is a path on this site, else `fallback` (never "//host" or
+// "http://...": no open redirect).
+std::string local_target(const std::optional<std::string>& next, const std::string& fallback = "/");
+
 }  // namespace lava::server::web

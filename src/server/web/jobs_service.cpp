@@ -245,10 +245,13 @@ void queue_worker_event(Call& call, const std::string& hostname) {
     events::collect_worker(call.tx, hostname, call.events);
 }
 
+bool cancellable(proto::JobState s) {
+    return s == proto::JobState::kSubmitted || s == proto::JobState::kScheduling || s == proto::JobState::kScheduled ||
+           s == proto::JobState::kRunning;
+}
+
 std::optional<std::string> cancel_for(Call& call, const store::Job& job) {
-    const bool cancellable = job.state == proto::JobState::kSubmitted || job.state == proto::JobState::kScheduling ||
-                             job.state == proto::JobState::kScheduled || job.state == proto::JobState::kRunning;
-    if (!cancellable) return std::nullopt;  // already ending or ended: nothing to do
+    if (!cancellable(job.state)) return std::nullopt;  // already ending or ended: nothing to do
     if (!can_cancel(job, call.who)) return "Insufficient permissions";
     cancel_job(call, job.id);
     return std::nullopt;

@@ -37,6 +37,9 @@ Result<Submitted> submit_job(Call& call, const std::string& definition,
 // LAVA's cancel permission: the submitter, a superuser, or staff.
 bool can_cancel(const store::Job& job, const Identity& who);
 
+// Whether a job in this state can still be canceled (not ending or ended).
+bool cancellable(proto::JobState state);
+
 // Cancels the job (a MultiNode job: its whole group); queues events.
 void cancel_job(Call& call, std::int64_t id);
 

@@ -280,7 +280,7 @@ Value configuration(RpcCall& c) {
     }
     const store::JobOutput output(c.http().app.settings().web.job_output, job.id, job.submit_time);
     Array out;
-    for (const char* name : {"job.yaml", "device.yaml", "dispatcher.yaml", "env.yaml", "env-dut.yaml"}) {
+    for (const char* name : store::kConfigurationFiles) {
         out.emplace_back(output.read_file(name));  // nil when the job ran without it
     }
     return out;
