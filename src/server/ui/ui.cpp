@@ -118,11 +118,6 @@ HttpResponse Ui::page(Call& call, const std::string& tpl, Dict data, int status)
     return r;
 }
 
-std::optional<store::Job> visible_job(Call& call, const std::string& param) {
-    const auto id = web::id_param(call, param);
-    return id ? store::JobRepository(call.tx).get_visible(*id, call.who.user) : std::nullopt;
-}
-
 HttpResponse sign_in_first(const Call& call) { return web::redirect("/accounts/login/?next=" + call.request.path); }
 
 List recent_jobs(Call& call, std::vector<std::pair<std::string, std::string>> filters, long n) {

@@ -10,6 +10,7 @@
 #include "server/store/jobs.hpp"
 #include "server/ui/assets.hpp"
 #include "server/web/app.hpp"
+#include "server/web/jobs_service.hpp"
 
 #include <memory>
 #include <string>
@@ -72,8 +73,7 @@ std::string trimmed_decimal(std::string s);
 // "2026-12-05T19:01:11.238000" -> "2026-12-05 19:01:11" (UTC).
 std::string short_time(const std::string& iso);
 
-// The job named by the path parameter `param`, if the caller may see it.
-std::optional<store::Job> visible_job(Call& call, const std::string& param = "id");
+using web::visible_job;
 // To the sign-in page, and back to this page afterwards.
 HttpResponse sign_in_first(const Call& call);
 // The newest `n` jobs matching `filters` (REST's) that the caller may see,

@@ -245,6 +245,11 @@ void queue_worker_event(Call& call, const std::string& hostname) {
     events::collect_worker(call.tx, hostname, call.events);
 }
 
+std::optional<store::Job> visible_job(Call& call, const std::string& param) {
+    const auto id = id_param(call, param);
+    return id ? store::JobRepository(call.tx).get_visible(*id, call.who.user) : std::nullopt;
+}
+
 bool cancellable(proto::JobState s) {
     return s == proto::JobState::kSubmitted || s == proto::JobState::kScheduling || s == proto::JobState::kScheduled ||
            s == proto::JobState::kRunning;

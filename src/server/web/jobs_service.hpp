@@ -37,6 +37,10 @@ Result<Submitted> submit_job(Call& call, const std::string& definition,
 // LAVA's cancel permission: the submitter, a superuser, or staff.
 bool can_cancel(const store::Job& job, const Identity& who);
 
+// The job named by the path parameter `param`, if the caller may see it
+// (REST, the web UI).
+std::optional<store::Job> visible_job(Call& call, const std::string& param = "id");
+
 // Whether a job in this state can still be canceled (not ending or ended).
 bool cancellable(proto::JobState state);
 

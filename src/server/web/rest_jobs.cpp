@@ -18,13 +18,6 @@
 namespace lava::server::web {
 namespace {
 
-// The job named in the path, if the caller may see it.
-std::optional<store::Job> visible_job(Call& call) {
-    const auto id = id_param(call);
-    if (!id) return std::nullopt;
-    return store::JobRepository(call.tx).get_visible(*id, call.who.user);
-}
-
 HttpResponse not_found() { return rest_detail(404, "Not found."); }
 
 // The submission result as LAVA's REST API words it.

@@ -6,6 +6,7 @@
 #include "server/store/jobs.hpp"
 #include "server/store/results.hpp"
 #include "server/web/app.hpp"
+#include "server/web/jobs_service.hpp"
 #include "server/web/json.hpp"
 #include "server/web/results_export.hpp"
 
@@ -19,12 +20,6 @@ namespace lava::server::web {
 namespace {
 
 constexpr long kPageSize = 50;
-
-std::optional<store::Job> visible_job(Call& call) {
-    const auto id = id_param(call);
-    if (!id) return std::nullopt;
-    return store::JobRepository(call.tx).get_visible(*id, call.who.user);
-}
 
 HttpResponse not_found() { return rest_detail(404, "Not found."); }
 
