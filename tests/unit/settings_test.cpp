@@ -6,6 +6,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <regex>
+#include <sstream>
 
 namespace lava::common::config {
 namespace {
@@ -41,21 +44,31 @@ protected:
 
     // Parses `args` with the default settings file `default_file`; returns the
     // ConfigError message, or "" on success.
-    std::string load(std::vector<std::string> args, const std::string& default_file) {
-        SettingsLoader loader(default_file);
-        loader.add("database", &s_.database, "connection string");
-        loader.add("pool_size", &s_.pool_size, "pool size", 1, 100);
-        loader.add("metrics", &s_.metrics, "expose metrics");
-        loader.add_choice("level", &s_.level, "log level", {"debug", "info"});
-        CLI::App app("test");
-        loader.attach(app);
+    std::unique_ptr<SettingsLoader> make_loader(const std::string& default_file) {
+        auto loader = std::make_unique<SettingsLoader>(default_file);
+        loader->add("database", &s_.database, "connection string");
+        loader->add("pool_size", &s_.pool_size, "pool size", 1, 100);
+        loader->add("metrics", &s_.metrics, "expose metrics");
+        loader->add_choice("level", &s_.level, "log level", {"debug", "info"});
+        return loader;
+    }
+
+    static void parse(CLI::App& app, std::vector<std::string> args) {
         args.insert(args.begin(), "prog");
         std::vector<const char*> argv;
         for (const auto& a : args) argv.push_back(a.c_str());
         app.parse(static_cast<int>(argv.size()), argv.data());
+    }
+
+    std::string load(std::vector<std::string> args, const std::string& default_file) {
+        auto loader = make_loader(default_file);
+        CLI::App app("test");
+        std::ostringstream printed;
+        loader->attach(app, printed);
+        parse(app, std::move(args));
         try {
-            loader.load();
-            read_ = loader.file_read();
+            loader->load();
+            read_ = loader->file_read();
         } catch (const ConfigError& e) {
             return e.what();
         }
@@ -130,6 +143,43 @@ TEST_F(SettingsTest, InvalidYamlReportsLineAndColumn) {
 TEST_F(SettingsTest, TopLevelMustBeAMapping) {
     const auto f = write("s.yaml", "- a\n- b\n");
     EXPECT_EQ(load({}, f), f + ":1: the settings file must be a mapping of key: value");
+}
+
+TEST_F(SettingsTest, TheSampleFileUncommentedReadsBackEveryDefault) {
+    s_ = {"host=/run/postgresql dbname=\"lava: #1\" password='x\\y'", 7, true, "debug"};
+    const Settings defaults = s_;
+    std::string sample = make_loader("/etc/x.yaml")->sample_yaml("prog");
+    EXPECT_NE(sample.find("\n# connection string [TEXT]\n#database: "), std::string::npos) << sample;
+    EXPECT_NE(sample.find("\n# log level [{debug,info}]\n#level: debug\n"), std::string::npos) << sample;
+
+    // Commented out, the sample changes nothing; uncommented, it sets every default.
+    s_ = {"other", 3, false, "info"};
+    EXPECT_EQ(load({}, write("commented.yaml", sample)), "");
+    EXPECT_EQ(s_.database, "other");
+    const auto uncommented = std::regex_replace(sample, std::regex("^#([a-z_]+: )", std::regex::multiline), "$1");
+    EXPECT_EQ(load({}, write("uncommented.yaml", uncommented)), "") << uncommented;
+    EXPECT_EQ(s_.database, defaults.database);
+    EXPECT_EQ(s_.pool_size, 7);
+    EXPECT_TRUE(s_.metrics);
+    EXPECT_EQ(s_.level, "debug");
+}
+
+TEST_F(SettingsTest, PrintSettingsWritesTheReferenceAndEndsTheParse) {
+    auto loader = make_loader("/etc/x.yaml");
+    CLI::App app("test", "prog");
+    app.require_subcommand(1);  // like lava-server: printing needs no subcommand
+    app.add_subcommand("serve");
+    std::ostringstream printed;
+    loader->attach(app, printed);
+    try {
+        parse(app, {"--print-settings", "markdown"});
+        FAIL() << "the parse went on";
+    } catch (const CLI::Success&) {
+    }
+    EXPECT_NE(printed.str().find("## prog\n\nFile: `/etc/x.yaml`"), std::string::npos) << printed.str();
+    EXPECT_NE(printed.str().find("| `pool_size` | `4` | INT | pool size |\n"), std::string::npos) << printed.str();
+    EXPECT_NE(printed.str().find("| `database` | *(empty)* | TEXT |"), std::string::npos) << printed.str();
+    EXPECT_THROW(parse(app, {"--print-settings", "toml"}), CLI::ValidationError);
 }
 
 TEST(EnvName, UpperCasesWithPrefix) {

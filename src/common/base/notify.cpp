@@ -1,10 +1,12 @@
 #include "common/base/notify.hpp"
 
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -43,6 +45,21 @@ std::string one_line(std::string_view text) {
     return out;
 }
 
+// The test-only stall (see ready()): set by SIGUSR2.
+std::atomic<bool> g_stall{false};
+
+void on_stall_signal(int) { g_stall.store(true); }
+
+void arm_test_stall() {
+    const char* armed = std::getenv("LAVA_TEST_WATCHDOG_STALL");
+    if (!armed || std::string_view(armed) != "1") return;
+    struct sigaction sa {};
+    sa.sa_handler = on_stall_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    ::sigaction(SIGUSR2, &sa, nullptr);
+}
+
 }  // namespace
 
 bool enabled() {
@@ -51,6 +68,7 @@ bool enabled() {
 }
 
 void ready(std::string_view status) {
+    arm_test_stall();
     send(status.empty() ? std::string("READY=1") : "READY=1\nSTATUS=" + one_line(status));
 }
 
@@ -58,7 +76,11 @@ void status(std::string_view text) { send("STATUS=" + one_line(text)); }
 
 void stopping() { send("STOPPING=1"); }
 
-void watchdog() { send("WATCHDOG=1"); }
+void watchdog() {
+    // The loop that would send this ping stops turning for good (tests only).
+    while (g_stall.load()) ::pause();
+    send("WATCHDOG=1");
+}
 
 std::optional<std::chrono::milliseconds> watchdog_interval() {
     const char* usec = std::getenv("WATCHDOG_USEC");

@@ -15,7 +15,10 @@ namespace lava::common::notify {
 // Whether a service manager listens ($NOTIFY_SOCKET is set).
 bool enabled();
 
-// READY=1, with a STATUS= text when given.
+// READY=1, with a STATUS= text when given. For tests of the watchdog, when
+// $LAVA_TEST_WATCHDOG_STALL is 1 it also arms SIGUSR2: after that signal the
+// next WATCHDOG=1 blocks its caller, the daemon's loop, for good, so systemd
+// must kill and restart the daemon (tests/system/units).
 void ready(std::string_view status = {});
 void status(std::string_view text);
 void stopping();

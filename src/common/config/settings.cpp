@@ -18,6 +18,7 @@ struct SettingsLoader::Entry {
     std::string key;
     std::string help;
     std::string type_help;
+    std::string default_text;  // the field's value when it was added
     // Parses and assigns a textual value; returns an error text or nullopt.
     std::function<std::optional<std::string>(const std::string&)> assign;
     std::string cli_value;  // filled by CLI11 from the flag or the environment
@@ -64,25 +65,26 @@ SettingsLoader::SettingsLoader(std::string default_file)
 
 SettingsLoader::~SettingsLoader() = default;
 
-void SettingsLoader::add_entry(std::string key, std::string help, std::string type_help,
+void SettingsLoader::add_entry(std::string key, std::string help, std::string type_help, std::string default_text,
                                std::function<std::optional<std::string>(const std::string&)> assign) {
     auto e = std::make_unique<Entry>();
     e->key = std::move(key);
     e->help = std::move(help);
     e->type_help = std::move(type_help);
+    e->default_text = std::move(default_text);
     e->assign = std::move(assign);
     entries_.push_back(std::move(e));
 }
 
 void SettingsLoader::add(std::string key, std::string* field, std::string help) {
-    add_entry(std::move(key), std::move(help), "TEXT", [field](const std::string& v) {
+    add_entry(std::move(key), std::move(help), "TEXT", *field, [field](const std::string& v) {
         *field = v;
         return std::optional<std::string>{};
     });
 }
 
 void SettingsLoader::add(std::string key, int* field, std::string help, int min, int max) {
-    add_entry(std::move(key), std::move(help), "INT", [field, min, max](const std::string& v) {
+    add_entry(std::move(key), std::move(help), "INT", std::to_string(*field), [field, min, max](const std::string& v) {
         const auto n = parse_long(v);
         if (!n || *n < min || *n > max) {
             return std::optional<std::string>(
@@ -94,7 +96,7 @@ void SettingsLoader::add(std::string key, int* field, std::string help, int min,
 }
 
 void SettingsLoader::add(std::string key, bool* field, std::string help) {
-    add_entry(std::move(key), std::move(help), "BOOL", [field](const std::string& v) {
+    add_entry(std::move(key), std::move(help), "BOOL", *field ? "true" : "false", [field](const std::string& v) {
         const auto b = parse_bool(v);
         if (!b) return std::optional<std::string>(fmt::format("'{}' is not a boolean", v));
         *field = *b;
@@ -105,7 +107,7 @@ void SettingsLoader::add(std::string key, bool* field, std::string help) {
 void SettingsLoader::add_choice(std::string key, std::string* field, std::string help,
                                 std::vector<std::string> choices) {
     std::string type_help = fmt::format("{{{}}}", fmt::join(choices, ","));
-    add_entry(std::move(key), std::move(help), std::move(type_help),
+    add_entry(std::move(key), std::move(help), std::move(type_help), *field,
               [field, choices = std::move(choices)](const std::string& v) {
                   if (std::find(choices.begin(), choices.end(), v) == choices.end()) {
                       return std::optional<std::string>(fmt::format(
@@ -116,11 +118,23 @@ void SettingsLoader::add_choice(std::string key, std::string* field, std::string
               });
 }
 
-void SettingsLoader::attach(CLI::App& app) {
+void SettingsLoader::attach(CLI::App& app, std::ostream& out) {
     settings_option_ = app.add_option("--settings", settings_file_,
                                       "Settings file (YAML); default " + default_file_)
                            ->envname("LAVA_SETTINGS")
                            ->group("Settings");
+    // Runs while parsing, before requirements are checked, like --version.
+    app.add_option_function<std::string>(
+           "--print-settings",
+           [this, &app, &out](const std::string& format) {
+               out << (format == "markdown" ? markdown(app.get_name()) : sample_yaml(app.get_name()));
+               throw CLI::Success();
+           },
+           "Print every setting with its default: a commented settings file (yaml) or the admin guide's "
+           "section (markdown), and exit")
+        ->check(CLI::IsMember({"yaml", "markdown"}))
+        ->type_name("{yaml,markdown}")
+        ->group("Settings");
     for (auto& e : entries_) {
         e->option = app.add_option(flag_name(e->key), e->cli_value,
                                    e->help + " [" + env_name(e->key) + "]")
@@ -132,7 +146,7 @@ void SettingsLoader::attach(CLI::App& app) {
 
 std::optional<int> SettingsLoader::parse_command_line(CLI::App& app, int argc, char** argv,
                                                      const std::string& version) {
-    attach(app);
+    attach(app, std::cout);
     app.set_version_flag("--version", version);
     try {
         app.parse(argc, argv);
@@ -200,6 +214,63 @@ void SettingsLoader::load() {
             throw ConfigError(fmt::format("{} (or {}): {}", flag_name(e->key), env_name(e->key), *err));
         }
     }
+}
+
+namespace {
+
+// A default as a YAML scalar that reads back as the same text.
+std::string yaml_scalar(const std::string& text) {
+    const bool plain = !text.empty() && text.find_first_of(":#'\"{}[],&*!|>%@`\\\n") == std::string::npos &&
+                       text.front() != ' ' && text.back() != ' ' && text.front() != '-' && text.front() != '?';
+    if (plain) return text;
+    std::string quoted = "\"";
+    for (char c : text) {
+        if (c == '"' || c == '\\') quoted += '\\';
+        if (c == '\n') {
+            quoted += "\\n";
+            continue;
+        }
+        quoted += c;
+    }
+    return quoted + "\"";
+}
+
+std::string markdown_cell(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        if (c == '|') out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string SettingsLoader::sample_yaml(const std::string& program) const {
+    std::string out = fmt::format(
+        "# {}: settings. Every key is shown commented out with its default;\n"
+        "# uncomment a line to change it. Each key is also the flag --key-name and\n"
+        "# the environment variable LAVA_KEY_NAME (e.g. in /etc/default/{}); the\n"
+        "# flag wins over the environment, which wins over this file.\n"
+        "# Reference: /usr/share/doc/lava-cpp-server/admin/settings.md\n",
+        program, program);
+    for (const auto& e : entries_) {
+        out += fmt::format("\n# {} [{}]\n#{}: {}\n", e->help, e->type_help, e->key, yaml_scalar(e->default_text));
+    }
+    return out;
+}
+
+std::string SettingsLoader::markdown(const std::string& program) const {
+    std::string out = fmt::format(
+        "## {}\n\nFile: `{}` (or `--settings FILE`, `LAVA_SETTINGS`).\n\n"
+        "| Key | Default | Type | Meaning |\n|---|---|---|---|\n",
+        program, default_file_);
+    for (const auto& e : entries_) {
+        const std::string shown = e->default_text.empty() ? "*(empty)*" : "`" + markdown_cell(e->default_text) + "`";
+        out += fmt::format("| `{}` | {} | {} | {} |\n", e->key, shown, markdown_cell(e->type_help),
+                           markdown_cell(e->help));
+    }
+    return out;
 }
 
 }  // namespace lava::common::config

@@ -12,6 +12,7 @@
 // name the key and the file line. Used once at start-up, on the main thread.
 
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -48,8 +49,18 @@ public:
     void add_choice(std::string key, std::string* field, std::string help,
                     std::vector<std::string> choices);
 
-    // Registers --settings and one flag per key on `app`.
-    void attach(CLI::App& app);
+    // Registers --settings, --print-settings and one flag per key on
+    // `app`. --print-settings yaml|markdown writes the reference (below) to
+    // `out` and ends the parse like --help (CLI::Success).
+    void attach(CLI::App& app, std::ostream& out);
+
+    // Every key with its meaning and default, from the keys added so far
+    // (call before load()):
+    //   - sample_yaml(): a settings file where each key is commented out
+    //     with its default, ready to install under /etc;
+    //   - markdown(): a section of the admin guide.
+    std::string sample_yaml(const std::string& program) const;
+    std::string markdown(const std::string& program) const;
 
     // After `app` has parsed the command line: reads the settings file and
     // assigns every field by precedence. Throws ConfigError.
@@ -66,7 +77,7 @@ public:
 
 private:
     struct Entry;
-    void add_entry(std::string key, std::string help, std::string type_help,
+    void add_entry(std::string key, std::string help, std::string type_help, std::string default_text,
                    std::function<std::optional<std::string>(const std::string&)> assign);
 
     std::string default_file_;

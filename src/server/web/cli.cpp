@@ -18,7 +18,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     common::db::register_settings(loader, settings.db);
     register_settings(loader, settings.web);
     common::config::register_input_limits(loader, settings.limits);
-    loader.attach(app);
+    loader.attach(app, out);
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string("lava-cpp ") + LAVA_CPP_VERSION + " (LAVA protocol " +
                                           LAVA_PROTOCOL_VERSION + ")");

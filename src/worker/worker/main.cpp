@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fcntl.h>
+#include <netdb.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -27,6 +28,22 @@ void on_stop(int) {
 
 void on_child(int) { (void)!::write(g_wake[1], "c", 1); }
 
+// LAVA's default worker name: the host's fully qualified name, or its plain
+// name when the resolver knows no better.
+std::string fqdn() {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) return "localhost";
+    addrinfo hints{};
+    hints.ai_flags = AI_CANONNAME;
+    addrinfo* found = nullptr;
+    std::string name = host;
+    if (::getaddrinfo(host, nullptr, &hints, &found) == 0) {
+        if (found != nullptr && found->ai_canonname != nullptr) name = found->ai_canonname;
+        ::freeaddrinfo(found);
+    }
+    return name;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -35,10 +52,11 @@ int main(int argc, char** argv) {
     CLI::App app{"lava-worker: runs this worker's jobs on its devices", "lava-worker"};
     app.set_version_flag("--version", std::string("lava-worker (lava-cpp) ") + LAVA_CPP_VERSION + ", protocol " +
                                           kProtocolVersion);
+    app.option_defaults()->always_capture_default();
     std::string level = "INFO", log_file;
     int http_timeout = 600, ping_interval = 20;
     bool debug = false;
-    app.add_option("--name", options.name, "This worker's name (FQDN)")->required();
+    app.add_option("--name", options.name, "This worker's name (default: this host's FQDN)");
     app.add_option("--url", options.url, "The server's URL")->required();
     app.add_option("--ws-url", options.ws_url, "The publisher's WebSocket URL (default: <url>/ws/)");
     auto* token = app.add_option("--token", options.token, "The worker's token (with --username: the user's token)");
@@ -59,6 +77,7 @@ int main(int argc, char** argv) {
     app.add_option("--lava-run", options.lava_run, "The lava-run program (default: next to lava-worker)");
     CLI11_PARSE(app, argc, argv);
 
+    if (options.name.empty()) options.name = fqdn();
     if (!std::regex_match(options.name, std::regex("[-_a-zA-Z0-9.]+"))) {
         std::cerr << "lava-worker: --name must match [-_a-zA-Z0-9.]+\n";
         return 2;
