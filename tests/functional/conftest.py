@@ -143,6 +143,9 @@ class Daemon:
         self.log_path = log_path
         self.log = open(log_path, "w")
         e = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "LAVA_"))}
+        # lava-scheduler, lava-publisher and lava-worker serve /metrics on
+        # fixed ports by default; tests run many at once, each on a free port.
+        e["LAVA_METRICS_PORT"] = "0"
         e.update(env or {})
         self.proc = subprocess.Popen(args, env=e, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)

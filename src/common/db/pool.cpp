@@ -1,6 +1,7 @@
 #include "common/db/pool.hpp"
 
 #include "common/config/settings.hpp"
+#include "common/metrics/metrics.hpp"
 
 #include <stdexcept>
 
@@ -46,7 +47,15 @@ Pool::Lease::~Lease() {
 
 Pool::Lease Pool::acquire(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
-    if (!available_.wait_for(lock, timeout, [&] { return !idle_.empty() || open_ < max_size_; })) {
+    const auto free = [&] { return !idle_.empty() || open_ < max_size_; };
+    if (!free()) {
+        ++waits_;
+        const auto since = std::chrono::steady_clock::now();
+        const bool got = available_.wait_for(lock, timeout, free);
+        wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+        if (!got) ++timeouts_;
+    }
+    if (!free()) {
         throw std::runtime_error("no database connection became free within " +
                                  std::to_string(timeout.count()) + " ms");
     }
@@ -67,6 +76,11 @@ Pool::Lease Pool::acquire(std::chrono::milliseconds timeout) {
     }
 }
 
+Pool::Stats Pool::stats() {
+    std::lock_guard lock(mutex_);
+    return Stats{open_, open_ - idle_.size(), waits_, wait_seconds_, timeouts_};
+}
+
 void Pool::release(std::unique_ptr<Connection> conn, bool broken) {
     std::lock_guard lock(mutex_);
     if (!broken && conn->raw().is_open()) {
@@ -75,6 +89,32 @@ void Pool::release(std::unique_ptr<Connection> conn, bool broken) {
         --open_;
     }
     available_.notify_one();
+}
+
+void add_pool_metrics(metrics::Registry& registry, Pool& pool) {
+    auto& connections = registry.gauge("lava_db_pool_connections", "Database connections of the pool, by state",
+                                       {"state"});
+    auto& in_use = connections.with({"in_use"});
+    auto& idle = connections.with({"idle"});
+    registry.gauge("lava_db_pool_max_connections", "Most database connections the pool opens (db_pool_size)")
+        .with()
+        .set(static_cast<double>(pool.max_size()));
+    auto& waits = registry.counter("lava_db_pool_waits_total", "Connection requests that waited for a free connection")
+                      .with();
+    auto& waited = registry.counter("lava_db_pool_wait_seconds_total",
+                                    "Time connection requests spent waiting for a free connection")
+                       .with();
+    auto& timeouts = registry.counter("lava_db_pool_timeouts_total",
+                                      "Connection requests that gave up waiting for a free connection")
+                         .with();
+    registry.on_collect([&pool, &in_use, &idle, &waits, &waited, &timeouts] {
+        const auto s = pool.stats();
+        in_use.set(static_cast<double>(s.in_use));
+        idle.set(static_cast<double>(s.open - s.in_use));
+        waits.set_total(static_cast<double>(s.waits));
+        waited.set_total(s.wait_seconds);
+        timeouts.set_total(static_cast<double>(s.timeouts));
+    });
 }
 
 std::string first_line(const std::string& what) {

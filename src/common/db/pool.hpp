@@ -29,6 +29,10 @@ class SettingsLoader;
 
 // std::optional<T> parameters bind as NULL when empty (libpqxx 6.4 type_utils.hxx).
 
+namespace lava::common::metrics {
+class Registry;
+}
+
 namespace lava::common::db {
 
 struct DbSettings {
@@ -150,6 +154,17 @@ public:
 
     std::size_t max_size() const { return max_size_; }
 
+    // For metrics: connections open and on loan, and acquires that had to
+    // wait for a connection (and how long, in total) or gave up.
+    struct Stats {
+        std::size_t open = 0;
+        std::size_t in_use = 0;
+        std::uint64_t waits = 0;
+        double wait_seconds = 0;
+        std::uint64_t timeouts = 0;
+    };
+    Stats stats();
+
 private:
     void release(std::unique_ptr<Connection> conn, bool broken);
 
@@ -159,7 +174,13 @@ private:
     std::condition_variable available_;
     std::vector<std::unique_ptr<Connection>> idle_;
     std::size_t open_ = 0;
+    std::uint64_t waits_ = 0;
+    double wait_seconds_ = 0;
+    std::uint64_t timeouts_ = 0;
 };
+
+// The pool's use as Prometheus metrics (lava_db_pool_*), read at each scrape.
+void add_pool_metrics(metrics::Registry& registry, Pool& pool);
 
 template <class T>
 struct IsResult : std::false_type {};

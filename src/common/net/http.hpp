@@ -121,6 +121,8 @@ public:
     std::size_t broadcast(std::shared_ptr<const std::string> text, const std::function<bool(std::uint64_t client)>& to);
     // Open WebSocket clients.
     std::size_t websocket_clients() const;
+    // WebSocket clients disconnected so far because their queue was full.
+    std::uint64_t websocket_overflows() const;
 
 private:
     struct Impl;

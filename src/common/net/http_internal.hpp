@@ -30,6 +30,7 @@ public:
     std::size_t broadcast(const std::shared_ptr<const std::string>& text,
                           const std::function<bool(std::uint64_t)>& to);
     std::size_t clients() const;
+    std::uint64_t overflows() const;
     // Closes every client (close code 1001, going away); serve() calls end.
     void close_all();
 

@@ -309,7 +309,8 @@ struct HttpServer::Impl {
             beast::error_code ec;
             acceptor.close(ec);
             if (signals) signals->cancel(ec);
-            if (watchdog) watchdog->cancel();
+            // On the timer's strand, where its handler runs too.
+            if (watchdog) asio::post(watchdog->get_executor(), [this] { watchdog->cancel(); });
             if (websockets) websockets->close_all();
             // Connections waiting for a next request are closed; one in the
             // middle of a request finishes it (its handler is running), then
@@ -365,12 +366,15 @@ void HttpServer::stop_on_signals() {
 void HttpServer::keep_watchdog() {
     const auto interval = notify::watchdog_interval();
     if (!interval) return;
-    impl_->watchdog = std::make_unique<asio::steady_timer>(impl_->ioc);
+    // A strand of its own: the handler and stop()'s cancel never race, and
+    // a handler already on its way when stop() began does not re-arm it.
+    impl_->watchdog = std::make_unique<asio::steady_timer>(asio::make_strand(impl_->ioc));
     struct Tick {
         asio::steady_timer* timer;
         std::chrono::milliseconds every;
+        const std::atomic<bool>* stopping;
         void operator()(const boost::system::error_code& ec) const {
-            if (ec) return;  // stopping
+            if (ec || stopping->load()) return;
             notify::watchdog();
             timer->expires_after(every);
             timer->async_wait(*this);
@@ -378,7 +382,7 @@ void HttpServer::keep_watchdog() {
     };
     notify::watchdog();
     impl_->watchdog->expires_after(*interval);
-    impl_->watchdog->async_wait(Tick{impl_->watchdog.get(), *interval});
+    impl_->watchdog->async_wait(Tick{impl_->watchdog.get(), *interval, &impl_->stopping});
 }
 
 void HttpServer::serve_websockets(WebSocketOptions options) {
@@ -390,5 +394,9 @@ std::size_t HttpServer::broadcast(std::shared_ptr<const std::string> text, const
 }
 
 std::size_t HttpServer::websocket_clients() const { return impl_->websockets ? impl_->websockets->clients() : 0; }
+
+std::uint64_t HttpServer::websocket_overflows() const {
+    return impl_->websockets ? impl_->websockets->overflows() : 0;
+}
 
 }  // namespace lava::common::net

@@ -172,6 +172,7 @@ struct WebSockets::Impl {
     mutable std::mutex mutex;
     std::unordered_map<std::uint64_t, std::shared_ptr<Client>> clients;
     std::uint64_t next_id = 1;
+    std::uint64_t overflows = 0;
     bool closing = false;
 };
 
@@ -253,6 +254,7 @@ std::size_t WebSockets::broadcast(const std::shared_ptr<const std::string>& text
         switch (client->push(text)) {
         case Client::Pushed::kQueued: ++sent; break;
         case Client::Pushed::kOverflow:
+            ++impl_->overflows;
             impl_->log->warn("websocket {} disconnected: {} messages waiting (queue limit)", id,
                              impl_->options.queue_limit);
             break;
@@ -260,6 +262,11 @@ std::size_t WebSockets::broadcast(const std::shared_ptr<const std::string>& text
         }
     }
     return sent;
+}
+
+std::uint64_t WebSockets::overflows() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->overflows;
 }
 
 std::size_t WebSockets::clients() const {

@@ -4,8 +4,10 @@
 
 #include "common/crypto/password.hpp"
 #include "common/log/log.hpp"
+#include "common/metrics/metrics.hpp"
 #include "common/proto/events.hpp"
 #include "common/proto/states.hpp"
+#include "server/events/job_metrics.hpp"
 #include "server/store/sql.hpp"
 
 #include <nlohmann/json.hpp>
@@ -176,6 +178,9 @@ struct EventPublisher::Impl {
     std::string topic;
     std::mutex mutex;
     std::shared_ptr<spdlog::logger> log = common::log::get("events");
+    common::metrics::Family<common::metrics::Counter>* sent = nullptr;
+    common::metrics::Family<common::metrics::Counter>* dropped = nullptr;
+    std::unique_ptr<JobMetrics> jobs;
 };
 
 EventPublisher::EventPublisher(const std::string& endpoint, std::string topic) : impl_(std::make_unique<Impl>()) {
@@ -187,9 +192,19 @@ EventPublisher::EventPublisher(const std::string& endpoint, std::string topic) :
 
 EventPublisher::~EventPublisher() = default;
 
+void EventPublisher::instrument(common::metrics::Registry& registry) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->sent = &registry.counter("lava_events_sent_total", "Events sent to lava-publisher", {"topic"});
+    impl_->dropped = &registry.counter("lava_events_dropped_total",
+                                       "Events not sent to lava-publisher (unreachable or slow)", {"topic"});
+    impl_->jobs = std::make_unique<JobMetrics>(registry);
+}
+
 void EventPublisher::publish(const std::vector<PendingEvent>& events) {
     std::lock_guard lock(impl_->mutex);
+    if (impl_->jobs) impl_->jobs->observe(events);
     for (const auto& e : events) {
+        bool sent = false;
         const auto frames = proto::to_frames(
             proto::Event{impl_->topic + e.topic_suffix, uuid1(), python_isoformat(std::chrono::system_clock::now()), e.username, e.payload});
         try {
@@ -201,10 +216,12 @@ void EventPublisher::publish(const std::vector<PendingEvent>& events) {
                     impl_->log->debug("event {} dropped: publisher not reachable", frames[0]);
                     break;
                 }
+                sent = i + 1 == frames.size();
             }
         } catch (const zmq::error_t& err) {
             impl_->log->warn("event {} dropped: {}", frames[0], err.what());
         }
+        if (impl_->sent) (sent ? impl_->sent : impl_->dropped)->with({e.topic_suffix.substr(1)}).inc();
     }
 }
 

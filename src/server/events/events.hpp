@@ -20,6 +20,10 @@
 #include <string>
 #include <vector>
 
+namespace lava::common::metrics {
+class Registry;
+}
+
 namespace lava::server::events {
 
 // An event to publish once its transaction committed (§5.2 frames).
@@ -54,6 +58,10 @@ public:
     EventPublisher& operator=(const EventPublisher&) = delete;
 
     void publish(const std::vector<PendingEvent>& events);
+    // From now on, counts what publish() is given in `registry`: events
+    // sent and dropped (lava_events_{sent,dropped}_total{topic}) and the
+    // job metrics of JobMetrics (job_metrics.hpp). Call before publishing.
+    void instrument(common::metrics::Registry& registry);
 
 private:
     struct Impl;

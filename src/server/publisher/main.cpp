@@ -7,9 +7,12 @@
 #include "common/config/settings.hpp"
 #include "common/db/pool.hpp"
 #include "common/log/log.hpp"
+#include "common/metrics/metrics.hpp"
 #include "common/net/http.hpp"
+#include "common/net/metrics_endpoint.hpp"
 #include "server/publisher/fanout.hpp"
 #include "server/publisher/publisher.hpp"
+#include "server/store/schema.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -52,6 +55,9 @@ int main(int argc, char** argv) {
     loader.add("ui_origins", &ui_origins,
                "Origins (comma-separated, e.g. https://lava.example.com) whose pages may open a WebSocket with "
                "the web UI's session cookie (empty: the server's own host)");
+    common::net::MetricsSettings metrics_settings;
+    metrics_settings.port = 8003;
+    common::net::register_metrics_settings(loader, metrics_settings);
     InputLimits input_limits;
     common::config::register_input_limits(loader, input_limits);
     if (auto code = loader.parse_command_line(app, argc, argv, std::string("lava-cpp ") + LAVA_CPP_VERSION)) {
@@ -86,6 +92,34 @@ int main(int argc, char** argv) {
         limits.ping_interval = std::chrono::seconds(ws_ping_s);
         server::publisher::Fanout fanout(db, blocking, server, limits, split(ui_origins, ',', false));
 
+        common::metrics::Registry metrics;
+        common::metrics::add_build_info(metrics, LAVA_CPP_VERSION, LAVA_PROTOCOL_VERSION);
+        common::metrics::add_process_metrics(metrics);
+        common::db::add_pool_metrics(metrics, db);
+        auto& received = metrics.counter("lava_publisher_events_received_total",
+                                         "Events received from lava-server and lava-scheduler, by topic", {"topic"});
+        auto& to_websockets = metrics.counter("lava_publisher_websocket_messages_total",
+                                              "Event messages queued for WebSocket clients (one per client per event)")
+                                  .with();
+        auto& ws_clients = metrics.gauge("lava_publisher_websocket_clients", "Open WebSocket clients").with();
+        auto& overflows = metrics.counter("lava_publisher_websocket_overflows_total",
+                                          "WebSocket clients disconnected because they fell behind (queue limit)")
+                              .with();
+        metrics.on_collect([&server, &ws_clients, &overflows] {
+            ws_clients.set(static_cast<double>(server.websocket_clients()));
+            overflows.set_total(static_cast<double>(server.websocket_overflows()));
+        });
+        common::net::MetricsEndpoint endpoint(metrics, metrics_settings.bind,
+                                              static_cast<std::uint16_t>(metrics_settings.port),
+                                              [&db]() -> std::optional<std::string> {
+                                                  auto lease = db.acquire(std::chrono::seconds(5));
+                                                  if (auto ok = server::store::require_schema(lease->raw(), kProgram);
+                                                      !ok) {
+                                                      return ok.error().message;
+                                                  }
+                                                  return std::nullopt;
+                                              });
+
         std::atomic<bool> signalled{false};
         std::thread websockets([&server] { server.run(); });
         std::thread stopper([&] {
@@ -113,7 +147,12 @@ int main(int argc, char** argv) {
                   publisher.input_endpoint(), publisher.output_endpoint(), ws_bind, server.port());
         common::notify::ready("publishing on " + publisher.output_endpoint() + " and ws://" + ws_bind + ":" +
                               std::to_string(server.port()) + "/ws/");
-        const auto forwarded = publisher.run([&fanout](const proto::Event& e) { fanout.deliver(e); });
+        log->info("metrics on http://{}:{}/metrics", metrics_settings.bind, endpoint.port());
+        const auto forwarded = publisher.run([&](const proto::Event& e) {
+            const auto dot = e.topic.rfind('.');
+            received.with({dot == std::string::npos ? e.topic : e.topic.substr(dot + 1)}).inc();
+            to_websockets.inc(static_cast<double>(fanout.deliver(e)));
+        });
         common::notify::stopping();
         log->info("lava-publisher stopped ({} events forwarded)", forwarded);
         return 0;

@@ -6,6 +6,7 @@
 #include "common/proto/events.hpp"
 #include "common/proto/json.hpp"
 #include "server/events/events.hpp"
+#include "server/store/lab_status.hpp"
 
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
@@ -16,6 +17,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <csignal>
 #include <memory>
 #include <thread>
@@ -95,8 +97,67 @@ void wait_ms(int ms) {
 
 }  // namespace
 
-int run_daemon(const DaemonSettings& settings, const std::string& conninfo, common::db::Pool& pool) {
+std::string reason_category(const std::string& reason) {
+    const auto starts = [&reason](const char* prefix) { return reason.rfind(prefix, 0) == 0; };
+    if (starts("no device of type")) return "no_device";
+    if (starts("no usable device")) return "no_usable_device";
+    if (starts("all usable devices")) return "busy";
+    if (starts("queued behind MultiNode")) return "multinode";
+    if (starts("waiting for a free device")) return "restricted";
+    return "unknown";
+}
+
+namespace {
+
+struct SchedulerMetrics {
+    explicit SchedulerMetrics(common::metrics::Registry& r, common::db::Pool& pool)
+        : active(r.gauge("lava_scheduler_active", "1 while this lava-scheduler is the active one, 0 on standby").with()),
+          passes(r.counter("lava_scheduler_passes_total", "Scheduling passes, by outcome", {"result"})),
+          pass_seconds(r.histogram("lava_scheduler_pass_duration_seconds", "Time of a scheduling pass, commit included",
+                                   {}, common::metrics::latency_buckets())
+                           .with()),
+          placements(r.counter("lava_scheduler_placements_total", "Jobs placed on a device (health checks included)")
+                         .with()),
+          timeouts(r.counter("lava_scheduler_queue_timeouts_total", "Jobs canceled because their queue timeout passed")
+                       .with()),
+          queue(r.gauge("lava_queue_length", "Submitted jobs waiting for a device, by device type", {"device_type"})),
+          waiting(r.gauge("lava_jobs_waiting", "Submitted jobs waiting for a device, by why their queue waits",
+                          {"reason"})) {
+        // Read at each scrape, and only by the active scheduler: a standby
+        // would report the same queue twice.
+        r.on_collect([this, &pool] {
+            if (active.value() < 1) {
+                queue.clear();
+                waiting.clear();
+                return;
+            }
+            std::vector<server::store::QueueLength> lengths;
+            common::db::transact_when(
+                pool, [&](common::db::Tx& tx) { lengths = server::store::queue_lengths(tx); return 0; },
+                [](int) { return false; });
+            std::map<std::string, double> by_reason;
+            for (const auto& q : lengths) by_reason[reason_category(q.reason)] += static_cast<double>(q.jobs);
+            queue.clear();
+            waiting.clear();
+            for (const auto& q : lengths) queue.with({q.device_type}).set(static_cast<double>(q.jobs));
+            for (const auto& [reason, jobs] : by_reason) waiting.with({reason}).set(jobs);
+        });
+    }
+    common::metrics::Gauge& active;
+    common::metrics::Family<common::metrics::Counter>& passes;
+    common::metrics::Histogram& pass_seconds;
+    common::metrics::Counter& placements;
+    common::metrics::Counter& timeouts;
+    common::metrics::Family<common::metrics::Gauge>& queue;
+    common::metrics::Family<common::metrics::Gauge>& waiting;
+};
+
+}  // namespace
+
+int run_daemon(const DaemonSettings& settings, const std::string& conninfo, common::db::Pool& pool,
+               common::metrics::Registry& registry) {
     auto log = common::log::get("lava-scheduler");
+    SchedulerMetrics metrics(registry, pool);
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGTERM);
@@ -116,6 +177,7 @@ int run_daemon(const DaemonSettings& settings, const std::string& conninfo, comm
     sub.connect(settings.events_url);
     sub.set(zmq::sockopt::subscribe, settings.event_topic);
     events::EventPublisher publisher(settings.event_socket, settings.event_topic);
+    publisher.instrument(registry);
     Scheduler scheduler(pool, settings.scheduler);
     Leadership leadership(conninfo);
 
@@ -134,6 +196,7 @@ int run_daemon(const DaemonSettings& settings, const std::string& conninfo, comm
             wait_ms(settings.standby_poll_ms);
             continue;
         }
+        metrics.active.set(1);
         log->info("active: scheduling");
         common::notify::status("active: scheduling");
         scheduler.forget();
@@ -149,6 +212,7 @@ int run_daemon(const DaemonSettings& settings, const std::string& conninfo, comm
                 // second (a round trip a pass would otherwise cost).
                 if (now - checked >= std::chrono::seconds(1)) {
                     if (!leadership.held()) {
+                        metrics.active.set(0);
                         log->error("lost the database connection holding the leader lock");
                         break;
                     }
@@ -157,6 +221,10 @@ int run_daemon(const DaemonSettings& settings, const std::string& conninfo, comm
                 try {
                     auto report = scheduler.pass();
                     publisher.publish(report.events);
+                    metrics.passes.with({"ok"}).inc();
+                    metrics.pass_seconds.observe(report.ms / 1000.0);
+                    metrics.placements.inc(static_cast<double>(report.scheduled.size()));
+                    metrics.timeouts.inc(static_cast<double>(report.timed_out.size()));
                     if (!report.scheduled.empty() || !report.timed_out.empty() || !report.workers_offline.empty()) {
                         log->info("pass: {} scheduled, {} health checks, {} timed out, {} workers offline in {:.1f} ms "
                                   "({})", report.scheduled.size(), report.health_checks.size(), report.timed_out.size(),
@@ -165,6 +233,7 @@ int run_daemon(const DaemonSettings& settings, const std::string& conninfo, comm
                         log->debug("pass: nothing to do ({:.1f} ms)", report.ms);
                     }
                 } catch (const std::exception& e) {
+                    metrics.passes.with({"error"}).inc();
                     log->error("pass failed: {}", common::db::first_line(e.what()));
                     wait_ms(1000);
                 }

@@ -9,6 +9,7 @@
 // events after each commit. SIGTERM/SIGINT: finish the pass, exit 0.
 
 #include "common/db/pool.hpp"
+#include "common/metrics/metrics.hpp"
 #include "server/scheduler/scheduler.hpp"
 
 #include <string>
@@ -27,7 +28,16 @@ struct DaemonSettings {
 // The advisory lock key of the active scheduler.
 constexpr long long kLeaderLock = 0x6c6176615f736368LL;  // "lava_sch"
 
-// Runs until SIGTERM/SIGINT; returns the exit code.
-int run_daemon(const DaemonSettings& settings, const std::string& conninfo, common::db::Pool& pool);
+// Runs until SIGTERM/SIGINT; returns the exit code. Counts in `metrics`:
+// lava_scheduler_{active,passes_total,pass_duration_seconds,placements_total,
+// queue_timeouts_total}, the events and job metrics of what it publishes,
+// and, while active, lava_queue_length{device_type} and
+// lava_jobs_waiting{reason} read at each scrape.
+int run_daemon(const DaemonSettings& settings, const std::string& conninfo, common::db::Pool& pool,
+               common::metrics::Registry& metrics);
+
+// A scheduler's reason for a device type's queue, as a bounded label:
+// no_device, no_usable_device, busy, multinode, restricted, unknown.
+std::string reason_category(const std::string& reason);
 
 }  // namespace lava::server::scheduler

@@ -6,6 +6,8 @@
 #include "common/config/settings.hpp"
 #include "common/db/pool.hpp"
 #include "common/log/log.hpp"
+#include "common/metrics/metrics.hpp"
+#include "common/net/metrics_endpoint.hpp"
 #include "server/events/events.hpp"
 #include "server/scheduler/daemon.hpp"
 #include "server/store/schema.hpp"
@@ -35,6 +37,9 @@ int main(int argc, char** argv) {
     loader.add("interval_s", &settings.interval_s, "Seconds between passes when no event wakes it", 1, 3600);
     loader.add("standby_poll_ms", &settings.standby_poll_ms,
                "How often a standby scheduler tries to become the active one (ms)", 10, 60000);
+    common::net::MetricsSettings metrics_settings;
+    metrics_settings.port = 8002;
+    common::net::register_metrics_settings(loader, metrics_settings);
     InputLimits limits;
     common::config::register_input_limits(loader, limits);
     if (auto code = loader.parse_command_line(app, argc, argv, std::string("lava-cpp ") + LAVA_CPP_VERSION)) {
@@ -51,7 +56,22 @@ int main(int argc, char** argv) {
                 return 1;
             }
         }
-        return server::scheduler::run_daemon(settings, db_settings.database, pool);
+        common::metrics::Registry metrics;
+        common::metrics::add_build_info(metrics, LAVA_CPP_VERSION, LAVA_PROTOCOL_VERSION);
+        common::metrics::add_process_metrics(metrics);
+        common::db::add_pool_metrics(metrics, pool);
+        common::net::MetricsEndpoint endpoint(metrics, metrics_settings.bind,
+                                              static_cast<std::uint16_t>(metrics_settings.port),
+                                              [&pool]() -> std::optional<std::string> {
+                                                  auto lease = pool.acquire(std::chrono::seconds(5));
+                                                  if (auto ok = server::store::require_schema(lease->raw(), kProgram);
+                                                      !ok) {
+                                                      return ok.error().message;
+                                                  }
+                                                  return std::nullopt;
+                                              });
+        common::log::get(kProgram)->info("metrics on http://{}:{}/metrics", metrics_settings.bind, endpoint.port());
+        return server::scheduler::run_daemon(settings, db_settings.database, pool, metrics);
     } catch (const std::exception& e) {
         std::cerr << kProgram << ": error: " << common::db::first_line(e.what()) << "\n";
         return 1;

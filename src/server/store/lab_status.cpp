@@ -23,6 +23,12 @@ const Statement kDeviceHealths{"status.device_healths",
 const Statement kJobStates{"status.job_states",
                            "SELECT state, count(*) FROM test_jobs GROUP BY state"};
 
+const Statement kQueueLengths{
+    "status.queue_lengths",
+    "SELECT coalesce(j.requested_device_type, ''), count(*), coalesce(q.waiting_reason, '') "
+    "FROM test_jobs j LEFT JOIN device_type_queues q ON q.device_type = j.requested_device_type "
+    "WHERE j.state = 0 GROUP BY 1, 3 ORDER BY 1"};
+
 // Counts keyed by display name; every known value is present, zero or not.
 template <class Enum>
 std::map<std::string, long> counts(common::db::Tx& tx, const Statement& s) {
@@ -52,6 +58,14 @@ LabStatus lab_status(common::db::Tx& tx) {
     s.devices_by_health = counts<proto::DeviceHealth>(tx, kDeviceHealths);
     s.jobs_by_state = counts<proto::JobState>(tx, kJobStates);
     return s;
+}
+
+std::vector<QueueLength> queue_lengths(common::db::Tx& tx) {
+    std::vector<QueueLength> out;
+    for (const auto& r : tx.exec(kQueueLengths)) {
+        out.push_back(QueueLength{r[0].as<std::string>(), r[1].as<long>(), r[2].as<std::string>()});
+    }
+    return out;
 }
 
 }  // namespace lava::server::store

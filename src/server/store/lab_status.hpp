@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace lava::server::store {
 
@@ -23,5 +24,14 @@ struct LabStatus {
 };
 
 LabStatus lab_status(common::db::Tx& tx);
+
+// The Submitted jobs per device type, with the reason the scheduler last
+// gave for that type's queue ("" before its first pass over it).
+struct QueueLength {
+    std::string device_type;
+    long jobs = 0;
+    std::string reason;
+};
+std::vector<QueueLength> queue_lengths(common::db::Tx& tx);
 
 }  // namespace lava::server::store

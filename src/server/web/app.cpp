@@ -3,7 +3,9 @@
 #include "common/base/text.hpp"
 #include "common/log/log.hpp"
 #include "common/proto/json.hpp"
+#include "common/net/metrics_endpoint.hpp"
 #include "server/events/events.hpp"
+#include "server/store/schema.hpp"
 #include "server/ui/ui.hpp"
 #include "server/web/response_cache.hpp"
 
@@ -215,8 +217,14 @@ HttpResponse internal_error(int status, const std::string& error) {
 
 App::App(ServerSettings settings, db::Pool& pool, common::async::BlockingPool& blocking)
     : settings_(std::move(settings)), pool_(pool), blocking_(blocking),
+      metrics_(std::make_unique<common::metrics::Registry>()),
       events_(std::make_unique<EventPublisher>(settings_.web.event_socket, settings_.web.event_topic)),
       cache_(std::make_unique<ResponseCache>(std::chrono::milliseconds(settings_.web.response_cache_ms), 4096)) {
+    requests_ = &metrics_->counter("lava_http_requests_total", "HTTP requests answered, by route, method and status",
+                                   {"route", "method", "status"});
+    latency_ = &metrics_->histogram("lava_http_request_duration_seconds", "Time to answer an HTTP request, by route",
+                                    {"route"}, common::metrics::latency_buckets());
+    events_->instrument(*metrics_);
     devices_ = std::make_unique<common::device::DeviceConfig>(common::device::Paths{
         settings_.web.dispatcher_config, split(settings_.web.device_template_dirs, ':', false)});
     const auto extra = split(settings_.web.extra_context_variables, ',', false);
@@ -240,11 +248,60 @@ void App::route(std::string method, std::string pattern, Handler handler, Access
     router_.add(std::move(method), std::move(pattern), Route{std::move(handler), access, credentials});
 }
 
+// GCC 12 pairs the frame of a coroutine awaited by another coroutine with
+// the wrong operator delete in its -Wmismatched-new-delete analysis (GCC
+// PR 109224, fixed in GCC 13); Asio allocates and frees the frames itself.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 boost::asio::awaitable<HttpResponse> App::handle(HttpRequest request) {
-    // `system/version/` answers without the database (LAVA clients poll it).
-    if (request.method == "GET" &&
-        (request.path == "/api/v0.2/system/version/" || request.path == "/api/v0.2/system/version")) {
-        co_return json_response(200, {{"version", LAVA_PROTOCOL_VERSION}});
+    const auto started = std::chrono::steady_clock::now();
+    const auto match = router_.match(request.method, to_valid_utf8(request.path));
+    // A label per route pattern, never per path: the series stay bounded.
+    std::string route = match.pattern ? *match.pattern : "unmatched";
+    if (!match.pattern) {
+        for (const char* own : {"/metrics", "/healthz", "/readyz", "/api/v0.2/system/version/"}) {
+            if (request.path == own) route = own;
+        }
+    }
+    std::string method = request.method;
+    auto answering = answer(std::move(request));  // named: see the GCC 12 note below
+    HttpResponse response = co_await std::move(answering);
+    requests_->with({route, std::move(method), std::to_string(response.status)}).inc();
+    latency_->with({std::move(route)})
+        .observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    co_return response;
+}
+
+std::optional<std::string> App::ready_problem() {
+    auto lease = pool_.acquire(std::chrono::seconds(5));
+    if (auto ok = store::require_schema(lease->raw(), "lava-server"); !ok) return ok.error().message;
+    return std::nullopt;
+}
+
+boost::asio::awaitable<HttpResponse> App::answer(HttpRequest request) {
+    // Answers without the database: `system/version/` (LAVA clients poll
+    // it), liveness and metrics; readiness asks the database itself.
+    if (request.method == "GET" || request.method == "HEAD") {
+        if (request.path == "/api/v0.2/system/version/" || request.path == "/api/v0.2/system/version") {
+            co_return json_response(200, {{"version", LAVA_PROTOCOL_VERSION}});
+        }
+        if (request.path == "/healthz") co_return common::net::healthz_answer();
+        if (request.path == "/metrics" || request.path == "/readyz") {
+            auto probe = [this, metrics = request.path == "/metrics"] {
+                if (metrics) return common::net::metrics_answer(*metrics_);
+                std::optional<std::string> problem;
+                try {
+                    problem = ready_problem();
+                } catch (const std::exception& e) {
+                    problem = db::first_line(e.what());
+                }
+                return common::net::readyz_answer(problem);
+            };
+            HttpResponse probed = co_await common::async::run_blocking(blocking_, std::move(probe));
+            co_return probed;
+        }
     }
     const bool cacheable = cache_->enabled() && ResponseCache::cacheable(request);
     if (cacheable) {
@@ -269,6 +326,9 @@ boost::asio::awaitable<HttpResponse> App::handle(HttpRequest request) {
     HttpResponse response = co_await common::async::run_blocking(blocking_, std::move(work));
     co_return response;
 }
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic pop
+#endif
 
 HttpResponse App::handle_sync(const HttpRequest& request) {
     try {
@@ -304,6 +364,7 @@ HttpResponse App::dispatch(const HttpRequest& request) {
         }
     }
     std::vector<PendingEvent> events;
+    std::vector<std::function<void()>> after;
     bool keep = false;
     bool discard = false;
     const auto committed = [&](const HttpResponse& r) { return (r.status < 400 || keep) && !discard; };
@@ -317,12 +378,16 @@ HttpResponse App::dispatch(const HttpRequest& request) {
             if (auto denied = authorize(call, match.handler->access)) return *denied;
             HttpResponse r = match.handler->handler(call);
             events = std::move(call.events);
+            after = std::move(call.on_commit);
             keep = call.keep_changes;
             discard = call.discard_changes;
             return r;
         },
         committed);
-    if (committed(response)) publish(events);
+    if (committed(response)) {
+        publish(events);
+        for (const auto& f : after) f();
+    }
     return response;
 }
 

@@ -9,6 +9,7 @@
 #include "common/db/pool.hpp"
 #include "common/device/device.hpp"
 #include "common/job/validate.hpp"
+#include "common/metrics/metrics.hpp"
 #include "common/net/http.hpp"
 #include "server/events/events.hpp"
 #include "server/store/users.hpp"
@@ -55,6 +56,8 @@ struct Call {
     // Roll back even though the response is a success (an XML-RPC fault
     // travels in a 200 response).
     bool discard_changes = false;
+    // Run once the transaction committed (metrics of what it did).
+    std::vector<std::function<void()>> on_commit = {};
 
     // A query-string parameter (decoded), or nullopt.
     std::optional<std::string> query(const std::string& name) const;
@@ -101,6 +104,12 @@ public:
     HttpResponse handle_sync(const HttpRequest& request);
 
     const ServerSettings& settings() const { return settings_; }
+    // lava-server's metrics (GET /metrics): HTTP requests, jobs, events;
+    // serve() adds the process and the database pool.
+    common::metrics::Registry& metrics() { return *metrics_; }
+    // GET /readyz's check: nullopt when the database answers and its
+    // schema is the one this build expects.
+    std::optional<std::string> ready_problem();
     const common::device::DeviceConfig& devices() const { return *devices_; }
     // The validator submissions use (settings: strict_submission).
     const common::job::JobValidator& validator() const { return *validator_; }
@@ -120,6 +129,7 @@ public:
                Access access = Access::kReadAnonymous, Credentials credentials = Credentials::kRest);
 
 private:
+    boost::asio::awaitable<HttpResponse> answer(HttpRequest request);
     HttpResponse dispatch(const HttpRequest& request);
     void publish(const std::vector<PendingEvent>& events);
 
@@ -136,6 +146,9 @@ private:
         Credentials credentials;
     };
     Router<Route> router_;
+    std::unique_ptr<common::metrics::Registry> metrics_;
+    common::metrics::Family<common::metrics::Counter>* requests_ = nullptr;
+    common::metrics::Family<common::metrics::Histogram>* latency_ = nullptr;
     std::unique_ptr<EventPublisher> events_;
     std::unique_ptr<ResponseCache> cache_;
     LoginPage login_page_;

@@ -19,11 +19,13 @@ template <class Handler>
 class Router {
 public:
     void add(std::string method, std::string pattern, Handler handler) {
-        routes_.push_back(Route{std::move(method), split(pattern), std::move(handler)});
+        auto segments = split(pattern);
+        routes_.push_back(Route{std::move(method), std::move(pattern), std::move(segments), std::move(handler)});
     }
 
     struct Match {
         const Handler* handler = nullptr;  // null: no route for this method
+        const std::string* pattern = nullptr;  // the route's pattern, with handler
         Params params;
         bool path_known = false;  // some route matches the path with another method
         std::vector<std::string> allowed;
@@ -39,6 +41,7 @@ public:
             m.allowed.push_back(r.method);
             if (r.method == method && !m.handler) {
                 m.handler = &r.handler;
+                m.pattern = &r.pattern;
                 m.params = std::move(params);
             }
         }
@@ -48,6 +51,7 @@ public:
 private:
     struct Route {
         std::string method;
+        std::string pattern;
         std::vector<std::string> segments;
         Handler handler;
     };

@@ -4,6 +4,7 @@
 #include "common/base/notify.hpp"
 #include "common/db/pool.hpp"
 #include "common/log/log.hpp"
+#include "common/metrics/metrics.hpp"
 #include "common/net/http.hpp"
 #include "server/store/schema.hpp"
 #include "server/web/app.hpp"
@@ -24,6 +25,9 @@ int serve(const ServerSettings& settings, std::ostream& err) {
         }
         common::async::BlockingPool blocking(static_cast<std::size_t>(web.blocking_threads));
         App app(settings, pool, blocking);
+        common::metrics::add_build_info(app.metrics(), LAVA_CPP_VERSION, LAVA_PROTOCOL_VERSION);
+        common::metrics::add_process_metrics(app.metrics());
+        common::db::add_pool_metrics(app.metrics(), pool);
         common::net::HttpServerOptions options;
         options.address = web.bind;
         options.port = static_cast<std::uint16_t>(web.port);

@@ -337,6 +337,41 @@ HttpResponse fetch_job(Call& call) {
                                                     files["env-dut"]}));
 }
 
+// Seconds the job's boot blocks took: the durations of the top-level
+// "lava" cases (level "N", no dot) whose action block N of the definition
+// is a boot. nullopt when the job had none.
+std::optional<double> boot_seconds(common::db::Tx& tx, const store::Job& job) {
+    const auto definition = common::yaml::load(job.definition);
+    if (!definition || !definition->is_dict()) return std::nullopt;
+    const auto* actions = definition->find("actions");
+    if (!actions || !actions->is_sequence()) return std::nullopt;
+    store::ResultRepository results(tx);
+    std::optional<std::int64_t> lava_suite;
+    for (const auto& suite : results.suites(job.id, 1000, 0)) {
+        if (suite.name == "lava") lava_suite = suite.id;
+    }
+    if (!lava_suite) return std::nullopt;
+    std::optional<double> total;
+    for (const auto& c : results.cases(job.id, lava_suite, 10000, 0)) {
+        if (!c.metadata) continue;
+        const auto meta = common::yaml::load(*c.metadata);
+        if (!meta || !meta->is_dict()) continue;
+        const auto* level = meta->find("level");
+        const auto* duration = meta->find("duration");
+        if (!level || !level->is_str() || !duration) continue;
+        const std::string& l = level->as_str();
+        if (l.empty() || l.find_first_not_of("0123456789") != std::string::npos) continue;
+        const auto index = std::stoul(l);
+        const auto& blocks = actions->as_list();
+        if (index == 0 || index > blocks.size() || !blocks[index - 1].is_dict() || !blocks[index - 1].find("boot")) {
+            continue;
+        }
+        const double seconds = duration->is_number() ? duration->as_number() : std::strtod(duration->str().c_str(), nullptr);
+        total = total.value_or(0) + seconds;
+    }
+    return total;
+}
+
 HttpResponse post_state(Call& call) {
     auto found = token_job(call);
     if (auto* e = std::get_if<HttpResponse>(&found)) return *e;
@@ -356,6 +391,26 @@ HttpResponse post_state(Call& call) {
         transitions.go_finished(job->id, result == "pass" ? proto::JobHealth::kComplete : proto::JobHealth::kIncomplete,
                                 infrastructure);
         if (post->errors && !post->errors->empty()) jobs.set_failure_comment(job->id, *post->errors);
+        auto& metrics = call.app.metrics();
+        const std::string device = job->actual_device.value_or("");
+        if (infrastructure) {
+            call.on_commit.push_back([&metrics, device, error_type] {
+                metrics
+                    .counter("lava_job_infrastructure_errors_total",
+                             "Jobs ended by an infrastructure, configuration or bug error, by device", {"device", "error_type"})
+                    .with({device, error_type})
+                    .inc();
+            });
+        }
+        if (const auto boot = boot_seconds(call.tx, *job)) {
+            call.on_commit.push_back([&metrics, type = job->requested_device_type.value_or(""), seconds = *boot] {
+                metrics
+                    .histogram("lava_job_boot_seconds", "Time a job's boot actions took, by device type",
+                               {"device_type"}, common::metrics::job_buckets())
+                    .with({type})
+                    .observe(seconds);
+            });
+        }
         const auto& s = call.app.settings().web;
         store::JobOutput(s.job_output, job->id, job->submit_time)
             .write_file("description.yaml", post->description.value_or(""));

@@ -175,7 +175,11 @@ int run_job(const RunOptions& options, const Cancellation& cancellation) {
     }
     write_text(options.output_dir + "/result.yaml", common::yaml::dump(data::Value(result)));
     log.results(data::Value(std::move(result)));
-    if (uploader) uploader->close();
+    if (uploader) {
+        uploader->close();
+        // For lava-worker's metrics (lava_worker_log_upload_retries_total).
+        write_text(options.output_dir + "/log-upload.yaml", "retries: " + std::to_string(uploader->retries()) + "\n");
+    }
     return failure ? 1 : 0;
 }
 

@@ -74,6 +74,11 @@ bool LogUploader::post(std::size_t count, int& status) {
     return taken > 0;
 }
 
+std::size_t LogUploader::retries() const {
+    std::lock_guard lock(mutex_);
+    return retries_;
+}
+
 void LogUploader::loop() {
     auto last = std::chrono::steady_clock::now();
     std::chrono::milliseconds delay(500);
@@ -122,6 +127,7 @@ void LogUploader::loop() {
         // Unreachable or 5xx: keep the lines, wait (0.5 s doubling up to
         // retry_delay), send again from the same index.
         std::unique_lock lock(mutex_);
+        ++retries_;
         const auto until = std::chrono::steady_clock::now() + delay;
         delay = std::min(options_.retry_delay, delay * 2);
         wake_.wait_until(lock, closing_ ? std::min(until, flush_deadline_) : until,

@@ -44,6 +44,8 @@ public:
     // Sends what is left; gives up after `flush_for` (the lines stay in the
     // local copy). Idempotent.
     void close(std::chrono::seconds flush_for = std::chrono::seconds(300));
+    // Uploads that failed (unreachable server, 5xx) and were tried again.
+    std::size_t retries() const;
 
 private:
     void loop();
@@ -57,6 +59,7 @@ private:
     std::deque<std::string> waiting_;
     std::size_t index_ = 0;  // lines confirmed
     std::size_t batch_limit_;
+    std::size_t retries_ = 0;
     bool closing_ = false;
     bool gone_ = false;
     std::chrono::steady_clock::time_point flush_deadline_;

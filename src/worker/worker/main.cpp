@@ -1,6 +1,8 @@
 // lava-worker: runs the jobs the server gives to this worker's devices
 // (lava-protocols.md §1.5), with LAVA 2023.01's command line.
 #include "common/log/log.hpp"
+#include "common/metrics/metrics.hpp"
+#include "common/net/metrics_endpoint.hpp"
 #include "worker/worker/worker.hpp"
 
 #include <CLI/CLI.hpp>
@@ -13,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <regex>
 #include <thread>
 
@@ -75,6 +78,13 @@ int main(int argc, char** argv) {
     app.add_flag("--exit-on-version-mismatch", options.exit_on_version_mismatch, "Exit when the server's version differs");
     app.add_flag("--wait-jobs", options.wait_jobs, "On SIGTERM/SIGINT, wait for the running jobs to end");
     app.add_option("--lava-run", options.lava_run, "The lava-run program (default: next to lava-worker)");
+    std::string metrics_bind = "127.0.0.1";
+    int metrics_port = 8004;
+    app.add_option("--metrics-bind", metrics_bind, "Address of the /metrics, /healthz and /readyz listener")
+        ->envname("LAVA_METRICS_BIND");
+    app.add_option("--metrics-port", metrics_port, "Port of that listener (0: any free port)")
+        ->envname("LAVA_METRICS_PORT")
+        ->check(CLI::Range(0, 65535));
     CLI11_PARSE(app, argc, argv);
 
     if (options.name.empty()) options.name = fqdn();
@@ -120,6 +130,20 @@ int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
 
     Worker worker(options);
+    lava::common::metrics::Registry metrics;
+    lava::common::metrics::add_build_info(metrics, LAVA_CPP_VERSION, LAVA_PROTOCOL_VERSION);
+    lava::common::metrics::add_process_metrics(metrics);
+    worker.instrument(metrics);
+    std::unique_ptr<lava::common::net::MetricsEndpoint> endpoint;
+    try {
+        endpoint = std::make_unique<lava::common::net::MetricsEndpoint>(
+            metrics, metrics_bind, static_cast<std::uint16_t>(metrics_port), [&worker] { return worker.ready_problem(); });
+    } catch (const std::exception& e) {
+        std::cerr << "lava-worker: cannot serve metrics on " << metrics_bind << ":" << metrics_port << ": " << e.what()
+                  << "\n";
+        return 1;
+    }
+    lava::common::log::get("worker")->info("metrics on http://{}:{}/metrics", metrics_bind, endpoint->port());
     std::thread events([&] { listen_events(options.ws_url, options.name, [&] { return worker.token(); }, g_wake[1], g_stop); });
     const int rc = worker.run(g_stop, g_wake[0]);
     g_stop.store(true);

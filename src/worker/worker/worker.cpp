@@ -5,6 +5,7 @@
 #include "common/base/file.hpp"
 #include "common/client/websocket.hpp"
 #include "common/log/log.hpp"
+#include "common/metrics/metrics.hpp"
 #include "common/proto/json.hpp"
 #include "common/yaml/load.hpp"
 
@@ -81,6 +82,22 @@ std::vector<std::string> job_environment(const std::string& env_yaml, long long 
 }
 
 }  // namespace
+
+struct Worker::Metrics {
+    explicit Metrics(common::metrics::Registry& r)
+        : running(r.gauge("lava_worker_jobs_running", "Jobs of this worker whose lava-run has not been reported ended")
+                      .with()),
+          jobs(r.counter("lava_worker_jobs_total", "Jobs whose end this worker reported, by result and error type",
+                         {"result", "error_type"})),
+          pings(r.counter("lava_worker_pings_total", "Pings to the server, by outcome", {"result"})),
+          upload_retries(r.counter("lava_worker_log_upload_retries_total",
+                                   "Log uploads lava-run had to try again (server unreachable or failing)")
+                             .with()) {}
+    common::metrics::Gauge& running;
+    common::metrics::Family<common::metrics::Counter>& jobs;
+    common::metrics::Family<common::metrics::Counter>& pings;
+    common::metrics::Counter& upload_retries;
+};
 
 Worker::Worker(WorkerOptions options)
     : options_(std::move(options)), api_(options_.url, options_.name, options_.http_timeout) {
@@ -323,6 +340,16 @@ bool Worker::check() {
         const auto r = api_.post_finished({id, job.token}, result, error_type, errors, description);
         if (r.status == 200) {
             logger()->info("[{}] finished: {}{}", id, result, error_type.empty() ? "" : " (" + error_type + ")");
+            if (metrics_) {
+                metrics_->jobs.with({result, error_type}).inc();
+                if (const auto text = read_file(dir + "/log-upload.yaml")) {
+                    if (auto doc = common::yaml::load(*text); doc && doc->is_dict()) {
+                        if (const auto* n = doc->find("retries"); n && n->is_int()) {
+                            metrics_->upload_retries.inc(static_cast<double>(n->as_int()));
+                        }
+                    }
+                }
+            }
             done.push_back(id);
         } else if (r.status == 404 && r.error.find("Unknown job") != std::string::npos) {
             logger()->warn("[{}] the server does not know this job any more; dropping it", id);
@@ -399,6 +426,17 @@ bool Worker::ensure_token(const std::atomic<bool>& stop, int wake_fd) {
     return false;
 }
 
+Worker::~Worker() = default;
+
+void Worker::instrument(common::metrics::Registry& registry) { metrics_ = std::make_unique<Metrics>(registry); }
+
+std::optional<std::string> Worker::ready_problem() const {
+    const int status = last_ping_status_.load();
+    if (status == 200) return std::nullopt;
+    if (status == 0) return std::string("no answer from the server yet");
+    return "the last ping got HTTP " + std::to_string(status);
+}
+
 int Worker::run(const std::atomic<bool>& stop, int wake_fd) {
     load_jobs();
     if (!ensure_token(stop, wake_fd)) return 0;
@@ -416,6 +454,8 @@ int Worker::run(const std::atomic<bool>& stop, int wake_fd) {
         if (stopping && (!options_.wait_jobs || jobs_.empty())) break;
         auto wait = std::chrono::milliseconds(options_.ping_interval);
         const auto reply = api_.ping(token());
+        last_ping_status_.store(reply.status == 0 ? -1 : reply.status);
+        if (metrics_) metrics_->pings.with({reply.status == 200 ? "ok" : "error"}).inc();
         if (reply.status == 200) {
             if (!stopping) handle(reply);
             else for (const auto& ref : reply.cancel) cancel_job(ref);  // --wait-jobs: cancels still count
@@ -427,6 +467,7 @@ int Worker::run(const std::atomic<bool>& stop, int wake_fd) {
             wait = std::chrono::milliseconds(1000);
         }
         if (check()) wait = std::min(wait, std::chrono::milliseconds(1000));
+        if (metrics_) metrics_->running.set(static_cast<double>(jobs_.size()));
         wait_wake(wake_fd, wait, stop);
     }
     common::notify::stopping();

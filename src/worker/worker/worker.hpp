@@ -19,7 +19,12 @@
 #include <mutex>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+
+namespace lava::common::metrics {
+class Registry;
+}
 
 namespace lava::worker::worker {
 
@@ -57,6 +62,7 @@ struct LocalJob {
 class Worker {
 public:
     explicit Worker(WorkerOptions options);
+    ~Worker();
 
     // Runs until `stop` (and, with wait_jobs, until no job is left).
     // `wake_fd`: readable = ping now (WebSocket events, SIGCHLD).
@@ -65,6 +71,14 @@ public:
 
     // The token (after run() obtained it), for the WebSocket listener.
     std::string token() const;
+
+    // Counts in `registry` from now on: lava_worker_jobs_running,
+    // lava_worker_jobs_total{result,error_type} (lava-run's ends, as
+    // reported), lava_worker_pings_total{result},
+    // lava_worker_log_upload_retries_total. Call before run().
+    void instrument(common::metrics::Registry& registry);
+    // /readyz: nullopt once the server answered the last ping.
+    std::optional<std::string> ready_problem() const;
 
 private:
     bool ensure_token(const std::atomic<bool>& stop, int wake_fd);
@@ -85,6 +99,9 @@ private:
     mutable std::mutex token_mutex_;
     std::string token_;
     std::map<long long, LocalJob> jobs_;
+    struct Metrics;
+    std::unique_ptr<Metrics> metrics_;
+    std::atomic<int> last_ping_status_{0};
 };
 
 // Waits on the publisher's WebSocket (authenticated as the worker) and
