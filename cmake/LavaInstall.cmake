@@ -35,6 +35,13 @@ install(FILES ${samples} DESTINATION "${LAVA_ETC}/lava-server" PERMISSIONS OWNER
 install(FILES "${PROJECT_SOURCE_DIR}/etc/lava-dispatcher/lava-worker" DESTINATION "${LAVA_ETC}/lava-dispatcher"
         COMPONENT worker)
 
+install(FILES "${PROJECT_SOURCE_DIR}/etc/logrotate.d/lava-cpp-server" DESTINATION "${LAVA_ETC}/logrotate.d"
+        COMPONENT server)
+install(FILES "${PROJECT_SOURCE_DIR}/etc/logrotate.d/lava-cpp-worker" DESTINATION "${LAVA_ETC}/logrotate.d"
+        COMPONENT worker)
+install(DIRECTORY DESTINATION "${LAVA_VAR}/log/lava-server" COMPONENT server)
+install(DIRECTORY DESTINATION "${LAVA_VAR}/log/lava-dispatcher" COMPONENT worker)
+
 # Device-type templates where LAVA keeps its own; a lab's dispatcher-config
 # (LAVA's layout) overrides them from /etc/lava-server/dispatcher-config.
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/etc/dispatcher-config/device-types/"
@@ -48,7 +55,8 @@ install(DIRECTORY DESTINATION "${LAVA_VAR}/lib/lava-server/default/media/job-out
 install(DIRECTORY DESTINATION "${LAVA_VAR}/lib/lava/dispatcher/worker" COMPONENT worker)
 
 install(FILES "${PROJECT_SOURCE_DIR}/systemd/lava-server.service" "${PROJECT_SOURCE_DIR}/systemd/lava-scheduler.service"
-              "${PROJECT_SOURCE_DIR}/systemd/lava-publisher.service"
+              "${PROJECT_SOURCE_DIR}/systemd/lava-publisher.service" "${PROJECT_SOURCE_DIR}/systemd/lava-server-jobs-rm.service"
+              "${PROJECT_SOURCE_DIR}/systemd/lava-server-jobs-rm.timer"
         DESTINATION "${LAVA_SYSTEMD_UNIT_DIR}" COMPONENT server)
 install(FILES "${PROJECT_SOURCE_DIR}/systemd/lava-worker.service" DESTINATION "${LAVA_SYSTEMD_UNIT_DIR}"
         COMPONENT worker)

@@ -42,8 +42,10 @@ set(CPACK_DEBIAN_WORKER_PACKAGE_REPLACES "lava-dispatcher")
 # conffiles: every file the component installs under /etc.
 set(_lava_conffiles_server "${CMAKE_INSTALL_FULL_SYSCONFDIR}/lava-server/settings.yaml"
     "${CMAKE_INSTALL_FULL_SYSCONFDIR}/lava-server/scheduler.yaml"
-    "${CMAKE_INSTALL_FULL_SYSCONFDIR}/lava-server/publisher.yaml")
-set(_lava_conffiles_worker "${CMAKE_INSTALL_FULL_SYSCONFDIR}/lava-dispatcher/lava-worker")
+    "${CMAKE_INSTALL_FULL_SYSCONFDIR}/lava-server/publisher.yaml"
+    "${CMAKE_INSTALL_FULL_SYSCONFDIR}/logrotate.d/lava-cpp-server")
+set(_lava_conffiles_worker "${CMAKE_INSTALL_FULL_SYSCONFDIR}/lava-dispatcher/lava-worker"
+    "${CMAKE_INSTALL_FULL_SYSCONFDIR}/logrotate.d/lava-cpp-worker")
 foreach(component server worker)
   string(TOUPPER ${component} upper)
   set(control "${CMAKE_BINARY_DIR}/packaging/${component}")

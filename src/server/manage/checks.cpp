@@ -1,10 +1,18 @@
 #include "server/manage/checks.hpp"
 
+#include "common/client/http.hpp"
 #include "common/device/device.hpp"
 #include "common/job/testdef.hpp"
 #include "common/job/validate.hpp"
 #include "common/yaml/dump.hpp"
 #include "common/yaml/load.hpp"
+#include "server/store/devices.hpp"
+#include "server/store/schema.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
 
 #include <fstream>
 #include <sstream>
@@ -88,6 +96,89 @@ Result<std::string> render_device_dictionary(const RenderRequest& request) {
     auto rendered = config.render(request.hostname, context);
     if (!rendered) return rendered.error();
     return common::yaml::dump(*rendered);
+}
+
+bool run_checks(common::db::Pool& pool, const LabSettings& lab, std::ostream& out) {
+    bool all = true;
+    const auto ok = [&](const std::string& check, const std::string& detail) {
+        out << "ok    " << check << ": " << detail << "\n";
+    };
+    const auto fail = [&](const std::string& check, const std::string& why) {
+        out << "FAIL  " << check << ": " << why << "\n";
+        all = false;
+    };
+    namespace fs = std::filesystem;
+
+    ok("settings", lab.settings_file.empty() ? "no settings file: defaults, environment and flags"
+                                             : lab.settings_file + " read");
+
+    std::vector<std::string> db_devices;
+    try {
+        auto lease = pool.acquire(std::chrono::seconds(5));
+        const auto row = pqxx::nontransaction(lease->raw()).exec1(
+            "SELECT current_database(), current_setting('server_version')");
+        ok("database", row[0].as<std::string>() + " on PostgreSQL " + row[1].as<std::string>());
+        if (auto schema = store::require_schema(lease->raw(), "lava-server")) {
+            ok("schema", "version " + std::to_string(*schema) + ", this build's");
+            common::db::Tx tx(*lease);
+            for (const auto& d : store::DeviceRepository(tx).list({})) db_devices.push_back(d.hostname);
+        } else {
+            fail("schema", schema.error().message);
+        }
+    } catch (const std::exception& e) {
+        fail("database", common::db::first_line(e.what()));
+    }
+
+    // Every device's dictionary renders into a configuration lava-run takes.
+    std::set<std::string> devices(db_devices.begin(), db_devices.end());
+    std::error_code ec;
+    const fs::path dc(lab.dispatcher_config);
+    if (!fs::is_directory(dc / "devices", ec)) {
+        fail("dispatcher-config", (dc / "devices").string() + " is not a directory");
+    } else {
+        for (const auto& entry : fs::directory_iterator(dc / "devices", ec)) {
+            if (entry.path().extension() == ".jinja2") devices.insert(entry.path().stem().string());
+        }
+        long rendered = 0;
+        for (const auto& hostname : devices) {
+            auto r = render_device_dictionary(RenderRequest{lab.dispatcher_config, lab.template_dirs, hostname, {}, true});
+            if (r) {
+                ++rendered;
+            } else {
+                fail("device " + hostname, r.error().message);
+            }
+        }
+        if (rendered == static_cast<long>(devices.size())) {
+            ok("dispatcher-config", (rendered == 1 ? std::string("1 device dictionary renders")
+                                                   : std::to_string(rendered) + " device dictionaries render") +
+                                        " (" + lab.dispatcher_config + ")");
+        }
+    }
+
+    // The job output takes a file (as the user running this: run it as lavaserver).
+    const fs::path probe = fs::path(lab.job_output) / (".lava-check-" + std::to_string(::getpid()));
+    if (std::ofstream(probe).good()) {
+        fs::remove(probe, ec);
+        ok("job-output", lab.job_output + " is writable");
+    } else {
+        fail("job-output", lab.job_output + " is not writable by this user");
+    }
+
+    if (lab.publisher.empty()) {
+        ok("publisher", "none configured (websocket_upstream is empty)");
+    } else {
+        common::client::HttpCall call;
+        call.url = "http://" + lab.publisher + "/ws/v1/healthz";
+        call.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+        const auto r = common::client::http_request(call);
+        if (r.status == 200) {
+            ok("publisher", "lava-publisher answers on " + lab.publisher);
+        } else {
+            fail("publisher", "lava-publisher does not answer on " + lab.publisher + ": " +
+                                  (r.status == 0 ? r.error : "HTTP " + std::to_string(r.status)));
+        }
+    }
+    return all;
 }
 
 }  // namespace lava::server::manage

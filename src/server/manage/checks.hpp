@@ -5,6 +5,8 @@
 // "FILE: <problem>" line per problem.
 
 #include "common/base/error.hpp"
+#include "common/db/pool.hpp"
+#include "server/manage/manage.hpp"
 
 #include <ostream>
 #include <string>
@@ -24,6 +26,11 @@ struct RenderRequest {
     std::vector<std::string> context;  // KEY=VALUE, VALUE read as YAML ("1024", "[a, b]")
     bool yaml = false;                 // print the parsed, validated configuration
 };
+
+// `lava-server manage check`: one line per check, "ok    <check>: <detail>"
+// or "FAIL  <check>: <why>" (settings, database, schema, every device's
+// dictionary, job output, publisher). True when every check passed.
+bool run_checks(common::db::Pool& pool, const LabSettings& lab, std::ostream& out);
 
 // The device dictionary rendered exactly as Jinja2 renders it (or, with
 // `yaml`, parsed and validated and dumped as YAML).

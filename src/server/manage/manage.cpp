@@ -9,7 +9,9 @@
 #include "server/manage/table.hpp"
 #include "server/store/catalogue.hpp"
 #include "server/store/devices.hpp"
+#include "server/store/job_output.hpp"
 #include "server/store/lab_status.hpp"
+#include "server/store/retention.hpp"
 #include "server/store/schema.hpp"
 #include "server/store/users.hpp"
 #include "server/store/workers.hpp"
@@ -19,6 +21,8 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <memory>
 
@@ -35,6 +39,7 @@ struct Context {
     db::Pool& pool;
     std::ostream& out;
     Change change;  // actor "manage:<login>"
+    const LabSettings& lab;
 };
 
 using Action = std::function<Result<void>(Context&)>;
@@ -92,6 +97,22 @@ Result<std::optional<Enum>> parse_optional(const std::optional<std::string>& tex
     auto v = proto::parse<Enum>(*text);
     if (!v) return v.error();
     return std::optional<Enum>(*v);
+}
+
+// "90d", "12h", "30m", "45s" (or "2w") as seconds; nullopt otherwise.
+std::optional<long> parse_age(const std::string& text) {
+    if (text.size() < 2) return std::nullopt;
+    const std::string digits = text.substr(0, text.size() - 1);
+    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) return std::nullopt;
+    const long n = std::stol(digits);
+    switch (text.back()) {
+        case 's': return n;
+        case 'm': return n * 60;
+        case 'h': return n * 3600;
+        case 'd': return n * 86400;
+        case 'w': return n * 7 * 86400;
+        default: return std::nullopt;
+    }
 }
 
 // ------------------------------------------------------------------ records
@@ -183,11 +204,13 @@ public:
         add_aliases();
         add_checks();
         add_device_dictionary();
+        add_jobs();
+        add_check();
     }
 
     bool selected() const { return static_cast<bool>(action_); }
 
-    int run(const db::DbSettings& settings, std::ostream& out, std::ostream& err) {
+    int run(const db::DbSettings& settings, const LabSettings& lab, std::ostream& out, std::ostream& err) {
         if (!action_) return 0;
         try {
             db::Pool pool(settings.database, 1);
@@ -198,7 +221,7 @@ public:
                     return 1;
                 }
             }
-            Context ctx{pool, out, Change{"manage:" + login_name(), reason_}};
+            Context ctx{pool, out, Change{"manage:" + login_name(), reason_}, lab};
             if (auto ok = action_(ctx); !ok) {
                 // An empty message: the command already said what failed.
                 if (!ok.error().message.empty()) {
@@ -1113,6 +1136,83 @@ private:
         }, /*needs_schema=*/false);
     }
 
+    // -------------------------------------------------------------- jobs rm
+    void add_jobs() {
+        struct Opts {
+            std::string older_than;
+            std::vector<std::string> states;
+            std::string submitter;
+            bool dry_run = false;
+            long batch = 1000;
+        };
+        auto opts = std::make_shared<Opts>();
+        auto* jobs = group("jobs", "Maintain the jobs");
+        auto* sub = command(jobs, "rm", "Remove old jobs: their rows and their job output, never an active job");
+        sub->add_option("--older-than", opts->older_than,
+                        "Only jobs that ended (or were submitted) longer ago than this: 90d, 12h, 30m")
+            ->required();
+        sub->add_option("--state", opts->states, "SUBMITTED and/or FINISHED (default: FINISHED)")
+            ->check(CLI::IsMember({"SUBMITTED", "FINISHED"}, CLI::ignore_case));
+        sub->add_option("--submitter", opts->submitter, "Only this user's jobs");
+        sub->add_flag("--dry-run", opts->dry_run, "Say how many jobs would go; remove nothing");
+        sub->add_option("--batch", opts->batch, "Jobs removed per transaction")->check(CLI::Range(1L, 100000L));
+        on_run<Opts>(sub, opts, [](Context& ctx, Opts& o) -> Result<void> {
+            const auto age = parse_age(o.older_than);
+            if (!age) return make_error(errc::kInvalidArgument, "--older-than: '" + o.older_than + "' is not an age like 90d, 12h or 30m");
+            store::RetentionFilter filter;
+            filter.older_than_s = *age;
+            filter.submitter = o.submitter;
+            for (auto state : o.states) {
+                for (auto& c : state) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+                filter.states.push_back(state == "SUBMITTED" ? proto::JobState::kSubmitted : proto::JobState::kFinished);
+            }
+            if (filter.states.empty()) filter.states.push_back(proto::JobState::kFinished);
+            long total = 0;
+            auto counted = in_tx(ctx, [&](db::Tx& tx) -> Result<void> {
+                total = store::count_old_jobs(tx, filter);
+                return {};
+            });
+            if (!counted) return counted;
+            if (o.dry_run) {
+                ctx.out << total << " jobs would be removed (dry run)\n";
+                return {};
+            }
+            long removed = 0;
+            for (;;) {
+                std::vector<store::RemovedJob> batch;
+                auto ok = in_tx(ctx, [&](db::Tx& tx) -> Result<void> {
+                    batch = store::remove_old_jobs(tx, filter, o.batch);
+                    return {};
+                });
+                if (!ok) return ok;
+                if (batch.empty()) break;
+                // The rows are gone (committed): now their logs.
+                for (const auto& job : batch) {
+                    std::error_code ec;
+                    std::filesystem::remove_all(store::JobOutput(ctx.lab.job_output, job.id, job.submit_time).dir(), ec);
+                }
+                removed += static_cast<long>(batch.size());
+                ctx.out << "removed " << removed << " of " << std::max(total, removed) << " jobs (up to job "
+                        << batch.back().id << ")\n" << std::flush;
+            }
+            ctx.out << removed << " jobs removed\n";
+            return {};
+        });
+    }
+
+    // -------------------------------------------------------------- check
+    void add_check() {
+        struct Opts {};
+        auto opts = std::make_shared<Opts>();
+        auto* sub = command(manage_, "check", "Check the settings, database, schema, dispatcher-config, job output and publisher");
+        on_run<Opts>(
+            sub, opts, [](Context& ctx, Opts&) -> Result<void> {
+                if (!run_checks(ctx.pool, ctx.lab, ctx.out)) return make_error(errc::kUnavailable, "");
+                return {};
+            },
+            false);
+    }
+
     CLI::App* manage_ = nullptr;
     Action action_;
     bool needs_schema_ = true;
@@ -1122,8 +1222,8 @@ private:
 Commands::Commands(CLI::App& manage) : impl_(std::make_unique<Impl>(&manage)) {}
 Commands::~Commands() = default;
 bool Commands::selected() const { return impl_->selected(); }
-int Commands::run(const common::db::DbSettings& db, std::ostream& out, std::ostream& err) {
-    return impl_->run(db, out, err);
+int Commands::run(const common::db::DbSettings& db, const LabSettings& lab, std::ostream& out, std::ostream& err) {
+    return impl_->run(db, lab, out, err);
 }
 
 }  // namespace lava::server::manage

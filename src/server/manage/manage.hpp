@@ -8,12 +8,23 @@
 
 #include <memory>
 #include <ostream>
+#include <string>
+#include <vector>
 
 namespace CLI {
 class App;
 }
 
 namespace lava::server::manage {
+
+// What `manage check` and `manage jobs rm` need of lava-server's settings.
+struct LabSettings {
+    std::string settings_file;               // the file read; "" when none was
+    std::string dispatcher_config;           // devices/, device-types/, health-checks/
+    std::vector<std::string> template_dirs;  // searched after device-types/
+    std::string job_output;                  // the jobs' logs
+    std::string publisher;                   // host:port of lava-publisher's WebSocket ("" : none)
+};
 
 // The `manage` subcommands, registered on the CLI11 subcommand `manage` of
 // lava-server's command line (server/web/cli.cpp). After parsing, run()
@@ -28,7 +39,7 @@ public:
     // Whether a manage command was given on the command line.
     bool selected() const;
     // Runs it. Returns the exit code: 0 done, 1 the command failed (one line on `err`).
-    int run(const common::db::DbSettings& db, std::ostream& out, std::ostream& err);
+    int run(const common::db::DbSettings& db, const LabSettings& lab, std::ostream& out, std::ostream& err);
 
 private:
     class Impl;

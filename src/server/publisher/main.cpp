@@ -64,7 +64,10 @@ int main(int argc, char** argv) {
         return *code;
     }
     set_input_limits(input_limits);
-    common::log::init(log_settings);
+    if (auto problem = common::log::init(log_settings)) {
+        std::cerr << kProgram << ": error: " << *problem << "\n";
+        return 1;
+    }
     auto log = common::log::get(kProgram);
 
     // SIGTERM and SIGINT are taken by one thread (sigwait), not by handlers.

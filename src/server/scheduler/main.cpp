@@ -46,7 +46,10 @@ int main(int argc, char** argv) {
         return *code;
     }
     set_input_limits(limits);
-    common::log::init(log_settings);
+    if (auto problem = common::log::init(log_settings)) {
+        std::cerr << kProgram << ": error: " << *problem << "\n";
+        return 1;
+    }
     try {
         common::db::Pool pool(db_settings.database, static_cast<std::size_t>(db_settings.pool_size));
         {

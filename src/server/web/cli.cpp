@@ -1,5 +1,6 @@
 #include "server/web/cli.hpp"
 
+#include "common/base/text.hpp"
 #include "common/config/settings.hpp"
 #include "server/manage/manage.hpp"
 #include "server/web/serve.hpp"
@@ -45,10 +46,16 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         err << kProgram << ": error: " << e.what() << "\n";
         return 2;
     }
-    common::log::init(settings.log);
+    if (auto problem = common::log::init(settings.log)) {
+        err << kProgram << ": error: " << *problem << "\n";
+        return 1;
+    }
     set_input_limits(settings.limits);
     if (serve_cmd->parsed()) return serve(settings, err);
-    return manage.run(settings.db, out, err);
+    manage::LabSettings lab{loader.file_read(), settings.web.dispatcher_config,
+                            split(settings.web.device_template_dirs, ':', false), settings.web.job_output,
+                            settings.web.websocket_upstream};
+    return manage.run(settings.db, lab, out, err);
 }
 
 }  // namespace lava::server::web

@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
     app.add_option("--ping-interval", ping_interval, "Seconds between pings")->check(CLI::Range(1, 3600));
     app.add_option("--job-log-interval", options.job_log_interval, "Seconds between log uploads (lava-run)")
         ->check(CLI::Range(1, 3600));
-    app.add_option("--log-file", log_file, "Write the log here instead of stderr");
+    app.add_option("--log-file", log_file, "Write the log here instead of stderr (reopened on SIGHUP)");
     app.add_option("--level", level, "DEBUG, INFO, WARN or ERROR")
         ->check(CLI::IsMember({"DEBUG", "INFO", "WARN", "ERROR"}, CLI::ignore_case));
     app.add_flag("--debug", debug, "Same as --level DEBUG");
@@ -92,14 +92,14 @@ int main(int argc, char** argv) {
         std::cerr << "lava-worker: --name must match [-_a-zA-Z0-9.]+\n";
         return 2;
     }
-    if (!log_file.empty() && !std::freopen(log_file.c_str(), "a", stderr)) {
-        std::cerr << "lava-worker: cannot open " << log_file << "\n";
-        return 1;
-    }
     lava::common::log::LogSettings log_settings;
     for (auto& c : level) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     log_settings.level = debug ? "debug" : level == "warn" ? "warning" : level;
-    lava::common::log::init(log_settings);
+    log_settings.file = log_file;
+    if (auto problem = lava::common::log::init(log_settings)) {
+        std::cerr << "lava-worker: error: " << *problem << "\n";
+        return 1;
+    }
 
     options.http_timeout = std::chrono::seconds(http_timeout);
     options.ping_interval = std::chrono::seconds(ping_interval);
