@@ -19,6 +19,22 @@ SOURCE_DIR = os.environ.get("LAVA_SOURCE_DIR", os.path.join(os.path.dirname(__fi
 SCHEMA_VERSION = len([f for f in os.listdir(os.path.join(SOURCE_DIR, "sql", "migrations")) if f.endswith(".sql")])
 
 
+# A small valid QEMU job (it never runs: tests move it through states themselves).
+QEMU_JOB = """\
+job_name: {name}
+device_type: qemu
+visibility: {visibility}
+timeouts: {{job: {{minutes: 30}}, action: {{minutes: 5}}}}
+actions:
+- deploy: {{to: tmpfs, images: {{rootfs: {{url: "https://example.com/rootfs.img.gz", compression: gz}}}}}}
+- boot: {{method: qemu, media: tmpfs, prompts: ["root@debian:~#"]}}
+"""
+
+
+def qemu_job(name, visibility="public"):
+    return QEMU_JOB.format(name=name, visibility=visibility)
+
+
 def program(name):
     path = os.path.join(BUILD_DIR, "src", name)
     if not os.access(path, os.X_OK):

@@ -7,17 +7,8 @@ import os
 
 import pytest
 
-from conftest import SOURCE_DIR, lava_server, psql, rest_lab
+from conftest import SOURCE_DIR, lava_server, psql, qemu_job, rest_lab
 
-JOB = """\
-job_name: {name}
-device_type: qemu
-visibility: public
-timeouts: {{job: {{minutes: 30}}, action: {{minutes: 5}}}}
-actions:
-- deploy: {{to: tmpfs, images: {{rootfs: {{url: "https://example.com/rootfs.img.gz", compression: gz}}}}}}
-- boot: {{method: qemu, media: tmpfs, prompts: ["root@debian:~#"]}}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +34,7 @@ def jobs(lab):
 
 
 def test_jobs_rm_removes_old_jobs_and_their_output_but_never_an_active_one(lab):
-    ids = {name: lab.submit(JOB.format(name=name), user="admin")[0]
+    ids = {name: lab.submit(qemu_job(name), user="admin")[0]
            for name in ("old-finished", "new-finished", "old-running", "old-canceling", "old-submitted", "old-too")}
     # Their ages and states, as years of a lab would leave them.
     for name, state, days in (("old-finished", 5, 100), ("new-finished", 5, 1), ("old-running", 3, 100),

@@ -169,34 +169,30 @@ FamilyBase* Registry::find(const std::string& name, Type type, const std::vector
     return it->second.get();
 }
 
-Family<Counter>& Registry::counter(const std::string& name, const std::string& help,
-                                   std::vector<std::string> label_names) {
+template <class Metric>
+Family<Metric>& Registry::family(const std::string& name, const std::string& help,
+                                 std::vector<std::string> label_names, Type type, std::vector<double> bounds) {
     std::lock_guard lock(mutex_);
-    if (auto* f = find(name, Type::kCounter, label_names)) return static_cast<Family<Counter>&>(*f);
-    auto family = std::make_unique<Family<Counter>>(name, help, std::move(label_names), Type::kCounter);
-    auto& ref = *family;
-    families_.emplace(name, std::move(family));
+    if (auto* f = find(name, type, label_names)) return static_cast<Family<Metric>&>(*f);
+    auto made = std::make_unique<Family<Metric>>(name, help, std::move(label_names), type);
+    if (!bounds.empty()) made->set_bounds(std::move(bounds));
+    auto& ref = *made;
+    families_.emplace(name, std::move(made));
     return ref;
 }
 
+Family<Counter>& Registry::counter(const std::string& name, const std::string& help,
+                                   std::vector<std::string> label_names) {
+    return family<Counter>(name, help, std::move(label_names), Type::kCounter, {});
+}
+
 Family<Gauge>& Registry::gauge(const std::string& name, const std::string& help, std::vector<std::string> label_names) {
-    std::lock_guard lock(mutex_);
-    if (auto* f = find(name, Type::kGauge, label_names)) return static_cast<Family<Gauge>&>(*f);
-    auto family = std::make_unique<Family<Gauge>>(name, help, std::move(label_names), Type::kGauge);
-    auto& ref = *family;
-    families_.emplace(name, std::move(family));
-    return ref;
+    return family<Gauge>(name, help, std::move(label_names), Type::kGauge, {});
 }
 
 Family<Histogram>& Registry::histogram(const std::string& name, const std::string& help,
                                        std::vector<std::string> label_names, std::vector<double> bounds) {
-    std::lock_guard lock(mutex_);
-    if (auto* f = find(name, Type::kHistogram, label_names)) return static_cast<Family<Histogram>&>(*f);
-    auto family = std::make_unique<Family<Histogram>>(name, help, std::move(label_names), Type::kHistogram);
-    family->set_bounds(std::move(bounds));
-    auto& ref = *family;
-    families_.emplace(name, std::move(family));
-    return ref;
+    return family<Histogram>(name, help, std::move(label_names), Type::kHistogram, std::move(bounds));
 }
 
 void Registry::on_collect(std::function<void()> collect) {

@@ -150,6 +150,9 @@ public:
 
 private:
     FamilyBase* find(const std::string& name, Type type, const std::vector<std::string>& label_names);
+    template <class Metric>
+    Family<Metric>& family(const std::string& name, const std::string& help, std::vector<std::string> label_names,
+                           Type type, std::vector<double> bounds);
     std::mutex mutex_;
     std::map<std::string, std::unique_ptr<FamilyBase>> families_;
     std::vector<std::function<void()>> collectors_;

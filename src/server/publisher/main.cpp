@@ -114,14 +114,7 @@ int main(int argc, char** argv) {
         });
         common::net::MetricsEndpoint endpoint(metrics, metrics_settings.bind,
                                               static_cast<std::uint16_t>(metrics_settings.port),
-                                              [&db]() -> std::optional<std::string> {
-                                                  auto lease = db.acquire(std::chrono::seconds(5));
-                                                  if (auto ok = server::store::require_schema(lease->raw(), kProgram);
-                                                      !ok) {
-                                                      return ok.error().message;
-                                                  }
-                                                  return std::nullopt;
-                                              });
+                                              [&db] { return server::store::readiness_problem(db, kProgram); });
 
         std::atomic<bool> signalled{false};
         std::thread websockets([&server] { server.run(); });

@@ -65,14 +65,7 @@ int main(int argc, char** argv) {
         common::db::add_pool_metrics(metrics, pool);
         common::net::MetricsEndpoint endpoint(metrics, metrics_settings.bind,
                                               static_cast<std::uint16_t>(metrics_settings.port),
-                                              [&pool]() -> std::optional<std::string> {
-                                                  auto lease = pool.acquire(std::chrono::seconds(5));
-                                                  if (auto ok = server::store::require_schema(lease->raw(), kProgram);
-                                                      !ok) {
-                                                      return ok.error().message;
-                                                  }
-                                                  return std::nullopt;
-                                              });
+                                              [&pool] { return server::store::readiness_problem(pool, kProgram); });
         common::log::get(kProgram)->info("metrics on http://{}:{}/metrics", metrics_settings.bind, endpoint.port());
         return server::scheduler::run_daemon(settings, db_settings.database, pool, metrics);
     } catch (const std::exception& e) {

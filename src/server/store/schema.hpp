@@ -4,8 +4,11 @@
 
 #include "common/base/error.hpp"
 #include "common/db/migrate.hpp"
+#include "common/db/pool.hpp"
 
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace lava::server::store {
@@ -19,5 +22,9 @@ int schema_version();
 // Refuses (with a one-line error) a database that is not exactly at
 // schema_version(): not migrated, behind, ahead, or with altered migrations.
 Result<int> require_schema(pqxx::connection& conn, std::string_view program);
+
+// A daemon's /readyz: nullopt when a pooled connection comes within 5 s and
+// the schema is this build's; otherwise why not (one line). Never throws.
+std::optional<std::string> readiness_problem(common::db::Pool& pool, std::string_view program);
 
 }  // namespace lava::server::store

@@ -274,11 +274,7 @@ boost::asio::awaitable<HttpResponse> App::handle(HttpRequest request) {
     co_return response;
 }
 
-std::optional<std::string> App::ready_problem() {
-    auto lease = pool_.acquire(std::chrono::seconds(5));
-    if (auto ok = store::require_schema(lease->raw(), "lava-server"); !ok) return ok.error().message;
-    return std::nullopt;
-}
+std::optional<std::string> App::ready_problem() { return store::readiness_problem(pool_, "lava-server"); }
 
 boost::asio::awaitable<HttpResponse> App::answer(HttpRequest request) {
     // Answers without the database: `system/version/` (LAVA clients poll
@@ -290,14 +286,7 @@ boost::asio::awaitable<HttpResponse> App::answer(HttpRequest request) {
         if (request.path == "/healthz") co_return common::net::healthz_answer();
         if (request.path == "/metrics" || request.path == "/readyz") {
             auto probe = [this, metrics = request.path == "/metrics"] {
-                if (metrics) return common::net::metrics_answer(*metrics_);
-                std::optional<std::string> problem;
-                try {
-                    problem = ready_problem();
-                } catch (const std::exception& e) {
-                    problem = db::first_line(e.what());
-                }
-                return common::net::readyz_answer(problem);
+                return metrics ? common::net::metrics_answer(*metrics_) : common::net::readyz_answer(ready_problem());
             };
             HttpResponse probed = co_await common::async::run_blocking(blocking_, std::move(probe));
             co_return probed;
