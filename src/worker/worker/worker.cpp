@@ -433,7 +433,8 @@ void Worker::instrument(common::metrics::Registry& registry) { metrics_ = std::m
 std::optional<std::string> Worker::ready_problem() const {
     const int status = last_ping_status_.load();
     if (status == 200) return std::nullopt;
-    if (status == 0) return std::string("no answer from the server yet");
+    if (status == 0) return std::string("no ping answered yet");
+    if (status < 0) return std::string("the server did not answer the last ping");
     return "the last ping got HTTP " + std::to_string(status);
 }
 
