@@ -25,21 +25,24 @@ HttpResponse metrics_answer(metrics::Registry& registry) {
     return r;
 }
 
-HttpResponse healthz_answer() {
+namespace {
+
+// A one-line plain-text answer, never cached.
+HttpResponse text_answer(int status, std::string body) {
     HttpResponse r;
+    r.status = status;
     r.content_type = "text/plain; charset=utf-8";
     r.headers.emplace_back("Cache-Control", "no-store");
-    r.body = "ok\n";
+    r.body = std::move(body);
     return r;
 }
 
+}  // namespace
+
+HttpResponse healthz_answer() { return text_answer(200, "ok\n"); }
+
 HttpResponse readyz_answer(const std::optional<std::string>& problem) {
-    HttpResponse r;
-    r.content_type = "text/plain; charset=utf-8";
-    r.headers.emplace_back("Cache-Control", "no-store");
-    r.status = problem ? 503 : 200;
-    r.body = problem ? "not ready: " + *problem + "\n" : "ready\n";
-    return r;
+    return problem ? text_answer(503, "not ready: " + *problem + "\n") : text_answer(200, "ready\n");
 }
 
 struct MetricsEndpoint::Impl {
@@ -52,12 +55,7 @@ namespace {
 
 boost::asio::awaitable<HttpResponse> answer(metrics::Registry* registry, const ReadyCheck* ready,
                                             async::BlockingPool* blocking, HttpRequest request) {
-    if (request.method != "GET" && request.method != "HEAD") {
-        HttpResponse r = readyz_answer(std::nullopt);
-        r.status = 405;
-        r.body = "GET only\n";
-        co_return r;
-    }
+    if (request.method != "GET" && request.method != "HEAD") co_return text_answer(405, "GET only\n");
     if (request.path == "/metrics") {
         co_return co_await async::run_blocking(*blocking, [registry] { return metrics_answer(*registry); });
     }
@@ -73,11 +71,7 @@ boost::asio::awaitable<HttpResponse> answer(metrics::Registry* registry, const R
         const auto problem = co_await async::run_blocking(*blocking, std::move(check));
         co_return readyz_answer(problem);
     }
-    HttpResponse r;
-    r.status = 404;
-    r.content_type = "text/plain; charset=utf-8";
-    r.body = "/metrics, /healthz or /readyz\n";
-    co_return r;
+    co_return text_answer(404, "/metrics, /healthz or /readyz\n");
 }
 
 }  // namespace

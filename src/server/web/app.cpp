@@ -257,7 +257,7 @@ void App::route(std::string method, std::string pattern, Handler handler, Access
 #endif
 boost::asio::awaitable<HttpResponse> App::handle(HttpRequest request) {
     const auto started = std::chrono::steady_clock::now();
-    const auto match = router_.match(request.method, to_valid_utf8(request.path));
+    auto match = router_.match(request.method, to_valid_utf8(request.path));
     // A label per route pattern, never per path: the series stay bounded.
     std::string route = match.pattern ? *match.pattern : "unmatched";
     if (!match.pattern) {
@@ -266,7 +266,7 @@ boost::asio::awaitable<HttpResponse> App::handle(HttpRequest request) {
         }
     }
     std::string method = request.method;
-    auto answering = answer(std::move(request));  // named: see the GCC 12 note below
+    auto answering = answer(std::move(request), std::move(match));  // named: see the GCC 12 note below
     HttpResponse response = co_await std::move(answering);
     requests_->with({route, std::move(method), std::to_string(response.status)}).inc();
     latency_->with({std::move(route)})
@@ -276,7 +276,7 @@ boost::asio::awaitable<HttpResponse> App::handle(HttpRequest request) {
 
 std::optional<std::string> App::ready_problem() { return store::readiness_problem(pool_, "lava-server"); }
 
-boost::asio::awaitable<HttpResponse> App::answer(HttpRequest request) {
+boost::asio::awaitable<HttpResponse> App::answer(HttpRequest request, RouteMatch match) {
     // Answers without the database: `system/version/` (LAVA clients poll
     // it), liveness and metrics; readiness asks the database itself.
     if (request.method == "GET" || request.method == "HEAD") {
@@ -303,8 +303,8 @@ boost::asio::awaitable<HttpResponse> App::answer(HttpRequest request) {
     // bitwise (breaking std::string's small buffer): name the work first and
     // let it hold the request through a pointer.
     auto shared = std::make_shared<const HttpRequest>(std::move(request));
-    auto work = [this, shared, cacheable, generation] {
-        HttpResponse r = handle_sync(*shared);
+    auto work = [this, shared, match = std::move(match), cacheable, generation] {
+        HttpResponse r = handle_matched(*shared, match);
         if (cacheable) {
             cache_->store(*shared, r, generation);
         } else if (ResponseCache::is_write(*shared)) {
@@ -320,8 +320,12 @@ boost::asio::awaitable<HttpResponse> App::answer(HttpRequest request) {
 #endif
 
 HttpResponse App::handle_sync(const HttpRequest& request) {
+    return handle_matched(request, router_.match(request.method, to_valid_utf8(request.path)));
+}
+
+HttpResponse App::handle_matched(const HttpRequest& request, const RouteMatch& match) {
     try {
-        return dispatch(request);
+        return dispatch(request, match);
     } catch (const pqxx::broken_connection& e) {
         common::log::get("http")->error("request {}: database unavailable: {}", request.id,
                                         db::first_line(e.what()));
@@ -338,8 +342,7 @@ HttpResponse App::handle_sync(const HttpRequest& request) {
     }
 }
 
-HttpResponse App::dispatch(const HttpRequest& request) {
-    const auto match = router_.match(request.method, to_valid_utf8(request.path));
+HttpResponse App::dispatch(const HttpRequest& request, const RouteMatch& match) {
     if (!match.handler) {
         if (match.path_known) {
             return rest_detail(405, "Method \"" + request.method + "\" not allowed.");

@@ -129,8 +129,18 @@ public:
                Access access = Access::kReadAnonymous, Credentials credentials = Credentials::kRest);
 
 private:
-    boost::asio::awaitable<HttpResponse> answer(HttpRequest request);
-    HttpResponse dispatch(const HttpRequest& request);
+    struct Route {
+        Handler handler;
+        Access access;
+        Credentials credentials;
+    };
+    using RouteMatch = Router<Route>::Match;
+
+    // The request's route is matched once, in handle() (its metrics label),
+    // and carried to dispatch().
+    boost::asio::awaitable<HttpResponse> answer(HttpRequest request, RouteMatch match);
+    HttpResponse handle_matched(const HttpRequest& request, const RouteMatch& match);
+    HttpResponse dispatch(const HttpRequest& request, const RouteMatch& match);
     void publish(const std::vector<PendingEvent>& events);
 
     ServerSettings settings_;
@@ -140,11 +150,6 @@ private:
     std::unique_ptr<common::job::JobValidator> strict_;
     std::unique_ptr<common::job::JobValidator> lenient_;
     const common::job::JobValidator* validator_ = nullptr;
-    struct Route {
-        Handler handler;
-        Access access;
-        Credentials credentials;
-    };
     Router<Route> router_;
     std::unique_ptr<common::metrics::Registry> metrics_;
     common::metrics::Family<common::metrics::Counter>* requests_ = nullptr;
