@@ -1,6 +1,6 @@
 # `cmake --install` in LAVA 2023.01's places, in two components that are also
 # the two Debian packages (cmake/LavaPackaging.cmake, docs/adr/0012):
-#   server: lava-server, lava-scheduler, lava-publisher, their units, sample
+#   server: lava-server, lava-scheduler, lava-publisher, lava-coordinator, their units, sample
 #           settings, device-type templates, dispatcher-config and job output
 #   worker: lava-worker, lava-run, its unit, /etc/lava-dispatcher/lava-worker
 # The prefix defaults to /usr (LAVA's /usr/bin); /etc and /var follow
@@ -11,7 +11,7 @@ set(LAVA_SYSTEMD_UNIT_DIR "/lib/systemd/system" CACHE PATH "Where the systemd un
 set(LAVA_ETC "${CMAKE_INSTALL_FULL_SYSCONFDIR}")
 set(LAVA_VAR "${CMAKE_INSTALL_FULL_LOCALSTATEDIR}")
 
-install(TARGETS lava-server lava-scheduler lava-publisher RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT server)
+install(TARGETS lava-server lava-scheduler lava-publisher lava-coordinator RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT server)
 install(TARGETS lava-worker lava-run RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT worker)
 
 # Sample settings: each daemon prints its own, every key commented with its
@@ -32,6 +32,10 @@ endforeach()
 add_custom_target(lava_sample_settings ALL DEPENDS ${samples})
 install(FILES ${samples} DESTINATION "${LAVA_ETC}/lava-server" PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ
         COMPONENT server)
+# LAVA's coordinator settings (JSON), as its lava-coordinator package ships them.
+install(FILES "${PROJECT_SOURCE_DIR}/etc/lava-coordinator/lava-coordinator.conf"
+              "${PROJECT_SOURCE_DIR}/etc/lava-coordinator/lava-coordinator"
+        DESTINATION "${LAVA_ETC}/lava-coordinator" COMPONENT server)
 install(FILES "${PROJECT_SOURCE_DIR}/etc/lava-dispatcher/lava-worker" DESTINATION "${LAVA_ETC}/lava-dispatcher"
         COMPONENT worker)
 
@@ -56,7 +60,7 @@ install(DIRECTORY DESTINATION "${LAVA_VAR}/lib/lava/dispatcher/worker" COMPONENT
 
 install(FILES "${PROJECT_SOURCE_DIR}/systemd/lava-server.service" "${PROJECT_SOURCE_DIR}/systemd/lava-scheduler.service"
               "${PROJECT_SOURCE_DIR}/systemd/lava-publisher.service" "${PROJECT_SOURCE_DIR}/systemd/lava-server-jobs-rm.service"
-              "${PROJECT_SOURCE_DIR}/systemd/lava-server-jobs-rm.timer"
+              "${PROJECT_SOURCE_DIR}/systemd/lava-server-jobs-rm.timer" "${PROJECT_SOURCE_DIR}/systemd/lava-coordinator.service"
         DESTINATION "${LAVA_SYSTEMD_UNIT_DIR}" COMPONENT server)
 install(FILES "${PROJECT_SOURCE_DIR}/systemd/lava-worker.service" DESTINATION "${LAVA_SYSTEMD_UNIT_DIR}"
         COMPONENT worker)

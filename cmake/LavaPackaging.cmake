@@ -22,12 +22,13 @@ set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/lava-cpp/lava-cpp")
 set(CPACK_DEBIAN_SERVER_PACKAGE_NAME "lava-cpp-server")
 set(CPACK_COMPONENT_SERVER_DESCRIPTION
     "LAVA server in C++: web UI, REST and XML-RPC APIs, scheduler, publisher\n\
-lava-cpp's lava-server, lava-scheduler and lava-publisher, speaking LAVA\n\
-2023.01's protocols, job format and device dictionaries, on PostgreSQL.")
+lava-cpp's lava-server, lava-scheduler, lava-publisher and lava-coordinator,\n\
+speaking LAVA 2023.01's protocols, job format and device dictionaries, on\n\
+PostgreSQL.")
 set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "adduser, init-system-helpers")
 set(CPACK_DEBIAN_SERVER_PACKAGE_RECOMMENDS "postgresql")
-set(CPACK_DEBIAN_SERVER_PACKAGE_CONFLICTS "lava-server")
-set(CPACK_DEBIAN_SERVER_PACKAGE_REPLACES "lava-server")
+set(CPACK_DEBIAN_SERVER_PACKAGE_CONFLICTS "lava-server, lava-coordinator")
+set(CPACK_DEBIAN_SERVER_PACKAGE_REPLACES "lava-server, lava-coordinator")
 
 set(CPACK_DEBIAN_WORKER_PACKAGE_NAME "lava-cpp-worker")
 set(CPACK_COMPONENT_WORKER_DESCRIPTION
@@ -43,6 +44,8 @@ set(CPACK_DEBIAN_WORKER_PACKAGE_REPLACES "lava-dispatcher")
 set(_lava_conffiles_server "${CMAKE_INSTALL_FULL_SYSCONFDIR}/lava-server/settings.yaml"
     "${CMAKE_INSTALL_FULL_SYSCONFDIR}/lava-server/scheduler.yaml"
     "${CMAKE_INSTALL_FULL_SYSCONFDIR}/lava-server/publisher.yaml"
+    "${CMAKE_INSTALL_FULL_SYSCONFDIR}/lava-coordinator/lava-coordinator.conf"
+    "${CMAKE_INSTALL_FULL_SYSCONFDIR}/lava-coordinator/lava-coordinator"
     "${CMAKE_INSTALL_FULL_SYSCONFDIR}/logrotate.d/lava-cpp-server")
 set(_lava_conffiles_worker "${CMAKE_INSTALL_FULL_SYSCONFDIR}/lava-dispatcher/lava-worker"
     "${CMAKE_INSTALL_FULL_SYSCONFDIR}/logrotate.d/lava-cpp-worker")

@@ -210,6 +210,7 @@ public:
         ctx.overlay = std::make_unique<Overlay>(OverlayOptions{ctx.tmp_dir + "/overlay", r, test_shell(ctx), ctx.job_id});
         auto& overlay = *ctx.overlay;
         overlay.write_base();
+        if (ctx.multinode) overlay.write_multinode(ctx.multinode->role(), ctx.multinode->roles());
         std::vector<std::pair<std::string, std::string>> env;
         if (const auto* e = ctx.device.find("environment")) flatten_environment("", *e, env);
         for (const char* key : {"device_info", "static_info", "storage_info"}) {
@@ -554,7 +555,11 @@ public:
 
 class TestShellAction : public Action {
 public:
-    explicit TestShellAction(int stage) : Action("lava-test-shell", "Executing lava-test-runner", "Lava Test Shell"), stage_(stage) {}
+    // A MultiNode job's is LAVA's multinode-test (the same runner, plus the group's API).
+    TestShellAction(int stage, bool multinode)
+        : Action(multinode ? "multinode-test" : "lava-test-shell", "Executing lava-test-runner",
+                 multinode ? "Multinode Lava Test Shell" : "Lava Test Shell"),
+          stage_(stage) {}
     std::string class_name() const override { return "TestShellAction"; }
 
     void run(JobContext& ctx, Clock::time_point deadline) override {
@@ -568,7 +573,8 @@ public:
         const std::string runner = r + "/bin/lava-test-runner " + r + "/" + std::to_string(stage_);
         ctx.check(ctx.console->sendline(runner, character_delay(ctx, "test")), name_);
         for (;;) {
-            std::vector<std::string> patterns = {"<LAVA_TEST_RUNNER EXIT>", kSignalPattern, "<LAVA_TEST_RUNNER INSTALL_FAIL>"};
+            std::vector<std::string> patterns = {"<LAVA_TEST_RUNNER EXIT>", kSignalPattern, "<LAVA_TEST_RUNNER INSTALL_FAIL>",
+                                                 ctx.multinode ? kMultinodeSignalPattern : "(?!)"};
             const std::string pattern = signals.active_pattern();
             // Matched on whole lines only: a greedy group must not stop at
             // whatever part of the line has arrived so far.
@@ -579,6 +585,8 @@ public:
                 signals.handle(m.groups.at(0), m.groups.at(1));
             } else if (m.index == 2) {
                 ctx.log.error("lava-test-runner: an install.sh failed; its test did not run");
+            } else if (m.index == 3) {
+                multinode_signal(ctx, signals, m.groups.at(0), m.groups.at(1));
             } else {
                 signals.handle_pattern(m.named);
             }
@@ -588,6 +596,32 @@ public:
     }
 
 private:
+    // A lava-send/-wait/-wait-all/-sync from the DUT: the coordinator's
+    // answer typed back, and a multinode-<api>-<id> test case (fail, then
+    // MultinodeTimeout, when the answer did not come in time).
+    void multinode_signal(JobContext& ctx, TestShellSignals& signals, const std::string& api, const std::string& params) {
+        ctx.log.debug("Received Multi_Node API <LAVA_" + api + ">");
+        SignalReply reply;
+        try {
+            reply = ctx.multinode->signal(api, params);
+        } catch (const JobFailure& e) {
+            if (e.type() == ErrorType::kMultinodeTimeout) {
+                std::string id = params.substr(0, params.find(' '));
+                std::string lower = api;
+                for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                for (auto& c : id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                signals.handle("TESTCASE", "TEST_CASE_ID=multinode-" + lower + "-" + id + " RESULT=fail");
+            }
+            throw;
+        }
+        if (!reply.line.empty()) {
+            const auto delay = character_delay(ctx, "test");
+            ctx.check(ctx.console->sendline(reply.line, delay), name_);
+            ctx.check(ctx.console->sendline("", delay), name_);
+        }
+        signals.handle("TESTCASE", "TEST_CASE_ID=" + reply.test_case + " RESULT=pass");
+    }
+
     int stage_;
 };
 
@@ -852,7 +886,7 @@ std::vector<std::unique_ptr<Action>> build_pipeline(JobContext& ctx) {
         } else if (kind == "test") {
             if (params.find("definitions")) {
                 auto retry = make<RetryAction>(ctx, params, "lava-test-retry", "Retry support for Lava Test Shell", "Retry support for Lava Test Shell");
-                retry->add(make<TestShellAction>(ctx, params, stage_of[i]));
+                retry->add(make<TestShellAction>(ctx, params, stage_of[i], ctx.multinode != nullptr));
                 top.push_back(std::move(retry));
             } else if (params.find("interactive")) {
                 auto retry = make<RetryAction>(ctx, params, "lava-test-interactive-retry", "Retry wrapper for lava-test-interactive", "Retry support for Lava Test Interactive");

@@ -24,6 +24,8 @@ struct RunOptions {
     bool validate_only = false;
     std::string version;  // lava-cpp's, for the first log line
     std::string tmp_root = "/var/lib/lava/dispatcher/tmp";  // the job's files go in <tmp_root>/<job_id>
+    // MultiNode: where lava-coordinator is (LAVA's file and path).
+    std::string coordinator_config = "/etc/lava-coordinator/lava-coordinator.conf";
 };
 
 struct Cancellation {

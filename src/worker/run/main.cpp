@@ -54,6 +54,8 @@ int main(int argc, char** argv) {
         ->excludes(token);
     app.add_option("--job-log-interval", options.job_log_interval, "Seconds between log uploads")->check(CLI::PositiveNumber);
     app.add_option("--tmp-dir", options.tmp_root, "Where the job's temporary files go (a directory per job)");
+    app.add_option("--coordinator-config", options.coordinator_config,
+                   "MultiNode: lava-coordinator's settings (LAVA's JSON file)");
     app.add_flag("--validate", options.validate_only, "Validate the job and write description.yaml; run nothing");
     bool debug = false, skip_sudo_warning = false;
     app.add_flag("--debug", debug, "Accepted for LAVA compatibility");

@@ -367,6 +367,123 @@ void flatten_environment(const std::string& prefix, const data::Value& value,
     }
 }
 
+// MultiNode's helpers (lava-protocols.md §6.4): a call is one line on the
+// console, which lava-run answers by typing a line back; each script gets
+// its data (the group, the role, the job id) written at its top, as LAVA's.
+const std::vector<std::pair<std::string, std::string>>& multinode_scripts() {
+    static const std::vector<std::pair<std::string, std::string>> scripts = {
+        {"lava-multi-node.lib", R"SH(# Sourced by lava-send, lava-wait, lava-wait-all and lava-sync.
+# _lava_mn_call API WORDS...: asks lava-run (a line on the console).
+_lava_mn_call() {
+    _api=$1
+    shift
+    echo "<LAVA_MULTI_NODE> <LAVA_${_api} $*>"
+}
+# _lava_mn_answer API: reads the console until lava-run types
+# <LAVA_API_COMPLETE [sender:key=value...]|nack>; keeps the key=value words
+# in $LAVA_MULTI_NODE_CACHE, one per line; exits 1 on nack.
+_lava_mn_answer() {
+    _api=$1
+    _line=
+    while IFS= read -r _line; do
+        case "$_line" in
+            *"<LAVA_${_api}_COMPLETE"*) break ;;
+        esac
+    done
+    _reply=${_line#*<LAVA_${_api}_COMPLETE}
+    _reply=${_reply%%>*}
+    mkdir -p "$(dirname "$LAVA_MULTI_NODE_CACHE")"
+    rm -f "$LAVA_MULTI_NODE_CACHE"
+    set -f
+    for _word in $_reply; do
+        case "$_word" in
+            nack)
+                echo "Error: no response for LAVA_${_api}, exit from lava-$(echo "$_api" | tr 'A-Z_' 'a-z-')"
+                exit 1
+                ;;
+            *=*) echo "$_word" >> "$LAVA_MULTI_NODE_CACHE" ;;
+        esac
+    done
+    set +f
+}
+_lava_mn_id() {
+    case "$1" in
+        ''|*=*) echo "Usage: $2 <message-id>${3:+ $3}"; exit 1 ;;
+    esac
+}
+)SH"},
+        {"lava-send", R"SH(# lava-send MESSAGE_ID [KEY=VALUE...]: sends to the group (no wait).
+. "$LAVA_TEST_BIN/lava-multi-node.lib"
+_lava_mn_id "$1" lava-send "[key=value...]"
+_id=$1
+shift
+_pairs=
+for _word in "$@"; do
+    case "$_word" in
+        ?*=?*) _pairs="$_pairs $_word" ;;
+    esac
+done
+echo "<LAVA_MULTI_NODE> <LAVA_SEND ${_id}${_pairs}>"
+)SH"},
+        {"lava-wait", R"SH(# lava-wait MESSAGE_ID: waits until a node of the group sent it; its
+# data (sender:key=value) in $LAVA_MULTI_NODE_CACHE.
+. "$LAVA_TEST_BIN/lava-multi-node.lib"
+_lava_mn_id "$1" lava-wait
+_lava_mn_call WAIT "$1"
+_lava_mn_answer WAIT
+)SH"},
+        {"lava-wait-all", R"SH(# lava-wait-all MESSAGE_ID [ROLE]: waits until every node (of ROLE) sent
+# it; their data (sender:key=value) in $LAVA_MULTI_NODE_CACHE.
+. "$LAVA_TEST_BIN/lava-multi-node.lib"
+_lava_mn_id "$1" lava-wait-all "[role]"
+_lava_mn_call WAIT_ALL "$@"
+_lava_mn_answer WAIT_ALL
+)SH"},
+        {"lava-sync", R"SH(# lava-sync MESSAGE_ID: waits until every node of the group reached it.
+. "$LAVA_TEST_BIN/lava-multi-node.lib"
+_lava_mn_id "$1" lava-sync
+_lava_mn_call SYNC "$1"
+_lava_mn_answer SYNC
+)SH"},
+        {"lava-group", R"SH(# lava-group: the group, one "<TAB>job-id<TAB>role" line per node;
+# lava-group ROLE: "<TAB>job-id" of the nodes of ROLE (exit 1 if none).
+if [ -z "$1" ]; then
+    printf "$LAVA_GROUP"
+    exit 0
+fi
+_tab=$(printf '\t')
+_match=$(printf "$LAVA_GROUP" | while IFS="$_tab" read -r _id _role; do
+    [ "$_role" = "$1" ] && printf '\t%s\n' "$_id"
+done)
+[ -n "$_match" ] || exit 1
+printf '%s' "$_match"
+)SH"},
+        {"lava-role", R"SH(# lava-role: this node's role; lava-role list: every role of the group.
+if [ "$1" != "list" ]; then
+    printf '%s' "$TARGET_ROLE"
+    exit 0
+fi
+_tab=$(printf '\t')
+printf "$LAVA_GROUP" | while IFS="$_tab" read -r _id _role; do echo "$_role"; done | sort -u
+)SH"},
+        {"lava-self", R"SH(# lava-self: this node's name in the group (its job id).
+echo "$LAVA_HOSTNAME"
+)SH"},
+        {"lava-echo-config", R"SH(# lava-echo-config [FILTER]: the group's shared configuration (none without VMs).
+if [ -z "${LAVA_SHARED_CONFIG:-}" ]; then
+    printf "no shared config\n"
+    exit 1
+fi
+if [ -z "$1" ]; then
+    printf '%s\n' "$LAVA_SHARED_CONFIG"
+    exit 0
+fi
+printf '%s\n' "$LAVA_SHARED_CONFIG" | sed -n "s/^$1 //p"
+)SH"},
+    };
+    return scripts;
+}
+
 // ------------------------------------------------------------ Overlay
 
 Overlay::Overlay(OverlayOptions options) : options_(std::move(options)) {}
@@ -396,6 +513,21 @@ void Overlay::write_base() {
     fs::create_directories(host_path(r + "/results"));
     for (const auto& [name, body] : helper_scripts()) {
         write_file(r + "/bin/" + name, "#!" + options_.sh_cmd + "\n" + body, 0755);
+    }
+}
+
+void Overlay::write_multinode(const std::string& role, const std::vector<std::pair<std::string, std::string>>& group) {
+    const auto& r = options_.results_dir;
+    std::string group_lines;
+    for (const auto& [id, member_role] : group) group_lines += "\\t" + id + "\\t" + member_role + "\\n";
+    for (const auto& [name, body] : multinode_scripts()) {
+        std::string header = "#!" + options_.sh_cmd + "\n";
+        if (name == "lava-group" || name == "lava-role") header += "LAVA_GROUP=" + shell_quote(group_lines) + "\n";
+        if (name == "lava-role") header += "TARGET_ROLE=" + shell_quote(role) + "\n";
+        if (name == "lava-self") header += "LAVA_HOSTNAME=" + shell_quote(options_.job_id) + "\n";
+        header += "LAVA_TEST_BIN=" + shell_quote(r + "/bin") + "\n";
+        header += "LAVA_MULTI_NODE_CACHE=" + shell_quote(kMultinodeCache) + "\n";
+        write_file(r + "/bin/" + name, header + body, 0755);
     }
 }
 

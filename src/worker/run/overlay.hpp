@@ -28,6 +28,9 @@ namespace lava::worker::run {
 // The helper scripts, by name, without their "#!" line.
 const std::vector<std::pair<std::string, std::string>>& helper_scripts();
 
+// Where the MultiNode helpers keep the data of the last call (LAVA's path).
+inline constexpr const char* kMultinodeCache = "/tmp/lava_multi_node_cache.txt";
+
 struct OverlayOptions {
     std::string host_dir;     // where the tree is built (created)
     std::string results_dir;  // <R> on the DUT, e.g. /lava-42
@@ -41,6 +44,10 @@ public:
 
     // bin/, results/ and the helpers.
     void write_base();
+    // MultiNode: lava-send, lava-wait, lava-wait-all, lava-sync, lava-group,
+    // lava-role, lava-self, lava-echo-config, with this node's role and its
+    // group ({job id, role}, in the scheduler's order) written in.
+    void write_multinode(const std::string& role, const std::vector<std::pair<std::string, std::string>>& group);
     // <R>/environment: `variables` (already flattened, in order).
     void write_environment(const std::vector<std::pair<std::string, std::string>>& variables);
     // <R>/secrets.

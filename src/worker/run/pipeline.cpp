@@ -136,6 +136,8 @@ void run_actions(std::vector<std::unique_ptr<Action>>& actions, JobContext& ctx,
             if (action_deadline <= start) {
                 fail(ErrorType::kLAVATimeout, action->name() + " timed out after 0 seconds");
             }
+            // MultiNode calls named after this action, made as it starts (LAVA's call_protocols).
+            if (ctx.multinode) ctx.multinode->action_calls(action->name(), action->parameters());
             action->run(ctx, action_deadline);
         } catch (const JobFailure& f) {
             failed = true;

@@ -10,6 +10,7 @@
 #include "worker/run/http_serve.hpp"
 #include "worker/run/job_error.hpp"
 #include "worker/run/job_log.hpp"
+#include "worker/run/multinode.hpp"
 #include "worker/run/overlay.hpp"
 #include "worker/run/qemu.hpp"
 #include "worker/run/signals.hpp"
@@ -47,6 +48,9 @@ struct JobContext {
     std::function<std::string()> cancel_reason;  // "Received signal SIGTERM"
 
     std::vector<std::string> errors;  // validation problems
+
+    // MultiNode: the sub-job's protocol (nullptr for a single-node job).
+    std::unique_ptr<MultinodeProtocol> multinode;
 
     // Deploy.
     std::vector<DeployedImage> images;

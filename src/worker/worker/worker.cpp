@@ -209,7 +209,8 @@ void Worker::start_job(const JobRef& ref) {
                                      "--url=" + options_.url,
                                      "--token-file=" + dir + "/token",
                                      "--job-log-interval=" + std::to_string(options_.job_log_interval),
-                                     "--tmp-dir=" + options_.worker_dir + "/run"};
+                                     "--tmp-dir=" + options_.worker_dir + "/run",
+                                     "--coordinator-config=" + options_.coordinator_config};
     if (!files.dispatcher.empty()) argv.push_back("--dispatcher=" + dir + "/dispatcher.yaml");
     if (!files.env_dut.empty()) argv.push_back("--env-dut=" + dir + "/env-dut.yaml");
     argv.push_back(dir + "/job.yaml");

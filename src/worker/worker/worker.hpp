@@ -37,6 +37,8 @@ struct WorkerOptions {
     std::string username;    // registration with a user (password: --token)
     std::string worker_dir = "/var/lib/lava/dispatcher/worker";
     std::string lava_run;    // the lava-run program
+    // MultiNode: lava-coordinator's settings, passed on to lava-run.
+    std::string coordinator_config = "/etc/lava-coordinator/lava-coordinator.conf";
     std::chrono::seconds http_timeout{600};
     std::chrono::seconds ping_interval{20};
     int job_log_interval = 5;

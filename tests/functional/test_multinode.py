@@ -1,0 +1,256 @@
+"""MultiNode end to end: a lab from tools/lab (three QEMU DUTs, lava-coordinator,
+every daemon of ours), jobs submitted with Debian's lavacli. The nodes of a
+group talk through lava-coordinator with LAVA's helpers on the DUT: a role
+that starts when another sends lava_start, a message and its data, a
+three-node lava-sync, a sync nobody answers (MultinodeTimeout), an essential
+role that fails (the group is canceled), and a group larger than the free
+devices (it waits without holding any, then runs)."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+import requests
+import yaml
+
+from conftest import BUILD_DIR, SOURCE_DIR, read_env_file, wait_for
+from test_lab_e2e import Gate
+
+LAVACLI = "/usr/bin/lavacli"
+PROMPT = "root@dut:~# "
+
+
+@pytest.fixture(scope="module")
+def lab():
+    d = tempfile.mkdtemp(prefix="lava-multinode-")
+    os.chmod(d, 0o755)  # the lab's PostgreSQL runs as postgres
+    lab_dir = os.path.join(d, "lab")
+    up = subprocess.run([os.path.join(SOURCE_DIR, "tools", "lab"), "up", lab_dir, "--build-dir", BUILD_DIR,
+                         "--devices", "3", "--no-health-checks"], capture_output=True, text=True, timeout=600)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        env = {k: v.strip('"') for k, v in read_env_file(os.path.join(lab_dir, "lab.env")).items()}
+        env["dir"] = lab_dir
+        env["home"] = os.path.join(d, "home")
+        os.makedirs(env["home"])
+        with open(os.path.join(env["home"], "lavacli.yaml"), "w") as f:
+            yaml.safe_dump({"default": {"uri": env["LAVA_RPC_URL"], "username": env["LAVA_ADMIN_USER"],
+                                        "token": env["LAVA_ADMIN_TOKEN"]}}, f)
+        yield env
+    finally:
+        subprocess.run([os.path.join(SOURCE_DIR, "tools", "lab"), "down", lab_dir], timeout=300)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def lavacli(lab, *args, timeout=120):
+    r = subprocess.run([LAVACLI, *[str(a) for a in args]], capture_output=True, text=True, timeout=timeout,
+                       env=dict(os.environ, XDG_CONFIG_HOME=lab["home"], LC_ALL="C.UTF-8"))
+    assert r.returncode == 0, (args, r.stdout, r.stderr)
+    return r.stdout
+
+
+def psql(lab, sql):
+    env = dict(os.environ, **{k: lab[k] for k in ("PGHOST", "PGPORT", "PGDATABASE", "PGUSER")})
+    return subprocess.run(["psql", "-XtA", "-c", sql], env=env, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def deploy_boot(lab, roles=None):
+    images = lab["LAVA_IMAGES_URL"]
+    deploy = {"to": "tmpfs", "images": {
+        "kernel": {"url": images + "/vmlinux", "image_arg": "-kernel {kernel}"},
+        "initrd": {"url": images + "/initramfs.cpio.gz",
+                   "image_arg": '-initrd {initrd} -append "console=ttyS0,115200 panic=-1"'}}}
+    boot = {"method": "qemu", "media": "tmpfs", "prompts": [PROMPT]}
+    if roles:
+        deploy["role"] = boot["role"] = roles
+    return [{"deploy": deploy}, {"boot": boot}]
+
+
+def shell_block(role, name, steps, protocols=None):
+    block = {"role": [role], "definitions": [{
+        "from": "inline", "name": name, "path": "inline/%s.yaml" % name, "repository": {
+            "metadata": {"format": "Lava-Test Test Definition 1.0", "name": name},
+            "run": {"steps": steps}}}]}
+    if protocols:
+        block["protocols"] = {"lava-multinode": protocols}
+    return {"test": block}
+
+
+def submit(lab, tmp_path, name, roles, tests, timeout=None):
+    """A MultiNode job: `roles` {role: count or dict}, `tests` [test blocks]."""
+    role_defs = {}
+    for role, spec in roles.items():
+        spec = {"count": spec} if isinstance(spec, int) else dict(spec)
+        role_defs[role] = dict({"device_type": "qemu", "context": {"arch": "amd64"}}, **spec)
+    protocol = {"roles": role_defs}
+    if timeout:
+        protocol["timeout"] = timeout
+    job = {"job_name": name, "visibility": "public", "priority": "medium",
+           "timeouts": {"job": {"minutes": 8}, "action": {"minutes": 3}, "connection": {"minutes": 2}},
+           "protocols": {"lava-multinode": protocol},
+           "actions": deploy_boot(lab, list(roles)) + tests}
+    path = tmp_path / (name.replace(" ", "-") + ".yaml")
+    path.write_text(yaml.safe_dump(job))
+    out = lavacli(lab, "jobs", "submit", str(path))
+    ids = out.split()
+    assert len(ids) == sum(r.get("count", 1) for r in role_defs.values()), out
+    assert all(i.startswith(ids[0].split(".")[0] + ".") for i in ids), ids  # LAVA's N.M sub ids
+    return ids
+
+
+def shown(lab, job_id):
+    return yaml.safe_load(lavacli(lab, "jobs", "show", job_id, "--yaml"))
+
+
+def wait_finished(lab, ids, timeout=300):
+    wait_for(lambda: all(shown(lab, i)["state"] == "Finished" for i in ids), timeout=timeout, interval=1,
+             what="jobs %s to finish" % ", ".join(ids))
+    return {i: shown(lab, i) for i in ids}
+
+
+def results(lab, job_id):
+    return {(r["suite"], r["name"]): r for r in yaml.safe_load(lavacli(lab, "results", job_id, "--yaml"))}
+
+
+def by_suite(lab, ids):
+    """{test suite: sub-job id}: each role here runs a test definition of its
+    own ("0_srv"), and `lavacli jobs definition` shows the whole MultiNode
+    job for every sub-job, as LAVA's does."""
+    out = {}
+    for i in ids:
+        suites = {suite for suite, _ in results(lab, i)} - {"lava"}
+        assert len(suites) == 1, (i, suites)
+        out[suites.pop()] = i
+    return out
+
+
+def job_error(lab, job_id):
+    case = yaml.safe_load(lavacli(lab, "results", job_id, "lava", "job", "--yaml"))
+    metadata = (case[0] if isinstance(case, list) else case)["metadata"]
+    return metadata.get("error_type"), metadata.get("error_msg", "")
+
+
+def test_messages_and_their_data_between_a_server_and_a_client(lab, tmp_path):
+    """The server's test action sends `ready` as it starts (a protocol call
+    in the job); the client waits for it, then sends its own message with
+    data; the server waits for that and reads the data; both see the group."""
+    ids = submit(lab, tmp_path, "multinode message", {"server": 1, "client": 1}, [
+        shell_block("server", "srv", [
+            "lava-wait client-ready",
+            "lava-test-case got-client-data --shell grep -q ':name=client' /tmp/lava_multi_node_cache.txt",
+            "lava-test-case got-client-ip --shell grep -q ':ip=10.0.2.15' /tmp/lava_multi_node_cache.txt",
+            "lava-test-case group-size --shell test $(lava-group | wc -l) -eq 2",
+            "lava-role list > /tmp/roles",
+            "cat /tmp/roles",
+            "lava-test-case roles --shell test $(grep -c -x -e server -e client /tmp/roles) -eq 2",
+            "lava-test-case self --shell test \"$(lava-self)\" = \"$LAVA_JOB_ID\"",
+            "lava-send server-done result=ok",
+        ], protocols=[{"action": "multinode-test", "request": "lava-send", "messageID": "ready",
+                       "message": {"from": "server"}}]),
+        shell_block("client", "cli", [
+            "lava-test-case role --shell test \"$(lava-role)\" = client",
+            "lava-test-case server-in-group --shell lava-group server",
+            "lava-wait ready",
+            "lava-test-case ready-data --shell grep -q ':from=server' /tmp/lava_multi_node_cache.txt",
+            "lava-send client-ready ip=10.0.2.15 name=client",
+            "lava-wait server-done",
+            "lava-test-case got-result --shell grep -q ':result=ok' /tmp/lava_multi_node_cache.txt",
+        ]),
+    ])
+    jobs = wait_finished(lab, ids)
+    assert {j["health"] for j in jobs.values()} == {"Complete"}, jobs
+    roles = by_suite(lab, ids)
+    server, client = roles["0_srv"], roles["0_cli"]
+    srv = results(lab, server)
+    for case in ("multinode-wait-client-ready", "got-client-data", "got-client-ip", "group-size", "roles", "self",
+                 "multinode-send-server-done"):
+        assert srv[("0_srv", case)]["result"] == "pass", case
+    assert srv[("lava", "multinode-test")]["result"] == "pass"  # LAVA's name for a MultiNode test shell
+    cli = results(lab, client)
+    for case in ("role", "server-in-group", "multinode-wait-ready", "ready-data", "multinode-send-client-ready",
+                 "multinode-wait-server-done", "got-result"):
+        assert cli[("0_cli", case)]["result"] == "pass", case
+    server_log = lavacli(lab, "jobs", "logs", server, "--raw")
+    assert "Making protocol call for multinode-test using lava-multinode: lava_send 'ready'" in server_log
+    # Each node registered, and the group was complete before any action ran.
+    for job_id in ids:
+        log = lavacli(lab, "jobs", "logs", job_id, "--raw")
+        assert log.index("lava-multinode: group complete: ") < log.index("start: 1 ")
+
+
+def test_a_group_larger_than_the_free_devices_waits_without_holding_any_then_syncs(lab, tmp_path):
+    gate = Gate()
+    try:
+        blocker = tmp_path / "blocker.yaml"
+        job = {"job_name": "blocker", "device_type": "qemu", "visibility": "public", "context": {"arch": "amd64"},
+               "timeouts": {"job": {"minutes": 8}, "action": {"minutes": 5}, "connection": {"minutes": 2}},
+               "actions": deploy_boot(lab)}
+        job["actions"].append({"test": {"definitions": [{
+            "from": "inline", "name": "block", "path": "inline/block.yaml", "repository": {
+                "metadata": {"format": "Lava-Test Test Definition 1.0", "name": "block"},
+                "run": {"steps": [gate.step("open")]}}}]}})
+        blocker.write_text(yaml.safe_dump(job))
+        blocker_id = lavacli(lab, "jobs", "submit", str(blocker)).strip()
+        wait_for(lambda: shown(lab, blocker_id)["state"] == "Running", timeout=60, what="the blocker to run")
+
+        steps = ["lava-sync first", "lava-test-case after-first --result pass", "lava-sync second"]
+        ids = submit(lab, tmp_path, "multinode sync", {"a": 1, "b": 2},
+                     [shell_block("a", "sync-a", steps), shell_block("b", "sync-b", steps)])
+        # The scheduler looked at the group and let it wait: all Submitted, and
+        # the two free devices stay Idle (nothing reserved for the group).
+        wait_for(lambda: "waits for all its devices" in psql(
+            lab, "SELECT coalesce(string_agg(waiting_reason, ','), '') FROM test_jobs WHERE sub_id = '%s'" % ids[0]),
+            timeout=30, what="the group's waiting reason")
+        assert {shown(lab, i)["state"] for i in ids} == {"Submitted"}
+        devices = yaml.safe_load(lavacli(lab, "devices", "list", "--yaml"))
+        states = sorted(d["state"] for d in devices)
+        assert states == ["Idle", "Idle", "Running"], devices
+
+        gate.open("open")
+        jobs = wait_finished(lab, ids + [blocker_id])
+        assert {j["health"] for j in jobs.values()} == {"Complete"}, jobs
+        for i in ids:
+            r = results(lab, i)
+            suite = "0_sync-a" if ("0_sync-a", "after-first") in r else "0_sync-b"
+            for case in ("multinode-sync-first", "after-first", "multinode-sync-second"):
+                assert r[(suite, case)]["result"] == "pass", (i, case)
+    finally:
+        gate.close()
+
+
+def test_a_sync_nobody_answers_times_out_and_the_group_ends(lab, tmp_path):
+    ids = submit(lab, tmp_path, "multinode timeout", {"waiter": 1, "absent": 1}, [
+        shell_block("waiter", "wait", ["lava-sync never"]),
+        shell_block("absent", "gone", ["lava-test-case here --result pass"]),
+    ], timeout={"seconds": 20})
+    jobs = wait_finished(lab, ids)
+    roles = by_suite(lab, ids)
+    assert jobs[roles["0_gone"]]["health"] == "Complete", jobs
+    assert jobs[roles["0_wait"]]["health"] == "Incomplete", jobs
+    error_type, message = job_error(lab, roles["0_wait"])
+    assert error_type == "MultinodeTimeout", (error_type, message)
+    assert "'never'" in message, message
+    assert results(lab, roles["0_wait"])[("0_wait", "multinode-sync-never")]["result"] == "fail"
+    # Both nodes left the group: the coordinator forgot it.
+    coordinator = lab["LAVA_COORDINATOR_METRICS"] + "/metrics"
+    wait_for(lambda: "lava_coordinator_groups 0" in requests.get(coordinator, timeout=10).text, timeout=30,
+             what="the coordinator to forget the group")
+
+
+def test_an_essential_role_failing_cancels_the_group(lab, tmp_path):
+    ids = submit(lab, tmp_path, "multinode essential", {
+        "server": {"count": 1, "essential": True}, "client": 1}, [
+        shell_block("server", "srv", ["lava-wait client-testing", "lava-test-raise server-broke"]),
+        shell_block("client", "cli", ["lava-send client-testing", "lava-wait never-sent"]),
+    ], timeout={"minutes": 5})
+    jobs = wait_finished(lab, ids, timeout=240)
+    logs = {i: lavacli(lab, "jobs", "logs", i, "--raw") for i in ids}
+    server = next(i for i in ids if "TESTRAISE server-broke" in logs[i])
+    client = next(i for i in ids if i != server)
+    assert jobs[server]["health"] == "Incomplete", jobs
+    assert jobs[client]["health"] == "Canceled", jobs
+    assert "<LAVA_SEND client-testing>" in logs[client]  # it was in its test when the group was canceled
+    assert job_error(lab, client)[0] == "Canceled"
