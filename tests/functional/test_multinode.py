@@ -6,8 +6,10 @@ three-node lava-sync, a sync nobody answers (MultinodeTimeout), an essential
 role that fails (the group is canceled), and a group larger than the free
 devices (it waits without holding any, then runs)."""
 
+import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 
@@ -15,7 +17,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import BUILD_DIR, SOURCE_DIR, read_env_file, wait_for
+from conftest import BUILD_DIR, SOURCE_DIR, missing_reference, read_env_file, wait_for
 from test_lab_e2e import Gate
 
 LAVACLI = "/usr/bin/lavacli"
@@ -179,6 +181,63 @@ def test_messages_and_their_data_between_a_server_and_a_client(lab, tmp_path):
     for job_id in ids:
         log = lavacli(lab, "jobs", "logs", job_id, "--raw")
         assert log.index("lava-multinode: group complete: ") < log.index("start: 1 ")
+
+
+def lava_coordinator(tmp_path):
+    """Debian's lava-coordinator (LAVA 2023.01) on a free port: (process, port)."""
+    reference = os.environ.get("LAVA_REFERENCE_DIR", "")
+    program = os.path.join(reference, "usr", "bin", "lava-coordinator")
+    if not reference or not os.path.exists(program):
+        missing_reference("LAVA's lava-coordinator is not unpacked (tools/fetch-lava-reference)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = tmp_path / "lava-coordinator.conf"
+    conf.write_text(json.dumps({"port": port, "blocksize": 4096, "poll_delay": 1,
+                                "coordinator_hostname": "127.0.0.1"}))
+    log = open(tmp_path / "lava-coordinator.log", "w")
+    proc = subprocess.Popen(["/usr/bin/python3", program, "--config", str(conf), "--logfile", "-",
+                             "--loglevel", "DEBUG"], stdout=log, stderr=subprocess.STDOUT,
+                            env=dict(os.environ, PYTHONPATH=os.path.join(reference, "usr", "lib", "python3",
+                                                                         "dist-packages")))
+
+    def listening():
+        assert proc.poll() is None, (tmp_path / "lava-coordinator.log").read_text()
+        with socket.socket() as c:
+            return c.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_for(listening, what="LAVA's lava-coordinator to listen")
+    return proc, port, conf
+
+
+def test_our_lava_run_with_lavas_coordinator(lab, tmp_path):
+    """The same protocol from the other side: our lava-run's group, messages
+    and sync through Debian's lava-coordinator (the lab's lava-run reads the
+    coordinator's address from the file for every job)."""
+    proc, port, conf = lava_coordinator(tmp_path)
+    ours = lab["LAVA_COORDINATOR_CONFIG"]
+    saved = open(ours).read()
+    try:
+        shutil.copy(conf, ours)
+        ids = submit(lab, tmp_path, "multinode with lava's coordinator", {"server": 1, "client": 1}, [
+            shell_block("server", "srv", ["lava-wait client-ready",
+                                          "lava-test-case data --shell grep -q ':name=client' "
+                                          "/tmp/lava_multi_node_cache.txt",
+                                          "lava-sync done"]),
+            shell_block("client", "cli", ["lava-send client-ready name=client", "lava-sync done"]),
+        ])
+        jobs = wait_finished(lab, ids)
+        assert {j["health"] for j in jobs.values()} == {"Complete"}, jobs
+        roles = by_suite(lab, ids)
+        assert results(lab, roles["0_srv"])[("0_srv", "data")]["result"] == "pass"
+        assert results(lab, roles["0_cli"])[("0_cli", "multinode-sync-done")]["result"] == "pass"
+        log = (tmp_path / "lava-coordinator.log").read_text()
+        assert "Group complete, starting tests" in log and "clear Group Data: 2 of 2" in log, log[-2000:]
+    finally:
+        with open(ours, "w") as f:
+            f.write(saved)
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def test_a_group_larger_than_the_free_devices_waits_without_holding_any_then_syncs(lab, tmp_path):

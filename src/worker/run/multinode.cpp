@@ -209,27 +209,40 @@ std::string MultinodeProtocol::poll(const std::string& call_json, Seconds timeou
     request.call = std::move(call);
     const std::string payload = coord::python_dumps(coord::to_json(request));
     if (payload.size() > coord::kClientMaxPayload) fail(ErrorType::kJob, what + ": message was too long to send");
+    // LAVA's client sleeps poll_delay (1-3 s) after every "wait"; ours starts
+    // at 50 ms and doubles up to poll_delay, so a node released a moment
+    // after it asked hears of it in milliseconds, and a long wait costs the
+    // coordinator no more requests than LAVA's client sends.
     const Seconds delay(settings_->poll_delay);
+    Seconds backoff(0.05);
     const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(timeout);
+    const std::string where = settings_->host + ":" + std::to_string(settings_->port);
     bool said_unreachable = false;
+    bool answered = false;
     for (;;) {
         const auto reply = exchange(*settings_, payload, deadline);
         if (!reply && !said_unreachable) {
-            log_.warning("lava-multinode: cannot reach lava-coordinator at " + settings_->host + ":" +
-                         std::to_string(settings_->port) + "; trying again");
+            log_.warning("lava-multinode: cannot reach lava-coordinator at " + where + "; trying again");
             said_unreachable = true;
         }
         if (reply && !reply->empty()) {
+            answered = true;
             const Json j = Json::parse(*reply, nullptr, false);
             if (j.is_object() && j.value("response", "") != "wait") return *reply;
         }
-        if (Clock::now() + delay > deadline) {
+        if (Clock::now() + std::min(backoff, delay) > deadline) {
             char secs[32];
             std::snprintf(secs, sizeof secs, "%.0f", timeout.count());
+            // A coordinator that never answered is the lab's fault, not the group's.
+            if (!answered) {
+                fail(ErrorType::kInfrastructure, "lava-coordinator at " + where + " did not answer in " +
+                                                     std::string(secs) + " s (waiting for " + what + ")");
+            }
             fail(ErrorType::kMultinodeTimeout,
                  "lava-multinode timed out after " + std::string(secs) + " s waiting for " + what);
         }
-        pause(delay);
+        pause(std::min(backoff, delay));
+        backoff *= 2;
     }
 }
 
