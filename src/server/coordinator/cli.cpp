@@ -4,6 +4,8 @@
 #include "common/metrics/metrics.hpp"
 
 #include <algorithm>
+#include <array>
+#include <memory>
 #include <cctype>
 #include <deque>
 #include <string_view>
@@ -99,12 +101,24 @@ ServerHooks metrics_hooks(common::metrics::Registry& registry) {
     auto& groups = registry.gauge("lava_coordinator_groups", "MultiNode groups the coordinator keeps").with();
     auto& clients = registry.gauge("lava_coordinator_clients", "Nodes registered in those groups").with();
     ServerHooks hooks;
-    hooks.request = [&requests](const Reply& reply) {
-        // Only LAVA's request names become labels: a client cannot grow the series.
-        static constexpr std::string_view kKnown[] = {"group_data", "clear_group", "aggregate", "lava_sync",
-                                                      "lava_wait_all", "lava_wait",  "lava_send", "complete"};
-        const bool known = std::find(std::begin(kKnown), std::end(kKnown), reply.request) != std::end(kKnown);
-        requests.with({known ? reply.request : std::string("other"), reply.response}).inc();
+    // Only LAVA's request names become labels, so a client cannot grow the
+    // series; the children are looked up once (the hook runs per request,
+    // on the I/O thread only).
+    static constexpr std::string_view kRequests[] = {"group_data", "clear_group", "aggregate", "lava_sync",
+                                                     "lava_wait_all", "lava_wait", "lava_send", "complete", "other"};
+    static constexpr std::string_view kResponses[] = {"ack", "nack", "wait", "group_data", ""};
+    constexpr std::size_t kR = std::size(kRequests), kS = std::size(kResponses);
+    auto children = std::make_shared<std::array<common::metrics::Counter*, kR * kS>>();
+    children->fill(nullptr);
+    hooks.request = [&requests, children](const Reply& reply) {
+        const auto r = static_cast<std::size_t>(
+            std::find(std::begin(kRequests), std::end(kRequests) - 1, reply.request) - std::begin(kRequests));
+        const auto s = static_cast<std::size_t>(
+            std::find(std::begin(kResponses), std::end(kResponses), reply.response) - std::begin(kResponses));
+        if (s == kS) return;  // not a reply of the protocol
+        auto*& child = (*children)[r * kS + s];
+        if (child == nullptr) child = &requests.with({std::string(kRequests[r]), std::string(kResponses[s])});
+        child->inc();
     };
     hooks.dropped = [&dropped](std::string_view reason) { dropped.with({std::string(reason)}).inc(); };
     hooks.tick = [&groups, &clients](std::size_t g, std::size_t c) {

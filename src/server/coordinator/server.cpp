@@ -16,7 +16,8 @@
 
 #include <fmt/format.h>
 
-#include <array>
+#include <list>
+#include <optional>
 #include <system_error>
 
 namespace lava::server::coordinator {
@@ -27,6 +28,18 @@ using asio::ip::tcp;
 struct Server::Impl {
     ServerOptions options;
     ServerHooks hooks;
+    // Open connections, oldest first, for the ticker's deadline sweep: one
+    // timer per connection would cost a timerfd update per request.
+    struct Connection {
+        Connection(tcp::socket s, Clock::time_point now) : socket(std::move(s)), opened(now) {}
+        tcp::socket socket;
+        Clock::time_point opened;
+        bool timed_out = false;
+    };
+    // Declared before the io_context: connections still open when it is
+    // destroyed take themselves off this list.
+    std::list<Connection*> open_connections;
+
     asio::io_context ioc{1};
     tcp::acceptor acceptor{ioc};
     asio::steady_timer ticker{ioc};
@@ -48,61 +61,56 @@ struct Server::Impl {
                 co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
                 continue;
             }
-            asio::co_spawn(ioc, serve(std::make_shared<Connection>(std::move(socket))),
-                           common::async::log_completion("coordinator connection"));
+            asio::co_spawn(ioc, serve(std::move(socket)), common::async::log_completion("coordinator connection"));
         }
     }
 
-    // One connection: a frame in, a frame out, closed. The deadline's
-    // handler may run after this frame is gone (it was already queued when
-    // the read completed), so what it touches is shared.
-    struct Connection {
-        explicit Connection(tcp::socket s) : socket(std::move(s)) {}
-        tcp::socket socket;
-        bool timed_out = false;
-    };
-    asio::awaitable<void> serve(std::shared_ptr<Connection> connection) {
-        asio::steady_timer deadline(ioc, options.client_timeout);
-        deadline.async_wait([connection](boost::system::error_code ec) {
-            if (ec) return;
-            connection->timed_out = true;
-            boost::system::error_code ignored;
-            connection->socket.close(ignored);
-        });
-        struct Cancel {
-            asio::steady_timer& timer;
-            ~Cancel() { timer.cancel(); }
-        } cancel{deadline};
-        tcp::socket* socket = &connection->socket;
-        const bool& timed_out = connection->timed_out;
+    // One connection: a frame in, a frame out, closed (LAVA's server closes
+    // right after its reply, without a shutdown).
+    asio::awaitable<void> serve(tcp::socket accepted) {
+        Connection connection(std::move(accepted), Clock::now());
+        const auto self = open_connections.insert(open_connections.end(), &connection);
+        struct Forget {
+            std::list<Connection*>& list;
+            std::list<Connection*>::iterator it;
+            ~Forget() { list.erase(it); }
+        } forget{open_connections, self};
+        tcp::socket& socket = connection.socket;
 
-        std::array<char, proto::coordinator::kHeaderSize> header{};
-        auto [header_ec, header_n] =
-            co_await asio::async_read(*socket, asio::buffer(header), asio::as_tuple(asio::use_awaitable));
-        if (header_ec) {
-            dropped(timed_out ? "timeout" : "closed");
-            co_return;
+        // Usually the whole frame arrives in the first read.
+        std::string in(4096, '\0');
+        std::size_t have = 0;
+        std::optional<std::size_t> length;
+        for (;;) {
+            if (have == in.size()) in.resize(in.size() * 2);
+            auto [ec, n] = co_await socket.async_read_some(asio::buffer(in.data() + have, in.size() - have),
+                                                           asio::as_tuple(asio::use_awaitable));
+            have += n;
+            if (!length && have >= proto::coordinator::kHeaderSize) {
+                const std::string_view header(in.data(), proto::coordinator::kHeaderSize);
+                length = proto::coordinator::parse_header(header);
+                if (!length) {
+                    log->warn("invalid message header {:?} from {}", header, peer(socket));
+                    dropped("bad_header");
+                    co_return;
+                }
+                if (*length > options.max_message) {
+                    log->warn("message of {} bytes from {} is over max_message_bytes ({})", *length, peer(socket),
+                              options.max_message);
+                    dropped("too_large");
+                    co_return;
+                }
+                if (in.size() < proto::coordinator::kHeaderSize + *length) {
+                    in.resize(proto::coordinator::kHeaderSize + *length);
+                }
+            }
+            if (length && have >= proto::coordinator::kHeaderSize + *length) break;
+            if (ec) {
+                dropped(connection.timed_out ? "timeout" : "closed");
+                co_return;
+            }
         }
-        const auto length = proto::coordinator::parse_header(std::string_view(header.data(), header.size()));
-        if (!length) {
-            log->warn("invalid message header {:?} from {}", std::string_view(header.data(), header.size()),
-                      peer(*socket));
-            dropped("bad_header");
-            co_return;
-        }
-        if (*length > options.max_message) {
-            log->warn("message of {} bytes from {} is over max_message_bytes ({})", *length, peer(*socket),
-                      options.max_message);
-            dropped("too_large");
-            co_return;
-        }
-        std::string payload(*length, '\0');
-        auto [body_ec, body_n] =
-            co_await asio::async_read(*socket, asio::buffer(payload), asio::as_tuple(asio::use_awaitable));
-        if (body_ec) {
-            dropped(timed_out ? "timeout" : "closed");
-            co_return;
-        }
+        const std::string_view payload(in.data() + proto::coordinator::kHeaderSize, *length);
         std::string problem;
         Json request;
         if (auto limits = proto::json_limits_problem(payload)) {
@@ -112,20 +120,29 @@ struct Server::Impl {
             if (request.is_discarded()) problem = "not JSON";
         }
         if (!problem.empty()) {
-            log->warn("invalid request from {} ({}): {:.100}", peer(*socket), problem, payload);
+            log->warn("invalid request from {} ({}): {:.100}", peer(socket), problem, payload);
             dropped("bad_json");
             co_return;
         }
-        const Reply reply = groups.handle(request, std::chrono::steady_clock::now());
+        const Reply reply = groups.handle(request, Clock::now());
         if (hooks.request) hooks.request(reply);
         if (log->should_log(spdlog::level::debug)) {
             log->debug("{} -> {}", payload, reply.payload.value_or("(closed)"));
         }
         if (!reply.payload) co_return;
         const std::string out = proto::coordinator::frame(*reply.payload);
-        co_await asio::async_write(*socket, asio::buffer(out), asio::as_tuple(asio::use_awaitable));
-        boost::system::error_code ignored;
-        socket->shutdown(tcp::socket::shutdown_both, ignored);
+        co_await asio::async_write(socket, asio::buffer(out), asio::as_tuple(asio::use_awaitable));
+    }
+
+    // Closes the connections older than client_timeout (the ticker's).
+    void close_late_connections(Clock::time_point now) {
+        for (Connection* c : open_connections) {
+            if (now - c->opened < options.client_timeout) break;  // the rest are younger
+            if (c->timed_out) continue;
+            c->timed_out = true;
+            boost::system::error_code ignored;
+            c->socket.close(ignored);  // its read ends with an error: the coroutine reports and returns
+        }
     }
 
     static std::string peer(const tcp::socket& socket) {
@@ -138,7 +155,9 @@ struct Server::Impl {
         ticker.expires_after(std::chrono::seconds(1));
         ticker.async_wait([this](boost::system::error_code ec) {
             if (ec) return;
-            groups.expire(std::chrono::steady_clock::now(), options.group_timeout);
+            const auto now = Clock::now();
+            close_late_connections(now);
+            groups.expire(now, options.group_timeout);
             if (hooks.tick) hooks.tick(groups.group_count(), groups.client_count());
             arm_ticker();
         });
