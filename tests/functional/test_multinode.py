@@ -299,6 +299,23 @@ def test_a_sync_nobody_answers_times_out_and_the_group_ends(lab, tmp_path):
              what="the coordinator to forget the group")
 
 
+def test_canceling_one_node_cancels_the_group_while_it_waits(lab, tmp_path):
+    """lavacli cancels one sub-job while both wait on the coordinator: the
+    server cancels the whole group, each lava-run stops polling and ends Canceled."""
+    ids = submit(lab, tmp_path, "multinode cancel", {"left": 1, "right": 1}, [
+        shell_block("left", "l", ["lava-wait never-sent"]),
+        shell_block("right", "r", ["lava-wait never-sent"]),
+    ], timeout={"minutes": 5})
+    wait_for(lambda: all("<LAVA_WAIT never-sent>" in lavacli(lab, "jobs", "logs", i, "--raw", "--no-follow")
+                         for i in ids),
+             timeout=180, interval=1, what="both nodes to wait")
+    lavacli(lab, "jobs", "cancel", ids[1])
+    jobs = wait_finished(lab, ids, timeout=120)
+    assert {j["health"] for j in jobs.values()} == {"Canceled"}, jobs
+    for i in ids:
+        assert job_error(lab, i)[0] == "Canceled"
+
+
 def test_an_essential_role_failing_cancels_the_group(lab, tmp_path):
     ids = submit(lab, tmp_path, "multinode essential", {
         "server": {"count": 1, "essential": True}, "client": 1}, [

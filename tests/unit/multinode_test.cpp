@@ -112,6 +112,34 @@ TEST_F(MultinodeClient, GroupMessagesWaitsAndSyncs) {
     client.protocol->finalise();
 }
 
+TEST_F(MultinodeClient, ADelayedRoleStartsWhenItsExpectRoleSendsLavaStart) {
+    LiveCoordinator coordinator;
+    const auto config = coordinator.config(dir.string());
+    Node server("1", "server");
+    Node client("2", "client", "    request: lava-start\n    expect_role: server\n");
+    std::atomic<bool> client_started{false};
+    auto delayed = std::async(std::launch::async, [&] {
+        client.protocol->set_up(config);
+        client_started = true;
+    });
+    server.protocol->set_up(config);
+    // The group is complete, but the client waits for lava_start...
+    EXPECT_EQ(delayed.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+    EXPECT_FALSE(client_started);
+    // ... which the server's job sends from an action's protocol call.
+    const auto parameters = common::yaml::load(
+                                "protocols:\n  lava-multinode:\n  - action: other-action\n    request: lava-sync\n"
+                                "    messageID: not-this-one\n  - action: boot-image-retry\n    request: lava-send\n"
+                                "    messageID: lava_start\n    message: {ip: 10.0.0.1}\n")
+                                .value();
+    server.protocol->action_calls("boot-image-retry", parameters);
+    delayed.get();
+    EXPECT_TRUE(client_started);
+    // The data came with it, as the client's wait-all for lava_start shows.
+    EXPECT_EQ(client.protocol->signal("WAIT_ALL", "lava_start server").line,
+              "<LAVA_WAIT_ALL_COMPLETE 1:ip=10.0.0.1>");
+}
+
 TEST_F(MultinodeClient, AWaitNobodyAnswersIsAMultinodeTimeoutNamingIt) {
     LiveCoordinator coordinator;
     const auto config = coordinator.config(dir.string());
