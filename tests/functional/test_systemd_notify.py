@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from conftest import Publisher, Scheduler, Server, rest_lab
+from conftest import Daemon, Publisher, Scheduler, Server, program, rest_lab
 
 
 class NotifySocket:
@@ -131,3 +131,26 @@ def test_publisher_and_scheduler_notify(lab, notify, workdir):
         notify.until("STOPPING", 10)
     finally:
         publisher.stop()
+
+
+def test_coordinator_notifies(notify, workdir):
+    """lava-coordinator (no database): READY=1 with its port once it listens,
+    WATCHDOG=1 from its I/O loop, STOPPING=1 on SIGTERM."""
+    config = os.path.join(workdir, "lava-coordinator.conf")
+    with open(config, "w") as f:
+        f.write('{"port": 0, "bind": "127.0.0.1"}')
+    coordinator = Daemon()
+    coordinator.start(os.path.join(workdir, "lava-coordinator.log"),
+                      [program("lava-coordinator"), "--config", config, "--logfile", "-"],
+                      notify.env(watchdog_usec=400000))
+    try:
+        ready, _ = notify.until("READY")
+        assert ready["STATUS"].startswith("listening on port "), ready
+        port = int(ready["STATUS"].rsplit(" ", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10):
+            pass  # it does listen where it says
+        notify.until("WATCHDOG", 5)
+        notify.until("WATCHDOG", 5)
+    finally:
+        assert coordinator.stop() == 0, coordinator.output()
+    notify.until("STOPPING", 10)

@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <iostream>
@@ -57,7 +58,10 @@ int main(int argc, char** argv) {
             tick(groups, clients);
             watchdog.tick();
         };
-        coord::Server server(coord::server_options(settings), std::move(hooks));
+        auto options = coord::server_options(settings);
+        // The keep-alive comes from the loop's ticks: often enough for any WatchdogSec.
+        if (const auto every = common::notify::watchdog_interval()) options.tick = std::min(options.tick, *every);
+        coord::Server server(std::move(options), std::move(hooks));
         common::net::MetricsEndpoint endpoint(metrics, metrics_settings.bind,
                                               static_cast<std::uint16_t>(metrics_settings.port),
                                               [] { return std::optional<std::string>(); });

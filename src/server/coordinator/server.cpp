@@ -152,7 +152,7 @@ struct Server::Impl {
     }
 
     void arm_ticker() {
-        ticker.expires_after(std::chrono::seconds(1));
+        ticker.expires_after(options.tick);
         ticker.async_wait([this](boost::system::error_code ec) {
             if (ec) return;
             const auto now = Clock::now();

@@ -23,6 +23,9 @@ struct ServerOptions {
     // A connection that has not sent its whole request by then is closed.
     std::chrono::milliseconds client_timeout{10000};
     std::size_t max_message = 1024 * 1024;  // payload bytes
+    // How often the I/O loop looks at deadlines and idle groups, and calls
+    // the tick hook (the systemd watchdog's keep-alive).
+    std::chrono::milliseconds tick{1000};
     // A group that saw no request for this long is forgotten.
     std::chrono::seconds group_timeout{48 * 3600};
 };
