@@ -255,7 +255,10 @@ def test_a_group_larger_than_the_free_devices_waits_without_holding_any_then_syn
         blocker_id = lavacli(lab, "jobs", "submit", str(blocker)).strip()
         wait_for(lambda: shown(lab, blocker_id)["state"] == "Running", timeout=60, what="the blocker to run")
 
-        steps = ["lava-sync first", "lava-test-case after-first --result pass", "lava-sync second"]
+        steps = ["lava-sync first", "lava-test-case after-first --result pass",
+                 "lava-send ready self=$(lava-self)", "lava-wait-all ready",
+                 "lava-test-case all-ready --shell test $(grep -c ':self=' /tmp/lava_multi_node_cache.txt) -eq 3",
+                 "lava-sync second"]
         ids = submit(lab, tmp_path, "multinode sync", {"a": 1, "b": 2},
                      [shell_block("a", "sync-a", steps), shell_block("b", "sync-b", steps)])
         # The scheduler looked at the group and let it wait: all Submitted, and
@@ -274,7 +277,8 @@ def test_a_group_larger_than_the_free_devices_waits_without_holding_any_then_syn
         for i in ids:
             r = results(lab, i)
             suite = "0_sync-a" if ("0_sync-a", "after-first") in r else "0_sync-b"
-            for case in ("multinode-sync-first", "after-first", "multinode-sync-second"):
+            for case in ("multinode-sync-first", "after-first", "multinode-send-ready", "multinode-wait_all-ready",
+                         "all-ready", "multinode-sync-second"):
                 assert r[(suite, case)]["result"] == "pass", (i, case)
     finally:
         gate.close()

@@ -280,7 +280,9 @@ void MultinodeProtocol::finalise() {
     call["request"] = "clear_group";
     call["group_size"] = group_size_;
     try {
-        poll(call.dump(), system_timeout_, "clear_group");
+        // A live coordinator acks clear_group at once (even for a group it
+        // lost in a restart): a dead one must not hold the job's end for long.
+        poll(call.dump(), std::min(system_timeout_, Seconds(10)), "clear_group");
         log_.debug("lava-multinode protocol finalised");
     } catch (const JobFailure& e) {
         log_.warning(std::string("lava-multinode: clear_group: ") + e.what());
