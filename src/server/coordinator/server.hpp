@@ -3,7 +3,9 @@
 // reads the frame (with a deadline, so a slow or silent client only ever
 // holds its own connection), answers through Groups and closes. One
 // io_context on one thread (run()) owns the Groups: no locks, and requests
-// are served in the order their frames complete.
+// are served in the order their frames complete. A connection whose frame
+// is there when it is accepted is served by plain system calls, the others
+// by a coroutine (ADR 0013).
 
 #include "server/coordinator/groups.hpp"
 
