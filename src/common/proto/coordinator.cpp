@@ -1,5 +1,7 @@
 #include "common/proto/coordinator.hpp"
 
+#include "common/base/text.hpp"
+
 #include <fmt/format.h>
 
 #include <charconv>
@@ -66,28 +68,6 @@ void put_float(std::string& out, double v) {
     out += fmt::format("e{}{:02d}", exponent < 0 ? '-' : '+', std::abs(exponent));
 }
 
-// Decodes one UTF-8 sequence at s[i] (already valid: nlohmann checked it).
-std::uint32_t next_code_point(const std::string& s, std::size_t& i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    int extra = 0;
-    std::uint32_t cp = c;
-    if (c >= 0xF0) {
-        cp = c & 0x07u;
-        extra = 3;
-    } else if (c >= 0xE0) {
-        cp = c & 0x0Fu;
-        extra = 2;
-    } else if (c >= 0xC0) {
-        cp = c & 0x1Fu;
-        extra = 1;
-    }
-    ++i;
-    for (int k = 0; k < extra && i < s.size(); ++k, ++i) {
-        cp = (cp << 6) | (static_cast<unsigned char>(s[i]) & 0x3Fu);
-    }
-    return cp;
-}
-
 // json.dumps's ensure_ascii string: only printable ASCII is written as is.
 void put_string(std::string& out, const std::string& s) {
     out += '"';
@@ -107,7 +87,7 @@ void put_string(std::string& out, const std::string& s) {
             case '\f': out += "\\f"; ++i; continue;
             default: break;
         }
-        const auto cp = next_code_point(s, i);
+        const std::uint32_t cp = lava::next_code_point(s, i);  // valid: nlohmann checked it
         if (cp >= 0x10000) {
             const auto v = cp - 0x10000;
             out += fmt::format("\\u{:04x}\\u{:04x}", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF));

@@ -1,6 +1,7 @@
 // lava-coordinator: MultiNode message relay for the groups of a lab (TCP 3079).
 
 #include "common/base/notify.hpp"
+#include "common/base/stop_signals.hpp"
 #include "common/config/settings.hpp"
 #include "common/log/log.hpp"
 #include "common/metrics/metrics.hpp"
@@ -10,13 +11,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include <pthread.h>
-
 #include <algorithm>
-#include <atomic>
-#include <csignal>
 #include <iostream>
-#include <thread>
 
 int main(int argc, char** argv) {
     using namespace lava;
@@ -42,11 +38,7 @@ int main(int argc, char** argv) {
     }
     auto log = common::log::get(kProgram);
 
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    const StopSignals stop_signals;  // before any thread starts
     try {
         common::metrics::Registry metrics;
         common::metrics::add_build_info(metrics, LAVA_CPP_VERSION, LAVA_PROTOCOL_VERSION);
@@ -66,22 +58,10 @@ int main(int argc, char** argv) {
                                               static_cast<std::uint16_t>(metrics_settings.port),
                                               [] { return std::optional<std::string>(); });
 
-        std::atomic<bool> signalled{false};
-        std::thread stopper([&] {
-            int signo = 0;
-            sigwait(&signals, &signo);
-            signalled = true;
+        const auto stopper = stop_signals.wait([&](int signo) {
             log->info("signal {}: stopping", signo);
             server.stop();
         });
-        struct Join {
-            std::thread& stopper;
-            std::atomic<bool>& signalled;
-            ~Join() {
-                if (!signalled) pthread_kill(stopper.native_handle(), SIGTERM);
-                stopper.join();
-            }
-        } join{stopper, signalled};
         log->info("lava-coordinator {} listening on {}:{} (settings: {})", LAVA_CPP_VERSION, settings.bind,
                   server.port(), loader.file_read().empty() ? "defaults" : loader.file_read());
         log->info("metrics on http://{}:{}/metrics", metrics_settings.bind, endpoint.port());

@@ -3,6 +3,7 @@
 #include "common/async/blocking.hpp"
 #include "common/base/limits.hpp"
 #include "common/base/notify.hpp"
+#include "common/base/stop_signals.hpp"
 #include "common/base/text.hpp"
 #include "common/config/settings.hpp"
 #include "common/db/pool.hpp"
@@ -16,10 +17,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include <pthread.h>
-
-#include <atomic>
-#include <csignal>
 #include <iostream>
 #include <thread>
 
@@ -70,12 +67,7 @@ int main(int argc, char** argv) {
     }
     auto log = common::log::get(kProgram);
 
-    // SIGTERM and SIGINT are taken by one thread (sigwait), not by handlers.
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    const StopSignals stop_signals;  // before any thread starts
     try {
         server::publisher::Publisher publisher(settings);
         common::db::Pool db(db_settings.database, static_cast<std::size_t>(db_settings.pool_size));
@@ -116,29 +108,21 @@ int main(int argc, char** argv) {
                                               static_cast<std::uint16_t>(metrics_settings.port),
                                               [&db] { return server::store::readiness_problem(db, kProgram); });
 
-        std::atomic<bool> signalled{false};
         std::thread websockets([&server] { server.run(); });
-        std::thread stopper([&] {
-            int signo = 0;
-            sigwait(&signals, &signo);
-            signalled = true;
+        // The WebSocket thread ends however run() ends (a signal, or an exception).
+        struct Join {
+            std::thread& websockets;
+            common::net::HttpServer& server;
+            ~Join() {
+                server.stop();
+                websockets.join();
+            }
+        } join{websockets, server};
+        const auto stopper = stop_signals.wait([&](int signo) {
             log->info("signal {}: stopping", signo);
             publisher.stop();
             server.stop();
         });
-        // Both threads end however run() ends (a signal, or an exception).
-        struct Join {
-            std::thread& websockets;
-            std::thread& stopper;
-            common::net::HttpServer& server;
-            std::atomic<bool>& signalled;
-            ~Join() {
-                server.stop();
-                websockets.join();
-                if (!signalled) pthread_kill(stopper.native_handle(), SIGTERM);
-                stopper.join();
-            }
-        } join{websockets, stopper, server, signalled};
         log->info("lava-publisher {} receiving on {}, publishing on {} and ws://{}:{}/ws/", LAVA_CPP_VERSION,
                   publisher.input_endpoint(), publisher.output_endpoint(), ws_bind, server.port());
         common::notify::ready("publishing on " + publisher.output_endpoint() + " and ws://" + ws_bind + ":" +
