@@ -133,6 +133,7 @@ struct Server::Impl {
                     }
                 }
                 if (!drained) co_await asio::post(ioc, asio::use_awaitable);
+                if (!acceptor.is_open()) co_return;  // stopped meanwhile
             }
         }
     }
