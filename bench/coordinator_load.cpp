@@ -144,16 +144,13 @@ Outcome exchange(const sockaddr_in& to, const std::string& frame, std::string& r
 }
 
 Json base(const std::string& client, const std::string& group, const std::string& role) {
-    Json j = Json::object();
-    j["port"] = 3079;
-    j["blocksize"] = 4096;
-    j["poll_delay"] = 1;
-    j["host"] = "localhost";
-    j["hostname"] = "bench-" + client;
-    j["client_name"] = client;
-    j["group_name"] = group;
-    j["role"] = role;
-    return j;
+    wire::Request r;
+    r.host = "localhost";
+    r.hostname = "bench-" + client;
+    r.client_name = client;
+    r.group_name = group;
+    r.role = role;
+    return wire::to_json(r);
 }
 
 std::string frame_of(Json request) { return wire::frame(wire::python_dumps(request)); }

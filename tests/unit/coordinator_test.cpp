@@ -172,17 +172,16 @@ TEST(CoordinatorFrame, ParseHeaderReadsWhatPythonsIntBase16Reads) {
 
 // ---- requests LAVA's coordinator dies on -----------------------------------
 
+// LAVA's client's base message (as lava-run builds it).
 Json base(const std::string& client, const std::string& group, const std::string& role = "node") {
-    Json r = Json::object();
-    r["port"] = 3079;
-    r["blocksize"] = 4096;
-    r["poll_delay"] = 3;
-    r["host"] = "localhost";
-    r["hostname"] = "worker-" + client;
-    r["client_name"] = client;
-    r["group_name"] = group;
-    r["role"] = role;
-    return r;
+    wire::Request r;
+    r.poll_delay = 3;
+    r.host = "localhost";
+    r.hostname = "worker-" + client;
+    r.client_name = client;
+    r.group_name = group;
+    r.role = role;
+    return wire::to_json(r);
 }
 
 Json call(Json request, const Json& keys) {

@@ -147,13 +147,12 @@ TEST_F(MultinodeClient, AWaitNobodyAnswersIsAMultinodeTimeoutNamingIt) {
     auto joined = std::async(std::launch::async, [&] { server.protocol->set_up(config); });
     client.protocol->set_up(config);
     joined.get();
-    try {
-        server.protocol->signal("SYNC", "never");
-        FAIL() << "no timeout";
-    } catch (const JobFailure& e) {
-        EXPECT_EQ(e.type(), ErrorType::kMultinodeTimeout);
-        EXPECT_NE(std::string(e.what()).find("lava-sync 'never'"), std::string::npos) << e.what();
-    }
+    const auto reply = server.protocol->signal("SYNC", "never");
+    ASSERT_TRUE(reply.timeout) << "no timeout";
+    EXPECT_EQ(reply.timeout->type(), ErrorType::kMultinodeTimeout);
+    EXPECT_NE(std::string(reply.timeout->what()).find("lava-sync 'never'"), std::string::npos) << reply.timeout->what();
+    EXPECT_EQ(reply.test_case, "multinode-sync-never");  // the test case the test shell then fails
+    EXPECT_EQ(reply.line, "");
 }
 
 TEST_F(MultinodeClient, MissingSettingsOrSilentCoordinatorAreTheLabsFault) {

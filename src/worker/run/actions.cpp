@@ -601,18 +601,10 @@ private:
     // MultinodeTimeout, when the answer did not come in time).
     void multinode_signal(JobContext& ctx, TestShellSignals& signals, const std::string& api, const std::string& params) {
         ctx.log.debug("Received Multi_Node API <LAVA_" + api + ">");
-        SignalReply reply;
-        try {
-            reply = ctx.multinode->signal(api, params);
-        } catch (const JobFailure& e) {
-            if (e.type() == ErrorType::kMultinodeTimeout) {
-                std::string id = params.substr(0, params.find(' '));
-                std::string lower = api;
-                for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-                for (auto& c : id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-                signals.handle("TESTCASE", "TEST_CASE_ID=multinode-" + lower + "-" + id + " RESULT=fail");
-            }
-            throw;
+        const SignalReply reply = ctx.multinode->signal(api, params);
+        if (reply.timeout) {
+            signals.handle("TESTCASE", "TEST_CASE_ID=" + reply.test_case + " RESULT=fail");
+            throw *reply.timeout;
         }
         if (!reply.line.empty()) {
             const auto delay = character_delay(ctx, "test");

@@ -30,8 +30,7 @@ namespace {
 
 std::string str_param(const data::Value& params, const char* key) {
     const auto* v = params.find(key);
-    if (v == nullptr || v->is_none()) return "";
-    return v->is_str() ? v->as_str() : v->str();
+    return v == nullptr || v->is_none() ? std::string() : v->str();
 }
 
 std::optional<Seconds> timeout_param(const data::Value& params) {
@@ -131,7 +130,7 @@ std::vector<std::pair<std::string, std::string>> MultinodeProtocol::roles() cons
     const auto* roles = params_.find("roles");
     if (roles == nullptr || !roles->is_dict()) return out;
     for (const auto& [id, role] : roles->as_dict()) {
-        out.emplace_back(id.is_str() ? id.as_str() : id.str(), role.is_str() ? role.as_str() : role.str());
+        out.emplace_back(id.str(), role.str());
     }
     return out;
 }
@@ -194,9 +193,8 @@ void MultinodeProtocol::pause(Seconds d) const {
     if (canceled_) fail(ErrorType::kCanceled, "Canceled while waiting for the MultiNode group");
 }
 
-std::string MultinodeProtocol::poll(const std::string& call_json, Seconds timeout, const std::string& what) {
+Json MultinodeProtocol::poll(const Json& call, Seconds timeout, const std::string& what) {
     if (!settings_) fail(ErrorType::kBug, "the lava-multinode protocol was not set up");
-    Json call = Json::parse(call_json);
     coord::Request request;
     request.port = settings_->port;
     request.blocksize = settings_->blocksize;
@@ -206,7 +204,7 @@ std::string MultinodeProtocol::poll(const std::string& call_json, Seconds timeou
     request.client_name = job_id_;
     request.group_name = group_;
     request.role = role_;
-    request.call = std::move(call);
+    request.call = call;
     const std::string payload = coord::python_dumps(coord::to_json(request));
     if (payload.size() > coord::kClientMaxPayload) fail(ErrorType::kJob, what + ": message was too long to send");
     // LAVA's client sleeps poll_delay (1-3 s) after every "wait"; ours starts
@@ -227,8 +225,8 @@ std::string MultinodeProtocol::poll(const std::string& call_json, Seconds timeou
         }
         if (reply && !reply->empty()) {
             answered = true;
-            const Json j = Json::parse(*reply, nullptr, false);
-            if (j.is_object() && j.value("response", "") != "wait") return *reply;
+            Json j = Json::parse(*reply, nullptr, false);
+            if (j.is_object() && j.value("response", "") != "wait") return j;
         }
         if (Clock::now() + std::min(backoff, delay) > deadline) {
             char secs[32];
@@ -253,7 +251,7 @@ void MultinodeProtocol::set_up(const std::string& config_path) {
     Json call = Json::object();
     call["request"] = "group_data";
     call["group_size"] = group_size_;
-    const auto reply = Json::parse(poll(call.dump(), system_timeout_, "the whole group (group_data)"));
+    const auto reply = poll(call, system_timeout_, "the whole group (group_data)");
     if (reply.value("response", "") == "group_data" && reply.contains("roles")) {
         std::string members;
         for (const auto& [client, role] : reply["roles"].items()) {
@@ -269,7 +267,7 @@ void MultinodeProtocol::set_up(const std::string& config_path) {
         wait["request"] = "lava_wait_all";
         wait["waitrole"] = expect;
         wait["messageID"] = "lava_start";
-        poll(wait.dump(), system_timeout_, "lava_start from role " + expect);
+        poll(wait, system_timeout_, "lava_start from role " + expect);
         log_.info("lava-multinode: lava_start received");
     }
 }
@@ -282,7 +280,7 @@ void MultinodeProtocol::finalise() {
     try {
         // A live coordinator acks clear_group at once (even for a group it
         // lost in a restart): a dead one must not hold the job's end for long.
-        poll(call.dump(), std::min(system_timeout_, Seconds(10)), "clear_group");
+        poll(call, std::min(system_timeout_, Seconds(10)), "clear_group");
         log_.debug("lava-multinode protocol finalised");
     } catch (const JobFailure& e) {
         log_.warning(std::string("lava-multinode: clear_group: ") + e.what());
@@ -305,13 +303,21 @@ SignalReply MultinodeProtocol::signal(std::string_view name, std::string_view pa
         }
     }
     if (words.empty()) fail(ErrorType::kTest, "<LAVA_" + std::string(name) + "> without a message ID");
-    const std::string& id = words[0];
-    std::string lower(name);
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
     SignalReply out;
-    out.test_case = "multinode-" + lower + "-" + id;
+    out.test_case = "multinode-" + std::string(name) + "-" + words[0];
     std::transform(out.test_case.begin(), out.test_case.end(), out.test_case.begin(),
                    [](unsigned char c) { return std::tolower(c); });
+    try {
+        out.line = answer(name, words);
+    } catch (const JobFailure& e) {
+        if (e.type() != ErrorType::kMultinodeTimeout) throw;
+        out.timeout = e;
+    }
+    return out;
+}
+
+std::string MultinodeProtocol::answer(std::string_view name, const std::vector<std::string>& words) {
+    const std::string& id = words[0];
     Json call = Json::object();
     if (name == "SEND") {
         Json message = Json::object();
@@ -325,9 +331,9 @@ SignalReply MultinodeProtocol::signal(std::string_view name, std::string_view pa
         call["request"] = "lava_send";
         call["messageID"] = id;
         call["message"] = std::move(message);
-        const auto reply = Json::parse(poll(call.dump(), poll_timeout_, "lava-send '" + id + "'"));
+        const auto reply = poll(call, poll_timeout_, "lava-send '" + id + "'");
         if (reply.value("response", "") == "nack") fail(ErrorType::kTest, "Coordinator was unable to accept LAVA_SEND");
-        return out;
+        return "";
     }
     std::string what;
     if (name == "SYNC") {
@@ -346,9 +352,9 @@ SignalReply MultinodeProtocol::signal(std::string_view name, std::string_view pa
         what = "lava-wait-all '" + id + "'" + (words.size() > 1 ? " from role " + words[1] : " from every node");
     } else {
         log_.warning("lava-multinode: unknown API <LAVA_" + std::string(name) + ">");
-        return out;
+        return "";
     }
-    const auto reply = Json::parse(poll(call.dump(), poll_timeout_, what));
+    const auto reply = poll(call, poll_timeout_, what);
     std::string detail;
     if (reply.value("response", "") == "nack") {
         detail = " nack";
@@ -358,8 +364,7 @@ SignalReply MultinodeProtocol::signal(std::string_view name, std::string_view pa
             for (const auto& [key, value] : values.items()) detail += " " + sender + ":" + key + "=" + py_str(value);
         }
     }
-    out.line = "<LAVA_" + std::string(name) + "_COMPLETE" + detail + ">";
-    return out;
+    return "<LAVA_" + std::string(name) + "_COMPLETE" + detail + ">";
 }
 
 void MultinodeProtocol::action_calls(const std::string& action, const data::Value& parameters) {
@@ -382,7 +387,7 @@ void MultinodeProtocol::action_calls(const std::string& action, const data::Valu
         if (request == "lava_send") {
             Json message = Json::object();
             if (const auto* m = entry.find("message"); m && m->is_dict()) {
-                for (const auto& [k, v] : m->as_dict()) message[k.is_str() ? k.as_str() : k.str()] = v.is_str() ? v.as_str() : v.str();
+                for (const auto& [k, v] : m->as_dict()) message[k.str()] = v.str();
             }
             call["message"] = std::move(message);
         } else if (request == "lava_wait") {
@@ -392,7 +397,7 @@ void MultinodeProtocol::action_calls(const std::string& action, const data::Valu
         } else if (request != "lava_sync") {
             fail(ErrorType::kJob, "lava-multinode call of " + action + ": unknown request '" + str_param(entry, "request") + "'");
         }
-        const auto reply = Json::parse(poll(call.dump(), timeout, what));
+        const auto reply = poll(call, timeout, what);
         if (reply.value("response", "") == "nack") {
             fail(ErrorType::kTest, "lava-multinode call of " + action + ": the coordinator refused " + what);
         }

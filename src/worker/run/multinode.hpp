@@ -9,7 +9,10 @@
 // signals; finalize clears the group. Lives on lava-run's main thread.
 
 #include "common/data/value.hpp"
+#include "worker/run/job_error.hpp"
 #include "worker/run/job_log.hpp"
+
+#include <nlohmann/json_fwd.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -34,10 +37,12 @@ struct CoordinatorSettings {
 CoordinatorSettings read_coordinator_settings(const std::string& path);
 
 // What the DUT's helper printed, once handled: the line to type back
-// (empty: nothing to type) and the test case to record.
+// (empty: nothing to type) and the test case to record, which fails when
+// the answer did not come in time (`timeout` then says which call).
 struct SignalReply {
     std::string line;       // "<LAVA_SYNC_COMPLETE>", "<LAVA_WAIT_COMPLETE 12:k=v>"...
     std::string test_case;  // "multinode-sync-<msgid>" (lower case)
+    std::optional<JobFailure> timeout;  // MultinodeTimeout
 };
 
 class MultinodeProtocol {
@@ -56,8 +61,8 @@ public:
     void finalise();
 
     // One DUT signal <LAVA_MULTI_NODE> <LAVA_<name> <params>>. Throws
-    // JobFailure: Test when the coordinator refuses a send, MultinodeTimeout
-    // (naming the message) when the answer does not come in time.
+    // JobFailure Test when the coordinator refuses a send (or Canceled); a
+    // MultinodeTimeout is in the reply, with the test case to fail first.
     SignalReply signal(std::string_view name, std::string_view params);
 
     // The protocol calls of an action block (LAVA's `protocols:
@@ -81,9 +86,13 @@ public:
 private:
     MultinodeProtocol(const common::data::Value& params, std::string job_id, JobLog& log,
                       const std::atomic<bool>& canceled, int cancel_fd);
-    // Polls until the reply is not "wait"; the reply object. `what` names
+    // Sends `call` (the request's own keys) with this node's base message,
+    // polling until the reply is not "wait"; the reply object. `what` names
     // the call in errors ("lava-sync 'ready'").
-    std::string poll(const std::string& call_json, std::chrono::duration<double> timeout, const std::string& what);
+    nlohmann::ordered_json poll(const nlohmann::ordered_json& call, std::chrono::duration<double> timeout,
+                                const std::string& what);
+    // The coordinator's answer to one DUT call, as the line to type back.
+    std::string answer(std::string_view name, const std::vector<std::string>& words);
     // Sleeps unless canceled (then throws Canceled).
     void pause(std::chrono::duration<double> d) const;
 
