@@ -1,14 +1,14 @@
 #include "worker/run/actions.hpp"
 
+#include "worker/run/action_kit.hpp"
+
 #include "common/base/file.hpp"
 #include "common/base/text.hpp"
 #include "worker/run/command.hpp"
 #include "worker/run/download.hpp"
 #include "worker/run/http_serve.hpp"
+#include "worker/run/uboot.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -24,28 +24,6 @@ namespace {
 
 // ------------------------------------------------------------ small helpers
 
-std::string text_of(const data::Value& v) { return v.is_str() ? v.as_str() : v.is_none() || v.is_undefined() ? "" : v.str(); }
-
-std::string field(const data::Value& v, const char* key) {
-    const auto* f = v.find(key);
-    return f ? text_of(*f) : std::string();
-}
-
-std::vector<std::string> string_list(const data::Value* v) {
-    std::vector<std::string> out;
-    if (!v) return out;
-    if (v->is_str()) {
-        out.push_back(v->as_str());
-    } else if (v->is_sequence()) {
-        for (const auto& item : v->as_list()) {
-            if (!item.is_none()) out.push_back(text_of(item));
-        }
-    }
-    return out;
-}
-
-Clock::time_point until(Seconds s) { return Clock::now() + std::chrono::duration_cast<Clock::duration>(s); }
-
 // The POSIX test results directory on the DUT: constants.posix.lava_test_results_dir % job id.
 std::string results_dir(const JobContext& ctx) {
     std::string pattern = "/lava-%s";
@@ -59,53 +37,6 @@ std::string test_shell(const JobContext& ctx) {
     const auto posix = ctx.constant("posix");
     if (const auto* d = posix.find("lava_test_sh_cmd"); d && d->is_str()) return d->as_str();
     return "/bin/sh";
-}
-
-std::chrono::milliseconds character_delay(const JobContext& ctx, const char* section) {
-    if (const auto* delays = ctx.device.find("character_delays")) {
-        if (const auto* d = delays->find(section); d && d->is_number()) {
-            return std::chrono::milliseconds(static_cast<long>(d->as_number()));
-        }
-    }
-    return std::chrono::milliseconds(0);
-}
-
-// Sends a command and waits for a shell prompt (within the connection timeout).
-void shell_command(JobContext& ctx, const Action& action, const std::string& command, Clock::time_point deadline) {
-    if (!ctx.console) fail(ErrorType::kBug, action.name() + ": no connection to the device");
-    ctx.check(ctx.console->sendline(command, character_delay(ctx, "test")), action.name());
-    ctx.check(ctx.console->expect(ctx.prompts, std::min(deadline, until(action.connection_timeout()))),
-              action.name() + ": waiting for the prompt after '" + command + "'");
-}
-
-// The IP address the DUT reaches lava-run on: dispatcher.yaml's
-// dispatcher_ip, else the address of the default route's interface.
-std::string dispatcher_ip(const JobContext& ctx) {
-    if (const auto* ip = ctx.dispatcher.find("dispatcher_ip"); ip && ip->is_str() && !ip->as_str().empty()) {
-        return ip->as_str();
-    }
-    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in remote{};
-    remote.sin_family = AF_INET;
-    remote.sin_port = htons(9);
-    ::inet_pton(AF_INET, "192.0.2.1", &remote.sin_addr);  // TEST-NET-1: nothing is sent
-    sockaddr_in local{};
-    socklen_t len = sizeof local;
-    std::string out = "127.0.0.1";
-    if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&remote), sizeof remote) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
-        char text[INET_ADDRSTRLEN];
-        out = ::inet_ntop(AF_INET, &local.sin_addr, text, sizeof text);
-    }
-    if (fd >= 0) ::close(fd);
-    return out;
-}
-
-template <typename T, typename... Args>
-std::unique_ptr<Action> make(JobContext& ctx, const data::Value& params, Args&&... args) {
-    auto action = std::make_unique<T>(std::forward<Args>(args)...);
-    action->configure(ctx, params);
-    return action;
 }
 
 // ------------------------------------------------------------ deploy
@@ -126,12 +57,13 @@ DownloadRequest request_of(const data::Value& image) {
 
 class DownloadAction : public Action {
 public:
-    DownloadAction(std::string label, data::Value image, std::string dir, bool http)
+    DownloadAction(std::string label, data::Value image, std::string dir, bool http, bool keep_compressed)
         : Action(http ? "http-download" : "file-download", "use " + std::string(http ? "http" : "file") + " to download the file",
                  http ? "http download" : "file download"),
           label_(std::move(label)),
           image_(std::move(image)),
-          dir_(std::move(dir)) {}
+          dir_(std::move(dir)),
+          keep_compressed_(keep_compressed) {}
     std::string class_name() const override { return "DownloadAction"; }
 
     void validate(JobContext& ctx) override {
@@ -157,7 +89,12 @@ public:
     void run(JobContext& ctx, Clock::time_point deadline) override {
         auto into = path_inside(dir_, label_);
         if (!into) fail(ErrorType::kJob, "images." + label_ + ": " + into.error().message);
-        const auto got = download(request_of(image_), *into, deadline, ctx.log, ctx.canceled);
+        auto request = request_of(image_);
+        if (keep_compressed_) {
+            request.compression.clear();
+            ctx.log.debug("Not decompressing " + label_ + " as can be used compressed.");
+        }
+        const auto got = download(request, *into, deadline, ctx.log, ctx.canceled);
         DeployedImage image{label_, got.path, field(image_, "image_arg")};
         auto it = std::find_if(ctx.images.begin(), ctx.images.end(), [&](const auto& i) { return i.label == label_; });
         if (it != ctx.images.end()) {
@@ -173,15 +110,8 @@ private:
     std::string label_;
     data::Value image_;
     std::string dir_;
+    bool keep_compressed_;
 };
-
-std::unique_ptr<Action> download_retry(JobContext& ctx, const data::Value& params, const std::string& label,
-                                       const data::Value& image, const std::string& dir) {
-    auto retry = make<RetryAction>(ctx, params, "download-retry", "download with retry", "download-retry");
-    const std::string url = field(image, "url");
-    retry->add(make<DownloadAction>(ctx, params, label, image, dir, url.rfind("file://", 0) != 0));
-    return retry;
-}
 
 // Builds the overlay once (all test actions' definitions, one stage each).
 class OverlayAction : public Action {
@@ -306,14 +236,6 @@ public:
 
 // ------------------------------------------------------------ boot
 
-std::unique_ptr<Console> open_console(JobContext& ctx, std::unique_ptr<Connection> connection) {
-    ConsoleHooks hooks;
-    hooks.on_target = [&log = ctx.log](std::string_view line) { log.target(line); };
-    hooks.on_input = [&log = ctx.log](std::string_view text) { log.input(text); };
-    hooks.cancel_fd = ctx.cancel_fd;
-    return std::make_unique<Console>(std::move(connection), std::move(hooks));
-}
-
 class CallQemuAction : public Action {
 public:
     explicit CallQemuAction(std::string method) : Action("execute-qemu", "call qemu to boot the image", "execute qemu to boot the image"), method_(std::move(method)) {}
@@ -343,6 +265,7 @@ public:
 
     void run(JobContext& ctx, Clock::time_point) override {
         ctx.console.reset();  // a retry starts QEMU again
+        ctx.connection.clear();
         const auto cmd = qemu_command(ctx.device, method_, ctx.images);
         if (!cmd.error.empty()) fail(ErrorType::kConfiguration, cmd.error);
         std::string line;
@@ -515,39 +438,53 @@ public:
         if (command(ctx, parameters_).empty()) ctx.errors.push_back("Unable to connect to the device: no commands.connect in the device configuration");
     }
     void run(JobContext& ctx, Clock::time_point) override {
-        ctx.console.reset();
         const std::string cmd = command(ctx, parameters_);
+        if (ctx.console && !ctx.console->closed() && ctx.connection == cmd) {
+            ctx.log.debug("Already connected");
+            return;
+        }
+        if (ctx.console) ctx.log.warning("Dead connection, reconnecting");
+        ctx.console.reset();
         ctx.log.info("[common] connect-device Connecting to device using '" + cmd + "'");
         auto connection = Connection::spawn(split_command(cmd));
-        if (!connection) fail(ErrorType::kInfrastructure, "cannot run the connection command: " + connection.error().message);
+        if (!connection) fail(ErrorType::kInfrastructure, "cannot run the connection command '" + cmd + "': " + connection.error().message);
         ctx.console = open_console(ctx, std::move(*connection));
+        ctx.connection = cmd;
     }
 };
 
-// Runs the device's commands.<key> on the host. `cancelable`: false for
-// finalize's power-off, which must run on a canceled job too.
-void device_command(JobContext& ctx, const char* key, Clock::time_point deadline, bool cancelable = true) {
-    static const std::atomic<bool> kNever{false};
-    const auto* commands = ctx.device.find("commands");
-    if (!commands) return;
-    for (const auto& cmd : string_list(commands->find(key))) {
-        const auto r = run_command({"/bin/sh", "-c", cmd}, "", deadline, cancelable ? ctx.canceled : kNever, ctx.log);
-        if (r.exit_code != 0) fail(ErrorType::kInfrastructure, std::string(key) + " '" + cmd + "' failed (exit " + std::to_string(r.exit_code) + ")");
+// LAVA's pdu-reboot: the device's hard_reset_command.
+class PDUReboot : public Action {
+public:
+    PDUReboot() : Action("pdu-reboot", "issue commands to a PDU to power cycle a device", "hard reboot using PDU") {}
+    std::string class_name() const override { return "PDUReboot"; }
+    void run(JobContext& ctx, Clock::time_point deadline) override {
+        device_command(ctx, "hard_reset", "Unable to reboot", deadline);
+        results_extra = {{data::Value("status"), data::Value("success")}};
     }
-}
+};
 
+// LAVA's power-on: pre_power_command, then power_on_command.
+class PowerOn : public Action {
+public:
+    PowerOn() : Action("power-on", "supply power to device", "send power_on command") {}
+    std::string class_name() const override { return "PowerOn"; }
+    void run(JobContext& ctx, Clock::time_point deadline) override {
+        device_command(ctx, "pre_power_command", "Unable to power-on", deadline);
+        device_command(ctx, "power_on", "Unable to power-on", deadline);
+    }
+};
+
+// reset-device: pdu-reboot when the device has a hard reset command; else
+// (lava-cpp) power-off then power-on, where LAVA would type reboot commands.
 class ResetDevice : public Action {
 public:
     ResetDevice() : Action("reset-device", "reboot or power-cycle the device", "reboot the device") {}
     std::string class_name() const override { return "ResetDevice"; }
     void run(JobContext& ctx, Clock::time_point deadline) override {
-        const auto* commands = ctx.device.find("commands");
-        if (commands && commands->find("hard_reset")) {
-            device_command(ctx, "hard_reset", deadline);
-        } else {
-            device_command(ctx, "power_off", deadline);
-            device_command(ctx, "power_on", deadline);
-        }
+        if (!children_.empty()) return Action::run(ctx, deadline);
+        device_command(ctx, "power_off", "Unable to power-off", deadline);
+        device_command(ctx, "power_on", "Unable to power-on", deadline);
     }
 };
 
@@ -747,11 +684,11 @@ public:
     void run(JobContext& ctx, Clock::time_point deadline) override {
         if (ctx.console) {
             ctx.console.reset();  // kills QEMU or the connection command with its process group
+            ctx.connection.clear();
             ctx.log.debug("Closed the connection to the device");
         }
         ctx.http.reset();
-        const auto* commands = ctx.device.find("commands");
-        if (commands && commands->find("power_off")) device_command(ctx, "power_off", deadline, false);
+        device_command(ctx, "power_off", "Unable to power-off", deadline, false);
     }
     bool runs_when_canceled() const override { return true; }
 };
@@ -772,6 +709,32 @@ public:
 };
 
 }  // namespace
+
+// ------------------------------------------------------------ shared actions
+
+std::unique_ptr<Action> make_download(JobContext& ctx, const data::Value& params, const std::string& label,
+                                      const data::Value& image, const std::string& dir, bool keep_compressed) {
+    auto retry = make<RetryAction>(ctx, params, "download-retry", "download with retry", "download-retry");
+    const std::string url = field(image, "url");
+    retry->add(make<DownloadAction>(ctx, params, label, image, dir, url.rfind("file://", 0) != 0, keep_compressed));
+    return retry;
+}
+
+std::unique_ptr<Action> make_overlay(JobContext& ctx, const data::Value& params, std::vector<data::Value> test_blocks) {
+    return make<OverlayAction>(ctx, params, std::move(test_blocks));
+}
+
+std::unique_ptr<Action> make_connect_device(JobContext& ctx, const data::Value& params) {
+    return make<ConnectDevice>(ctx, params);
+}
+
+std::unique_ptr<Action> make_reset_device(JobContext& ctx, const data::Value& params) {
+    auto reset = make<ResetDevice>(ctx, params);
+    if (has_device_command(ctx, "hard_reset")) reset->add(make<PDUReboot>(ctx, params));
+    return reset;
+}
+
+std::unique_ptr<Action> make_power_on(JobContext& ctx, const data::Value& params) { return make<PowerOn>(ctx, params); }
 
 // ------------------------------------------------------------ builder
 
@@ -804,8 +767,16 @@ std::vector<std::unique_ptr<Action>> build_pipeline(JobContext& ctx) {
         const data::Value& params = item.as_dict().front().second;
         if (kind == "deploy") {
             const std::string to = field(params, "to");
+            const bool tests_follow = std::any_of(stage_of.begin() + static_cast<long>(i), stage_of.end(), [](int s) { return s >= 0; });
+            if (to == "tftp") {
+                // The overlay goes into the first ramdisk that tests follow.
+                const bool overlay_here = tests_follow && !overlay_built && params.find("ramdisk");
+                overlay_built = overlay_built || overlay_here;
+                top.push_back(build_tftp_deploy(ctx, params, overlay_here ? test_blocks : std::vector<data::Value>{}));
+                continue;
+            }
             if (to != "tmpfs" && to != "downloads") {
-                ctx.errors.push_back("actions[" + std::to_string(i) + "].deploy: 'to: " + to + "' is not supported by lava-run yet (tmpfs, downloads)");
+                ctx.errors.push_back("actions[" + std::to_string(i) + "].deploy: 'to: " + to + "' is not supported by lava-run yet (tmpfs, downloads, tftp)");
                 continue;
             }
             const auto* images = params.find("images");
@@ -816,12 +787,11 @@ std::vector<std::unique_ptr<Action>> build_pipeline(JobContext& ctx) {
             auto deploy = to == "tmpfs" ? make<Action>(ctx, params, "deployimages", "deploy images", "deploy images")
                                         : make<Action>(ctx, params, "downloads", "download the files", "download the files");
             const std::string dir = ctx.tmp_dir + "/deploy-" + std::to_string(i + 1);
-            for (const auto& [label, image] : images->as_dict()) deploy->add(download_retry(ctx, params, label.str(), image, dir));
+            for (const auto& [label, image] : images->as_dict()) deploy->add(make_download(ctx, params, label.str(), image, dir));
             // The overlay goes with the first deploy that a test follows.
-            const bool tests_follow = std::any_of(stage_of.begin() + static_cast<long>(i), stage_of.end(), [](int s) { return s >= 0; });
             if (to == "tmpfs" && tests_follow && !overlay_built) {
                 overlay_built = true;
-                deploy->add(make<OverlayAction>(ctx, params, test_blocks));
+                deploy->add(make_overlay(ctx, params, test_blocks));
                 const data::Value* next_boot = nullptr;
                 for (std::size_t j = i + 1; j < list.size() && !next_boot; ++j) next_boot = list[j].find("boot");
                 if (next_boot && next_boot->find("transfer_overlay")) {
@@ -843,6 +813,7 @@ std::vector<std::unique_ptr<Action>> build_pipeline(JobContext& ctx) {
             const bool test_follows = std::any_of(list.begin() + static_cast<long>(i) + 1, list.end(), [](const data::Value& a) { return a.find("test") != nullptr; });
             const bool has_prompts = params.find("prompts") != nullptr;
             std::unique_ptr<Action> boot;
+            Action* login_parent = nullptr;  // where the login and shell actions go (else `boot`)
             if (method == "qemu") {
                 boot = make<RetryAction>(ctx, params, "boot-image-retry", "boot image with retry", "boot with retry");
                 auto qemu = make<RetryAction>(ctx, params, "boot-qemu-image", "boot image using QEMU command line", "boot QEMU image");
@@ -850,10 +821,12 @@ std::vector<std::unique_ptr<Action>> build_pipeline(JobContext& ctx) {
                 boot->add(std::move(qemu));
             } else if (method == "minimal") {
                 boot = make<RetryAction>(ctx, params, "minimal-boot", "connect and reset device", "connect and reset device");
-                boot->add(make<ConnectDevice>(ctx, params));
-                boot->add(make<ResetDevice>(ctx, params));
+                boot->add(make_connect_device(ctx, params));
+                boot->add(make_reset_device(ctx, params));
+            } else if (method == "u-boot") {
+                std::tie(boot, login_parent) = build_uboot_boot(ctx, params);
             } else {
-                ctx.errors.push_back("actions[" + std::to_string(i) + "].boot: 'method: " + method + "' is not supported by lava-run yet (qemu, minimal)");
+                ctx.errors.push_back("actions[" + std::to_string(i) + "].boot: 'method: " + method + "' is not supported by lava-run yet (qemu, minimal, u-boot)");
                 continue;
             }
             if (test_follows && !has_prompts) ctx.errors.push_back("Unable to identify boot prompts from job definition.");
@@ -867,11 +840,12 @@ std::vector<std::unique_ptr<Action>> build_pipeline(JobContext& ctx) {
                 children.insert(children.begin(), make<OverlayAction>(ctx, params, test_blocks));
             }
             if (has_prompts) {
-                boot->add(make<AutoLoginAction>(ctx, params, method));
+                Action& parent = login_parent ? *login_parent : *boot;
+                parent.add(make<AutoLoginAction>(ctx, params, method));
                 if (test_follows) {
-                    boot->add(make<ExpectShellSession>(ctx, params));
-                    if (params.find("transfer_overlay")) boot->add(make<OverlayUnpack>(ctx, params));
-                    boot->add(make<ExportDeviceEnvironment>(ctx, params));
+                    parent.add(make<ExpectShellSession>(ctx, params));
+                    if (params.find("transfer_overlay")) parent.add(make<OverlayUnpack>(ctx, params));
+                    parent.add(make<ExportDeviceEnvironment>(ctx, params));
                 }
             }
             top.push_back(std::move(boot));
@@ -894,7 +868,7 @@ std::vector<std::unique_ptr<Action>> build_pipeline(JobContext& ctx) {
         }
     }
     if (!overlay_built && std::any_of(stage_of.begin(), stage_of.end(), [](int s) { return s >= 0; })) {
-        ctx.errors.push_back("test definitions need a deploy (to: tmpfs) or a boot with transfer_overlay before them to carry the overlay");
+        ctx.errors.push_back("test definitions need a deploy (to: tmpfs, or to: tftp with a ramdisk) or a boot with transfer_overlay before them to carry the overlay");
     }
     for (std::size_t i = 0; i < top.size(); ++i) top[i]->assign_levels(std::to_string(i + 1));
     return top;

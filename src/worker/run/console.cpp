@@ -157,10 +157,16 @@ Result<void> Console::read_some(std::chrono::steady_clock::time_point deadline) 
         if (n < 0) {
             if (errno == EINTR || errno == EAGAIN) continue;
             // A pty whose other side is gone reads EIO: the end of the stream.
-            if (errno == EIO) return fail(console_errc::kClosed, "the connection closed");
+            if (errno == EIO) {
+                closed_ = true;
+                return fail(console_errc::kClosed, "the connection closed");
+            }
             return fail(console_errc::kIo, "read: " + errno_text());
         }
-        if (n == 0) return fail(console_errc::kClosed, "the connection closed");
+        if (n == 0) {
+            closed_ = true;
+            return fail(console_errc::kClosed, "the connection closed");
+        }
         buffer_.append(data, static_cast<std::size_t>(n));
         if (!hooks_.on_target) return {};
         for (ssize_t i = 0; i < n; ++i) {

@@ -88,6 +88,9 @@ public:
     Result<void> send(std::string_view text, std::chrono::milliseconds char_delay = {});
     Result<void> sendline(std::string_view line, std::chrono::milliseconds char_delay = {});
 
+    // Whether the DUT's side closed the stream (a read saw its end).
+    bool closed() const { return closed_; }
+
     // Output received and not consumed by a match.
     const std::string& pending() const { return buffer_; }
 
@@ -100,6 +103,7 @@ private:
     std::string buffer_;  // not yet consumed by a match
     std::string line_;    // received, not yet given to on_target
     bool continued_ = false;  // line_ continues a line reported at a match
+    bool closed_ = false;
 };
 
 }  // namespace lava::worker::run

@@ -8,6 +8,7 @@
 #include "common/yaml/load.hpp"
 #include "worker/run/actions.hpp"
 #include "worker/run/log_upload.hpp"
+#include "worker/run/uboot.hpp"
 
 #include <signal.h>
 
@@ -65,6 +66,7 @@ int run_job(const RunOptions& options, const Cancellation& cancellation) {
 
     JobContext ctx{log, {}, {}, {}, {}, options.job_id, options.output_dir,
                    options.tmp_root + "/" + options.job_id, cancellation.canceled, cancellation.fd, cancellation.reason};
+    ctx.tftp_root = tftp_root(options.tftp_dir);
     std::optional<JobFailure> failure;
     std::vector<std::unique_ptr<Action>> pipeline;
     std::unique_ptr<Action> finalize;
@@ -174,6 +176,7 @@ int run_job(const RunOptions& options, const Cancellation& cancellation) {
     ctx.console.reset();
     ctx.http.reset();
     if (!ctx.tmp_dir.empty()) fs::remove_all(ctx.tmp_dir, ec);
+    remove_tftp_files(ctx);
     if (cancellation.count && cancellation.count() > 1) log.warning("Canceled again: the job was already being canceled");
 
     // ---- result

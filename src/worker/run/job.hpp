@@ -26,6 +26,9 @@ struct RunOptions {
     std::string tmp_root = "/var/lib/lava/dispatcher/tmp";  // the job's files go in <tmp_root>/<job_id>
     // MultiNode: where lava-coordinator is (LAVA's file and path).
     std::string coordinator_config = "/etc/lava-coordinator/lava-coordinator.conf";
+    // deploy to: tftp: the TFTP server's directory ("": TFTP_DIRECTORY in
+    // /etc/default/tftpd-hpa, as LAVA reads it).
+    std::string tftp_dir;
 };
 
 struct Cancellation {

@@ -56,6 +56,8 @@ int main(int argc, char** argv) {
     app.add_option("--tmp-dir", options.tmp_root, "Where the job's temporary files go (a directory per job)");
     app.add_option("--coordinator-config", options.coordinator_config,
                    "MultiNode: lava-coordinator's settings (LAVA's JSON file)");
+    app.add_option("--tftp-dir", options.tftp_dir,
+                   "deploy to: tftp: the TFTP server's directory (default: TFTP_DIRECTORY in /etc/default/tftpd-hpa)");
     app.add_flag("--validate", options.validate_only, "Validate the job and write description.yaml; run nothing");
     bool debug = false, skip_sudo_warning = false;
     app.add_flag("--debug", debug, "Accepted for LAVA compatibility");

@@ -727,6 +727,8 @@ void write_archive(const std::string& root, const std::string& top, const std::s
 
 }  // namespace
 
+void write_cpio_gz_of(const std::string& dir, const std::string& path) { write_archive(dir, "", path, true); }
+
 void Overlay::write_cpio_gz(const std::string& path) const {
     write_archive(options_.host_dir, options_.results_dir.substr(1), path, true);
 }

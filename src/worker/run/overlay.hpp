@@ -77,6 +77,10 @@ private:
     std::vector<std::pair<int, std::string>> stage_tests_;  // stage, DUT path of the test dir
 };
 
+// Every file under `dir` as a gzip-compressed cpio newc archive, paths
+// relative to `dir` (kernel modules for an initramfs). Throws JobFailure(kInfrastructure).
+void write_cpio_gz_of(const std::string& dir, const std::string& path);
+
 // `environment` entries as LAVA exports them: nested mappings and lists
 // flattened with "_" and indexes, booleans as 1/0.
 void flatten_environment(const std::string& prefix, const common::data::Value& value,

@@ -27,6 +27,9 @@ void JobContext::check(const Result<void>& result, const std::string& doing) con
     if (ec == console_errc::kCanceled) throw_canceled();
     if (ec == console_errc::kTimeout) fail(ErrorType::kLAVATimeout, doing + ": timed out");
     if (ec == console_errc::kPattern) fail(ErrorType::kJob, doing + ": " + result.error().message);
+    if (ec == console_errc::kClosed && !connection.empty()) {
+        fail(ErrorType::kInfrastructure, doing + ": the connection to the device ('" + connection + "') closed");
+    }
     fail(ErrorType::kInfrastructure, doing + ": " + result.error().message);
 }
 

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,8 @@ struct JobContext {
     int cancel_fd = -1;
     std::function<std::string()> cancel_reason;  // "Received signal SIGTERM"
 
+    std::string tftp_root;  // the TFTP server's directory (deploy to: tftp)
+
     std::vector<std::string> errors;  // validation problems
 
     // MultiNode: the sub-job's protocol (nullptr for a single-node job).
@@ -57,8 +60,18 @@ struct JobContext {
     std::unique_ptr<Overlay> overlay;
     std::vector<std::vector<TestRunInfo>> stages;  // per test action, in order
     std::string overlay_archive;                   // transfer_overlay: the tar.gz
+    // deploy to: tftp (LAVA's namespace data for the bootloader).
+    struct Tftp {
+        std::string dir;  // <tftp root>/<job id>/tftp-deploy-XXXXXX, removed at the end
+        std::map<std::string, std::string> files;  // kernel, ramdisk, dtb, ... -> path under the TFTP root
+        std::string kernel_type;                   // image, zimage, uimage; "" when not given
+    };
+    std::optional<Tftp> tftp;
+    std::vector<std::string> bootloader_commands;  // bootloader-overlay's, substituted
+    bool at_bootloader_prompt = false;             // bootloader-interrupt waited for the prompt itself
     // Boot.
     std::unique_ptr<Console> console;
+    std::string connection;  // the connection command behind `console` ("" for QEMU)
     std::vector<std::string> prompts;
     std::unique_ptr<LocalHttpServer> http;  // serves the overlay to the DUT
 

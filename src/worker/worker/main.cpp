@@ -79,6 +79,8 @@ int main(int argc, char** argv) {
     app.add_flag("--wait-jobs", options.wait_jobs, "On SIGTERM/SIGINT, wait for the running jobs to end");
     app.add_option("--coordinator-config", options.coordinator_config,
                    "MultiNode: lava-coordinator's settings file, for lava-run (LAVA's path and JSON format)");
+    app.add_option("--tftp-dir", options.tftp_dir,
+                   "Real boards: the TFTP server's directory, for lava-run (default: TFTP_DIRECTORY in /etc/default/tftpd-hpa)");
     app.add_option("--lava-run", options.lava_run, "The lava-run program (default: next to lava-worker)");
     std::string metrics_bind = "127.0.0.1";
     int metrics_port = 8004;

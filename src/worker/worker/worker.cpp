@@ -211,6 +211,7 @@ void Worker::start_job(const JobRef& ref) {
                                      "--job-log-interval=" + std::to_string(options_.job_log_interval),
                                      "--tmp-dir=" + options_.worker_dir + "/run",
                                      "--coordinator-config=" + options_.coordinator_config};
+    if (!options_.tftp_dir.empty()) argv.push_back("--tftp-dir=" + options_.tftp_dir);
     if (!files.dispatcher.empty()) argv.push_back("--dispatcher=" + dir + "/dispatcher.yaml");
     if (!files.env_dut.empty()) argv.push_back("--env-dut=" + dir + "/env-dut.yaml");
     argv.push_back(dir + "/job.yaml");

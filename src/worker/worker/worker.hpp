@@ -39,6 +39,9 @@ struct WorkerOptions {
     std::string lava_run;    // the lava-run program
     // MultiNode: lava-coordinator's settings, passed on to lava-run.
     std::string coordinator_config = "/etc/lava-coordinator/lava-coordinator.conf";
+    // deploy to: tftp: the TFTP server's directory, passed on to lava-run
+    // ("": lava-run reads TFTP_DIRECTORY in /etc/default/tftpd-hpa).
+    std::string tftp_dir;
     std::chrono::seconds http_timeout{600};
     std::chrono::seconds ping_interval{20};
     int job_log_interval = 5;

@@ -1,0 +1,228 @@
+// lava-run's u-boot boot and TFTP deploy without a board: LAVA's command
+// substitution, the kernel-type mapping, interrupt sequences, the TFTP root,
+// and the u-boot conversation against a scripted console (a shell script as
+// the connection command: error messages, interrupt, typed commands).
+#include "common/proto/logline.hpp"
+#include "common/yaml/load.hpp"
+#include "worker/run/job_log.hpp"
+#include "worker/run/pipeline.hpp"
+#include "worker/run/uboot.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace lava::worker::run {
+namespace {
+
+namespace data = common::data;
+namespace fs = std::filesystem;
+
+data::Value yaml(const std::string& text) {
+    auto v = common::yaml::load(text);
+    EXPECT_TRUE(v) << text;
+    return v ? *v : data::Value();
+}
+
+TEST(UBootSubstitute, ReplacesInOrderAndDropsLinesWithoutValues) {
+    const std::vector<std::string> commands = {
+        "setenv serverip {SERVER_IP}", "tftp {KERNEL_ADDR} {KERNEL}", "tftp {RAMDISK_ADDR} {RAMDISK}",
+        "tftp {TEE_ADDR} {TEE}",       "tftp {DTB_ADDR} {DTB}",       "{BOOTX}",
+        "echo {UNKNOWN} stays",        "{KERNEL} {KERNEL}"};
+    const std::vector<Substitution> subs = {{"{SERVER_IP}", "192.0.2.2"},
+                                            {"{DTB}", std::nullopt},
+                                            {"{RAMDISK}", "7/tftp-deploy-x/ramdisk/initrd.uboot"},
+                                            {"{KERNEL}", "7/tftp-deploy-x/kernel/Image"},
+                                            {"{TEE}", ""},
+                                            {"{BOOTX}", "booti 0x1 0x2 0x3"},
+                                            {"{KERNEL_ADDR}", "0x1"},
+                                            {"{DTB_ADDR}", "0x3"},
+                                            {"{RAMDISK_ADDR}", "0x2"}};
+    const auto out = substitute(commands, subs, true);
+    const std::vector<std::string> expected = {"setenv serverip 192.0.2.2",
+                                               "tftp 0x1 7/tftp-deploy-x/kernel/Image",
+                                               "tftp 0x2 7/tftp-deploy-x/ramdisk/initrd.uboot",
+                                               "booti 0x1 0x2 0x3",
+                                               "echo {UNKNOWN} stays",
+                                               "7/tftp-deploy-x/kernel/Image 7/tftp-deploy-x/kernel/Image"};
+    EXPECT_EQ(out, expected);
+    // Without drop, a placeholder without a value stays as it is.
+    EXPECT_EQ(substitute({"tftp {DTB_ADDR} {DTB}"}, subs, false), std::vector<std::string>{"tftp 0x3 {DTB}"});
+}
+
+TEST(UBootKernelType, MapsToTheDevicesBootCommand) {
+    const auto both = yaml("booti: {kernel: '0x1'}\nbootz: {kernel: '0x2'}\nbootm: {kernel: '0x3'}\n");
+    const auto bootm_only = yaml("bootm: {kernel: '0x3'}\n");
+    EXPECT_EQ(map_kernel_uboot("image", both), "booti");
+    EXPECT_EQ(map_kernel_uboot("zimage", both), "bootz");
+    EXPECT_EQ(map_kernel_uboot("uimage", both), "bootm");
+    std::string warning;
+    EXPECT_EQ(map_kernel_uboot("zimage", bootm_only, &warning), "bootm");
+    EXPECT_EQ(warning, "No bootz parameters available, falling back to bootm and converting zImage");
+    EXPECT_EQ(map_kernel_uboot("image", data::Value(), &warning), "bootm");
+}
+
+TEST(UBootInterrupt, SequencesFromParametersAndConstants) {
+    const auto constants = yaml(
+        "interrupt-prompt: 'Hit any key to stop autoboot'\ninterrupt-character: ' '\ninterrupt-newline: true\n"
+        "interrupt_ctrl_list: []\n");
+    // LAVA's base-uboot: interrupt_char "" in the method parameters wins: a bare newline.
+    auto plan = interrupt_plan(yaml("bootloader_prompt: '=>'\ninterrupt_char: ''\nneeds_interrupt: true\n"), constants);
+    EXPECT_TRUE(plan.needed);
+    EXPECT_EQ(plan.prompt, "Hit any key to stop autoboot");
+    EXPECT_EQ(plan.sends, std::vector<std::string>{""});
+    EXPECT_TRUE(plan.newline);
+    // No method parameter: the constant's character.
+    plan = interrupt_plan(yaml("bootloader_prompt: '=>'\ninterrupt_prompt: 'Press a key'\n"), constants);
+    EXPECT_EQ(plan.prompt, "Press a key");
+    EXPECT_EQ(plan.sends, std::vector<std::string>{" "});
+    // Control characters, sent without a newline.
+    plan = interrupt_plan(yaml("bootloader_prompt: '=>'\ninterrupt_ctrl_list: [c, B]\n"), constants);
+    EXPECT_EQ(plan.sends, (std::vector<std::string>{"\x03", "\x02"}));
+    EXPECT_FALSE(plan.newline);
+    // interrupt-newline false: the character alone.
+    plan = interrupt_plan(yaml("bootloader_prompt: '=>'\n"), yaml("interrupt-character: 'x'\ninterrupt-newline: false\n"));
+    EXPECT_EQ(plan.sends, std::vector<std::string>{"x"});
+    EXPECT_FALSE(plan.newline);
+    // needs_interrupt false: wait for the bootloader prompt instead.
+    plan = interrupt_plan(yaml("bootloader_prompt: 'U-Boot>'\nneeds_interrupt: false\n"), constants);
+    EXPECT_FALSE(plan.needed);
+    EXPECT_EQ(plan.prompt, "U-Boot>");
+    EXPECT_TRUE(plan.sends.empty());
+}
+
+TEST(UBootErrors, MessagesAndTftpRoot) {
+    const auto constants = yaml("error-messages: ['Resetting CPU', 'TFTP error', 'Retry count exceeded']\n");
+    const auto errors = bootloader_errors(constants);
+    ASSERT_EQ(errors.size(), 3u);
+    std::vector<std::string> patterns{"=>"};
+    patterns.insert(patterns.end(), errors.begin(), errors.end());
+    EXPECT_EQ(bootloader_error_message(patterns, 2), "matched a bootloader error message: 'TFTP error' (2)");
+
+    const fs::path dir = fs::temp_directory_path() / ("uboot-test-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    std::ofstream(dir / "tftpd-hpa") << "# /etc/default/tftpd-hpa\nTFTP_USERNAME=\"tftp\"\nTFTP_DIRECTORY=\"/srv/tftp\"\n"
+                                        "TFTP_ADDRESS=\":69\"\n";
+    EXPECT_EQ(tftp_root("", (dir / "tftpd-hpa").string()), "/srv/tftp");
+    EXPECT_EQ(tftp_root("/var/lib/tftp", (dir / "tftpd-hpa").string()), "/var/lib/tftp");
+    EXPECT_EQ(tftp_root("", (dir / "missing").string()), "");
+    fs::remove_all(dir);
+}
+
+// ------------------------------------------------------------ the conversation
+
+struct Captured {
+    std::vector<std::string> lines;
+    JobLog log{"", false, [this](std::string line) { lines.push_back(std::move(line)); }};
+    std::vector<data::Value> records(const char* level) const {
+        std::string all;
+        for (const auto& l : lines) all += l + "\n";
+        auto parsed = proto::parse_log_batch(all);
+        std::vector<data::Value> out;
+        if (!parsed) return out;
+        for (const auto& p : *parsed) {
+            if (p.record.find("lvl")->as_str() == level) out.push_back(*p.record.find("msg"));
+        }
+        return out;
+    }
+};
+
+// A scripted u-boot: the autoboot prompt, then a prompt after each line;
+// `tftp` of a file named "missing" fails as u-boot's does; booti starts the kernel.
+const char* kFakeUboot = R"(
+printf 'U-Boot 2023.01\r\nHit any key to stop autoboot:  2 '
+IFS= read -r line
+printf '\r\n=> '
+while IFS= read -r line; do
+  printf '%s\r\n' "$line"
+  echo "$line" >> "$UBOOT_TYPED"
+  case "$line" in
+    *missing*) printf "TFTP error: 'File not found' (1)\r\nNot retrying...\r\n=> " ;;
+    booti*) printf 'Starting kernel ...\r\n'; sleep 5; exit 0 ;;
+    *) printf '=> ' ;;
+  esac
+done
+)";
+
+struct Board {
+    fs::path dir = fs::temp_directory_path() / ("uboot-board-" + std::to_string(::getpid()));
+    Captured c;
+    std::atomic<bool> canceled{false};
+    JobContext ctx{c.log, {}, {}, {}, {}, "7", "", "", canceled, -1, {}};
+
+    explicit Board(const std::string& kernel_file) {
+        fs::create_directories(dir);
+        std::ofstream(dir / "uboot.sh") << kFakeUboot;
+        ::setenv("UBOOT_TYPED", (dir / "typed").c_str(), 1);
+        ctx.device = yaml(
+            "commands:\n  connect: sh " + (dir / "uboot.sh").string() + "\n  hard_reset: 'true'\n"
+            "constants:\n  u-boot:\n    interrupt-prompt: 'Hit any key to stop autoboot'\n    interrupt-character: ' '\n"
+            "    interrupt-newline: true\n    final-message: 'Starting kernel'\n"
+            "    error-messages: ['Resetting CPU', 'File not found', 'Retry count exceeded']\n"
+            "parameters:\n  booti: {kernel: '${kernel_addr_r}', ramdisk: '${ramdisk_addr_r}', dtb: '${fdt_addr}'}\n"
+            "actions:\n  deploy:\n    parameters: {add_header: u-boot, mkimage_arch: arm64}\n    methods: {tftp: }\n"
+            "  boot:\n    connections: {serial: }\n    methods:\n      u-boot:\n        parameters:\n"
+            "          bootloader_prompt: '=>'\n          interrupt_prompt: 'Hit any key to stop autoboot'\n"
+            "          interrupt_char: ''\n          needs_interrupt: true\n"
+            "        ramdisk:\n          commands: ['setenv serverip {SERVER_IP}', 'tftp {KERNEL_ADDR} {KERNEL}',\n"
+            "                     'tftp {RAMDISK_ADDR} {RAMDISK}', 'tftp {DTB_ADDR} {DTB}', '{BOOTX}']\n");
+        ctx.dispatcher = yaml("dispatcher_ip: 192.0.2.9\n");
+        ctx.tftp = JobContext::Tftp{(dir / "7").string(),
+                                    {{"kernel", "7/tftp-deploy-x/kernel/" + kernel_file},
+                                     {"ramdisk", "7/tftp-deploy-x/ramdisk/initrd.cpio.gz.uboot"}},
+                                    "image"};
+    }
+    ~Board() { fs::remove_all(dir); }
+
+    void boot() {
+        auto [boot, login_parent] = build_uboot_boot(ctx, yaml("method: u-boot\ncommands: ramdisk\n"));
+        ASSERT_NE(login_parent, nullptr);
+        boot->assign_levels("2");
+        boot->validate(ctx);  // as lava-run validates the pipeline first
+        ASSERT_TRUE(ctx.errors.empty()) << ctx.errors.front();
+        std::vector<std::unique_ptr<Action>> actions;
+        actions.push_back(std::move(boot));
+        run_actions(actions, ctx, Clock::now() + std::chrono::seconds(20), true);
+    }
+    std::string typed() const {
+        std::ifstream in(dir / "typed");
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    }
+};
+
+TEST(UBootConversation, InterruptsTypesTheSubstitutedCommandsAndSeesTheKernelStart) {
+    Board board("Image");
+    ASSERT_NO_THROW(board.boot());
+    // The interrupt was a bare newline (read by the script's first `read`),
+    // then every command after its prompt, placeholders substituted, the
+    // line without a dtb dropped.
+    EXPECT_EQ(board.typed(),
+              "setenv serverip 192.0.2.9\n"
+              "tftp ${kernel_addr_r} 7/tftp-deploy-x/kernel/Image\n"
+              "tftp ${ramdisk_addr_r} 7/tftp-deploy-x/ramdisk/initrd.cpio.gz.uboot\n"
+              "booti ${kernel_addr_r} ${ramdisk_addr_r} ${fdt_addr}\n");
+    std::vector<std::string> passed;
+    for (const auto& r : board.c.records("results")) {
+        if (const auto* result = r.find("result"); result && result->as_str() == "pass") passed.push_back(r.find("case")->as_str());
+    }
+    const std::vector<std::string> expected = {"bootloader-overlay", "connect-device", "pdu-reboot", "reset-device",
+                                               "bootloader-interrupt", "bootloader-commands", "uboot-commands", "uboot-action"};
+    EXPECT_EQ(passed, expected);
+}
+
+TEST(UBootConversation, AUbootErrorMessageIsAnInfrastructureErrorNamingIt) {
+    Board board("missing");
+    try {
+        board.boot();
+        FAIL() << "the boot passed";
+    } catch (const JobFailure& f) {
+        EXPECT_EQ(f.type(), ErrorType::kInfrastructure);
+        EXPECT_STREQ(f.what(), "matched a bootloader error message: 'File not found' (2)");
+    }
+    // The commands stopped at the failing one.
+    EXPECT_EQ(board.typed(), "setenv serverip 192.0.2.9\ntftp ${kernel_addr_r} 7/tftp-deploy-x/kernel/missing\n");
+}
+
+}  // namespace
+}  // namespace lava::worker::run
