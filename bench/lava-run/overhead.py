@@ -15,7 +15,7 @@ import time
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from job_phases import boot_and_test_seconds  # noqa: E402 (bench/, shared)
+from job_phases import boot_and_test_seconds, run_measured  # noqa: E402 (bench/, shared)
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -50,28 +50,14 @@ def job(url):
 
 def one_run(lava_run, device, job_path, work):
     out = os.path.join(work, "out-%d" % time.monotonic_ns())
-    start = time.monotonic()
-    proc = subprocess.Popen([lava_run, "--device", device, "--output-dir", out, "--job-id", "1",
-                             "--tmp-dir", os.path.join(work, "tmp"), job_path],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    peak = anon = 0
-    while proc.poll() is None:
-        try:
-            with open("/proc/%d/status" % proc.pid) as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        peak = max(peak, int(line.split()[1]))
-                    if line.startswith("RssAnon:"):
-                        anon = max(anon, int(line.split()[1]))
-        except OSError:
-            pass
-        time.sleep(0.02)  # sampling period of the RSS probe, not synchronisation
-    wall = time.monotonic() - start
-    assert proc.returncode == 0, "the bench job failed: see %s" % out
+    rc, wall, peak, anon = run_measured([lava_run, "--device", device, "--output-dir", out, "--job-id", "1",
+                                         "--tmp-dir", os.path.join(work, "tmp"), job_path],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert rc == 0, "the bench job failed: see %s" % out
     with open(os.path.join(out, "logs.yaml")) as f:
         records = yaml.load(f, Loader=yaml.CSafeLoader)
     boot, test = boot_and_test_seconds(records)
-    return wall, boot, test, wall - boot - test, peak / 1024.0, anon / 1024.0
+    return wall, boot, test, wall - boot - test, peak, anon
 
 
 def timed(cmd, env=None, repeat=3):

@@ -6,9 +6,12 @@ import os
 import shutil
 import statistics
 import subprocess
-import time
+import sys
 
 import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from job_phases import run_measured  # noqa: E402 (bench/, shared)
 
 
 def when(record):
@@ -54,20 +57,8 @@ def job(images):
 
 
 def one_run(argv, env, log_path, logs_from_file):
-    start = time.monotonic()
     with open(log_path, "w") as err:
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=env)
-        peak = 0
-        while proc.poll() is None:
-            try:
-                with open("/proc/%d/status" % proc.pid) as f:
-                    for line in f:
-                        if line.startswith("VmHWM:"):
-                            peak = max(peak, int(line.split()[1]))
-            except OSError:
-                pass
-            time.sleep(0.02)  # sampling period of the RSS probe, not synchronisation
-    wall = time.monotonic() - start
+        rc, wall, peak, _ = run_measured(argv, stdout=subprocess.DEVNULL, stderr=err, env=env)
     if logs_from_file:
         with open(logs_from_file) as f:
             records = yaml.load(f, Loader=yaml.CSafeLoader)
@@ -76,12 +67,12 @@ def one_run(argv, env, log_path, logs_from_file):
             records = [yaml.load(line, Loader=yaml.CSafeLoader) for line in f if line.startswith("{")]
     result = [r for r in records if r["lvl"] == "results" and isinstance(r["msg"], dict)
               and r["msg"].get("case") == "job"]
-    if proc.returncode != 0 or not result or result[-1]["msg"].get("result") != "pass":
-        raise SystemExit("the bench job failed (exit %d): see %s" % (proc.returncode, logs_from_file or log_path))
+    if rc != 0 or not result or result[-1]["msg"].get("result") != "pass":
+        raise SystemExit("the bench job failed (exit %d): see %s" % (rc, logs_from_file or log_path))
     p = phases(records)
     p["wall"] = wall
     p["overhead"] = wall - p["board"] - p["test"] - p["pdu"]
-    p["rss"] = peak / 1024.0
+    p["rss"] = peak
     return p
 
 

@@ -72,6 +72,47 @@ def read_env_file(path):
     return out
 
 
+def tools_lab(prefix, *args, timeout=600):
+    """A lab from `tools/lab up` (with `args`) in a new directory, for a
+    module-scoped fixture to `yield from`: yields lab.env as a dict plus
+    `dir` (the lab) and `home` (XDG_CONFIG_HOME with a lavacli identity
+    for the lab's admin), then brings the lab down."""
+    import yaml
+    d = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(d, 0o755)  # the lab's PostgreSQL runs as postgres
+    lab_dir = os.path.join(d, "lab")
+    up = subprocess.run([os.path.join(SOURCE_DIR, "tools", "lab"), "up", lab_dir, "--build-dir", BUILD_DIR, *args],
+                        capture_output=True, text=True, timeout=timeout)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        env = {k: v.strip('"') for k, v in read_env_file(os.path.join(lab_dir, "lab.env")).items()}
+        env["dir"] = lab_dir
+        env["home"] = os.path.join(d, "home")
+        os.makedirs(env["home"])
+        with open(os.path.join(env["home"], "lavacli.yaml"), "w") as f:
+            yaml.safe_dump({"default": {"uri": env["LAVA_RPC_URL"], "username": env["LAVA_ADMIN_USER"],
+                                        "token": env["LAVA_ADMIN_TOKEN"]}}, f)
+        yield env
+    finally:
+        subprocess.run([os.path.join(SOURCE_DIR, "tools", "lab"), "down", lab_dir], timeout=300)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def lab_lavacli(lab, *args, timeout=120):
+    """Debian's lavacli as the admin of a tools_lab lab; its output (it must succeed)."""
+    r = subprocess.run(["/usr/bin/lavacli", *[str(a) for a in args]], capture_output=True, text=True, timeout=timeout,
+                       env=dict(os.environ, XDG_CONFIG_HOME=lab["home"], LC_ALL="C.UTF-8"))
+    assert r.returncode == 0, (args, r.stdout, r.stderr)
+    return r.stdout
+
+
+def lab_psql(lab, sql):
+    """One query on a tools_lab lab's database; its unaligned output."""
+    env = dict(os.environ, **{k: lab[k] for k in ("PGHOST", "PGPORT", "PGDATABASE", "PGUSER")})
+    return subprocess.run(["psql", "-XtA", "-c", sql], env=env, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
 @pytest.fixture(scope="session")
 def pg_env():
     path = os.environ.get("LAVA_TEST_PG_ENV")

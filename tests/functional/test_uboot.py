@@ -16,52 +16,28 @@ import re
 import shutil
 import socket
 import subprocess
-import tempfile
 
 import pytest
 import requests
 import yaml
 
-from conftest import BUILD_DIR, SOURCE_DIR, missing_reference, read_env_file, wait_for
+from conftest import BUILD_DIR, SOURCE_DIR, lab_lavacli, lab_psql, missing_reference, tools_lab, wait_for
 
-LAVACLI = "/usr/bin/lavacli"
 PROMPT = "root@dut:~# "
 BOARD = "uboot01"
 
 
 @pytest.fixture(scope="module")
 def lab():
-    d = tempfile.mkdtemp(prefix="lava-uboot-")
-    os.chmod(d, 0o755)  # the lab's PostgreSQL runs as postgres; in.tftpd as nobody
-    lab_dir = os.path.join(d, "lab")
-    up = subprocess.run([os.path.join(SOURCE_DIR, "tools", "lab"), "up", lab_dir, "--build-dir", BUILD_DIR,
-                         "--boards", "1"], capture_output=True, text=True, timeout=900)
-    try:
-        assert up.returncode == 0, up.stdout + up.stderr
-        env = {k: v.strip('"') for k, v in read_env_file(os.path.join(lab_dir, "lab.env")).items()}
-        env["dir"] = lab_dir
-        env["home"] = os.path.join(d, "home")
-        os.makedirs(env["home"])
-        with open(os.path.join(env["home"], "lavacli.yaml"), "w") as f:
-            yaml.safe_dump({"default": {"uri": env["LAVA_RPC_URL"], "username": env["LAVA_ADMIN_USER"],
-                                        "token": env["LAVA_ADMIN_TOKEN"]}}, f)
-        yield env
-    finally:
-        subprocess.run([os.path.join(SOURCE_DIR, "tools", "lab"), "down", lab_dir], timeout=300)
-        shutil.rmtree(d, ignore_errors=True)
+    yield from tools_lab("lava-uboot-", "--boards", "1", timeout=900)
 
 
 def lavacli(lab, *args, timeout=120):
-    r = subprocess.run([LAVACLI, *[str(a) for a in args]], capture_output=True, text=True, timeout=timeout,
-                       env=dict(os.environ, XDG_CONFIG_HOME=lab["home"], LC_ALL="C.UTF-8"))
-    assert r.returncode == 0, (args, r.stdout, r.stderr)
-    return r.stdout
+    return lab_lavacli(lab, *args, timeout=timeout)
 
 
 def psql(lab, sql):
-    env = dict(os.environ, **{k: lab[k] for k in ("PGHOST", "PGPORT", "PGDATABASE", "PGUSER")})
-    return subprocess.run(["psql", "-XtA", "-c", sql], env=env, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return lab_psql(lab, sql)
 
 
 def board_dir(lab):

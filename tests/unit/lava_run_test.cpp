@@ -1,7 +1,7 @@
 // lava-run's logic without a DUT: log records, signals, timeouts, the
 // overlay's layout and archive, the QEMU command, command-line splitting.
 #include "common/proto/logline.hpp"
-#include "common/yaml/load.hpp"
+#include "yaml_value.hpp"
 #include "worker/run/actions.hpp"
 #include "worker/run/command.hpp"
 #include "worker/run/download.hpp"
@@ -30,12 +30,6 @@ namespace {
 
 namespace data = common::data;
 namespace fs = std::filesystem;
-
-data::Value yaml(const std::string& text) {
-    auto v = common::yaml::load(text);
-    EXPECT_TRUE(v) << text;
-    return v ? *v : data::Value();
-}
 
 // A JobLog whose lines are kept in memory, parsed back with the log reader.
 struct CapturedLog {

@@ -3,13 +3,15 @@
 // and the u-boot conversation against a scripted console (a shell script as
 // the connection command: error messages, interrupt, typed commands).
 #include "common/proto/logline.hpp"
-#include "common/yaml/load.hpp"
+#include "yaml_value.hpp"
 #include "worker/run/job_log.hpp"
 #include "worker/run/pipeline.hpp"
 #include "worker/run/uboot.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -18,12 +20,6 @@ namespace {
 
 namespace data = common::data;
 namespace fs = std::filesystem;
-
-data::Value yaml(const std::string& text) {
-    auto v = common::yaml::load(text);
-    EXPECT_TRUE(v) << text;
-    return v ? *v : data::Value();
-}
 
 TEST(UBootSubstitute, ReplacesInOrderAndDropsLinesWithoutValues) {
     const std::vector<std::string> commands = {
@@ -131,6 +127,11 @@ struct Captured {
 // A scripted u-boot: the autoboot prompt, then a prompt after each line;
 // `tftp` of a file named "missing" fails as u-boot's does; booti starts the kernel.
 const char* kFakeUboot = R"(
+if [ -n "$UBOOT_SOFT_REBOOT" ]; then
+  IFS= read -r line
+  echo "$line" >> "$UBOOT_TYPED"
+  printf 'The system is going down for reboot NOW\r\n'
+fi
 printf 'U-Boot 2023.01\r\nHit any key to stop autoboot:  2 '
 IFS= read -r line
 printf '\r\n=> '
@@ -151,13 +152,20 @@ struct Board {
     std::atomic<bool> canceled{false};
     JobContext ctx{c.log, {}, {}, {}, {}, "7", "", "", canceled, -1, {}};
 
-    explicit Board(const std::string& kernel_file) {
+    explicit Board(const std::string& kernel_file, bool soft_reboot = false) {
         fs::create_directories(dir);
         std::ofstream(dir / "uboot.sh") << kFakeUboot;
         ::setenv("UBOOT_TYPED", (dir / "typed").c_str(), 1);
+        if (soft_reboot) {
+            ::setenv("UBOOT_SOFT_REBOOT", "1", 1);
+        } else {
+            ::unsetenv("UBOOT_SOFT_REBOOT");
+        }
         ctx.device = yaml(
-            "commands:\n  connect: sh " + (dir / "uboot.sh").string() + "\n  hard_reset: 'true'\n"
-            "constants:\n  u-boot:\n    interrupt-prompt: 'Hit any key to stop autoboot'\n    interrupt-character: ' '\n"
+            "commands:\n  connect: sh " + (dir / "uboot.sh").string() + "\n" +
+            (soft_reboot ? "  soft_reboot: 'reboot -f'\n" : "  hard_reset: 'true'\n") +
+            "constants:\n  shutdown-message: 'The system is going down for reboot NOW'\n"
+            "  u-boot:\n    interrupt-prompt: 'Hit any key to stop autoboot'\n    interrupt-character: ' '\n"
             "    interrupt-newline: true\n    final-message: 'Starting kernel'\n"
             "    error-messages: ['Resetting CPU', 'File not found', 'Retry count exceeded']\n"
             "parameters:\n  booti: {kernel: '${kernel_addr_r}', ramdisk: '${ramdisk_addr_r}', dtb: '${fdt_addr}'}\n"
@@ -211,6 +219,15 @@ TEST(UBootConversation, InterruptsTypesTheSubstitutedCommandsAndSeesTheKernelSta
     EXPECT_EQ(passed, expected);
 }
 
+TEST(UBootConversation, WithoutAHardResetTheDevicesSoftRebootCommandIsTyped) {
+    Board board("Image", true);
+    ASSERT_NO_THROW(board.boot());
+    EXPECT_EQ(board.typed().substr(0, 10), "reboot -f\n");
+    bool soft = false;
+    for (const auto& r : board.c.records("results")) soft = soft || r.find("case")->as_str() == "send-reboot-commands";
+    EXPECT_TRUE(soft);
+}
+
 TEST(UBootConversation, AUbootErrorMessageIsAnInfrastructureErrorNamingIt) {
     Board board("missing");
     try {
@@ -222,6 +239,96 @@ TEST(UBootConversation, AUbootErrorMessageIsAnInfrastructureErrorNamingIt) {
     }
     // The commands stopped at the failing one.
     EXPECT_EQ(board.typed(), "setenv serverip 192.0.2.9\ntftp ${kernel_addr_r} 7/tftp-deploy-x/kernel/missing\n");
+}
+
+// ------------------------------------------------------------ deploy to: tftp
+
+std::string read_all(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+bool run(const std::string& command) { return std::system(command.c_str()) == 0; }
+
+TEST(UBootDeploy, ZImageBecomesAUImageAndTheRamdiskGetsItsHeaderBack) {
+    if (!run("command -v mkimage >/dev/null")) GTEST_SKIP() << "mkimage (u-boot-tools) is not installed";
+    const fs::path dir = fs::temp_directory_path() / ("uboot-deploy-" + std::to_string(::getpid()));
+    fs::create_directories(dir / "tftp");
+    fs::create_directories(dir / "images");
+    std::ofstream(dir / "images" / "zImage") << std::string(4096, 'k');
+    std::ofstream(dir / "images" / "payload") << std::string(2048, 'r');
+    ASSERT_TRUE(run("mkimage -A arm -T ramdisk -C none -d " + (dir / "images" / "payload").string() + " " +
+                    (dir / "images" / "ramdisk.uboot").string() + " >/dev/null"));
+    Captured c;
+    std::atomic<bool> canceled{false};
+    JobContext ctx{c.log, {}, {}, {}, {}, "12", "", (dir / "tmp").string(), canceled, -1, {}};
+    fs::create_directories(ctx.tmp_dir);
+    ctx.tftp_root = (dir / "tftp").string();
+    ctx.device = yaml(
+        "commands: {connect: 'true'}\n"
+        "parameters:\n  bootm: {kernel: '0x80200000', ramdisk: '0x81600000', dtb: '0x815f0000'}\n"
+        "actions:\n  deploy:\n    parameters: {add_header: u-boot, mkimage_arch: arm}\n    methods: {tftp: }\n"
+        "  boot:\n    methods:\n      u-boot:\n        parameters: {bootloader_prompt: '=>', interrupt_prompt: 'Hit any key'}\n"
+        "        ramdisk:\n          commands: ['tftp {KERNEL_ADDR} {KERNEL}', 'tftp {RAMDISK_ADDR} {RAMDISK}', '{BOOTX}']\n");
+    ctx.job = yaml("job_name: t\n");
+    const auto params = yaml("to: tftp\nkernel: {url: 'file://" + (dir / "images" / "zImage").string() +
+                             "', type: zimage}\nramdisk: {url: 'file://" + (dir / "images" / "ramdisk.uboot").string() +
+                             "', header: u-boot}\n");
+    std::vector<std::unique_ptr<Action>> actions;
+    actions.push_back(build_tftp_deploy(ctx, params, {}));
+    auto [boot, login_parent] = build_uboot_boot(ctx, yaml("method: u-boot\ncommands: ramdisk\n"));
+    (void)login_parent;
+    for (auto& a : actions) a->validate(ctx);
+    ASSERT_TRUE(ctx.errors.empty()) << ctx.errors.front();
+    actions[0]->assign_levels("1");
+    run_actions(actions, ctx, Clock::now() + std::chrono::seconds(30), true);
+    ASSERT_TRUE(ctx.tftp);
+    // zImage on a bootm-only device: converted to a uImage next to it.
+    const std::string kernel = ctx.tftp->files["kernel"];
+    EXPECT_EQ(kernel.rfind("12/tftp-deploy-", 0), 0u) << kernel;
+    EXPECT_EQ(fs::path(kernel).filename(), "uImage");
+    const std::string uimage = read_all(dir / "tftp" / kernel);
+    ASSERT_GT(uimage.size(), 64u);
+    EXPECT_EQ(uimage.substr(0, 4), std::string("\x27\x05\x19\x56", 4));  // a legacy u-boot image
+    EXPECT_EQ(uimage.substr(64), std::string(4096, 'k'));
+    // The ramdisk: its header off, then a new header over the same payload.
+    const std::string ramdisk = ctx.tftp->files["ramdisk"];
+    EXPECT_EQ(fs::path(ramdisk).filename(), "ramdisk.uboot.uboot");
+    const std::string image = read_all(dir / "tftp" / ramdisk);
+    EXPECT_EQ(image.substr(0, 4), std::string("\x27\x05\x19\x56", 4));
+    EXPECT_EQ(image.substr(64), std::string(2048, 'r'));
+    // The files are world-readable for the TFTP server.
+    EXPECT_NE(fs::status(dir / "tftp" / kernel).permissions() & fs::perms::others_read, fs::perms::none);
+    // {BOOTX} is bootm with the device's bootm addresses.
+    boot->validate(ctx);
+    ASSERT_TRUE(ctx.errors.empty()) << ctx.errors.front();
+    boot->children().front()->run(ctx, Clock::now() + std::chrono::seconds(5));  // bootloader-overlay
+    EXPECT_EQ(ctx.bootloader_commands,
+              (std::vector<std::string>{"tftp 0x80200000 " + kernel, "tftp 0x81600000 " + ramdisk,
+                                        "bootm 0x80200000 0x81600000 0x815f0000"}));
+    remove_tftp_files(ctx);
+    EXPECT_FALSE(fs::exists(dir / "tftp" / "12"));
+    EXPECT_TRUE(fs::exists(dir / "tftp"));
+    fs::remove_all(dir);
+}
+
+TEST(UBootDeploy, ValidationNamesWhatIsMissingOrUnsupported) {
+    Captured c;
+    std::atomic<bool> canceled{false};
+    JobContext ctx{c.log, {}, {}, {}, {}, "13", "", "/nonexistent", canceled, -1, {}};
+    ctx.device = yaml("actions:\n  deploy:\n    methods: {tmpfs: }\n");
+    auto deploy = build_tftp_deploy(ctx, yaml("to: tftp\nramdisk: {url: 'file:///x'}\n"), {});
+    deploy->validate(ctx);
+    ASSERT_FALSE(ctx.errors.empty());
+    EXPECT_EQ(ctx.errors.front(), "tftp-deploy needs a kernel to deploy");
+    ctx.errors.clear();
+    auto nfs = build_tftp_deploy(ctx, yaml("to: tftp\nkernel: {url: 'file:///x', type: booti}\nnfsrootfs: {url: 'file:///y'}\n"), {});
+    nfs->validate(ctx);
+    const auto has = [&](const std::string& e) { return std::find(ctx.errors.begin(), ctx.errors.end(), e) != ctx.errors.end(); };
+    EXPECT_TRUE(has("the device has no deploy method 'tftp'"));
+    EXPECT_TRUE(has("tftpd directory is not configured correctly, see /etc/default/tftpd-hpa (or lava-worker --tftp-dir)"));
+    EXPECT_TRUE(has("nfsrootfs: an NFS root is not supported by lava-run yet"));
+    EXPECT_TRUE(has("booti, bootm and bootz are deprecated, please use 'image', 'uimage' or 'zimage'"));
 }
 
 }  // namespace

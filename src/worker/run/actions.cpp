@@ -475,8 +475,39 @@ public:
     }
 };
 
-// reset-device: pdu-reboot when the device has a hard reset command; else
-// (lava-cpp) power-off then power-on, where LAVA would type reboot commands.
+// LAVA's send-reboot-commands: the job's `soft_reboot` (boot block) or the
+// device's soft_reboot_command typed on the console, then the shutdown message.
+class SendRebootCommands : public Action {
+public:
+    SendRebootCommands()
+        : Action("send-reboot-commands", "Issue a reboot command on the device", "Issue a reboot command on the device") {}
+    std::string class_name() const override { return "SendRebootCommands"; }
+    static std::vector<std::string> commands(const JobContext& ctx, const data::Value& params) {
+        if (const auto* job = params.find("soft_reboot")) return string_list(job);
+        const auto* device = ctx.device.find("commands");
+        return device ? string_list(device->find("soft_reboot")) : std::vector<std::string>{};
+    }
+    void run(JobContext& ctx, Clock::time_point deadline) override {
+        if (!ctx.console) fail(ErrorType::kBug, name_ + ": no connection to the device");
+        std::string message = text_of(ctx.constant("shutdown-message"));
+        if (const auto* p = parameters_.find("parameters"); p && p->find("shutdown-message")) {
+            message = field(*p, "shutdown-message");
+        }
+        const auto sent = commands(ctx, parameters_);
+        for (const auto& command : sent) ctx.check(ctx.console->sendline(command), name_);
+        auto m = ctx.console->expect({message}, std::min(deadline, until(connection_timeout_)));
+        if (!m && m.error().code == console_errc::kTimeout) fail(ErrorType::kJob, "Soft reboot failed.");
+        ctx.check(std::move(m), name_ + ": waiting for '" + message + "'");
+        data::List list;
+        for (const auto& c : sent) list.emplace_back(c);
+        results_extra = {{data::Value("commands"), data::Value(std::move(list))}};
+    }
+};
+
+// reset-device: pdu-reboot when the device has a hard reset command, else
+// send-reboot-commands when the job or the device gives soft reboot
+// commands (LAVA also falls back to `reboot`), else (lava-cpp) power-off
+// then power-on.
 class ResetDevice : public Action {
 public:
     ResetDevice() : Action("reset-device", "reboot or power-cycle the device", "reboot the device") {}
@@ -730,7 +761,11 @@ std::unique_ptr<Action> make_connect_device(JobContext& ctx, const data::Value& 
 
 std::unique_ptr<Action> make_reset_device(JobContext& ctx, const data::Value& params) {
     auto reset = make<ResetDevice>(ctx, params);
-    if (has_device_command(ctx, "hard_reset")) reset->add(make<PDUReboot>(ctx, params));
+    if (has_device_command(ctx, "hard_reset")) {
+        reset->add(make<PDUReboot>(ctx, params));
+    } else if (!SendRebootCommands::commands(ctx, params).empty()) {
+        reset->add(make<SendRebootCommands>(ctx, params));
+    }
     return reset;
 }
 

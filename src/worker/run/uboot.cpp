@@ -187,6 +187,9 @@ public:
         if (parameters_.find("nfsrootfs") && parameters_.find("persistent_nfs")) {
             ctx.errors.push_back("Only one of nfsrootfs or persistent_nfs can be specified");
         }
+        for (const char* key : {"nfsrootfs", "persistent_nfs"}) {
+            if (parameters_.find(key)) ctx.errors.push_back(std::string(key) + ": an NFS root is not supported by lava-run yet");
+        }
         if (!at(ctx.device, {"actions", "deploy", "methods"}).find("tftp")) {
             ctx.errors.push_back("the device has no deploy method 'tftp'");
         }
