@@ -36,7 +36,7 @@ set(CPACK_COMPONENT_WORKER_DESCRIPTION
 lava-cpp's lava-worker and lava-run: pull jobs from a LAVA 2023.01 or\n\
 lava-cpp server and drive the devices under test.")
 set(CPACK_DEBIAN_WORKER_PACKAGE_DEPENDS "init-system-helpers")
-set(CPACK_DEBIAN_WORKER_PACKAGE_RECOMMENDS "qemu-system-x86, xz-utils, zstd")
+set(CPACK_DEBIAN_WORKER_PACKAGE_RECOMMENDS "qemu-system-x86, qemu-system-arm, tftpd-hpa, u-boot-tools, ser2net, telnet | telnet-client, xz-utils, zstd")
 set(CPACK_DEBIAN_WORKER_PACKAGE_CONFLICTS "lava-dispatcher")
 set(CPACK_DEBIAN_WORKER_PACKAGE_REPLACES "lava-dispatcher")
 

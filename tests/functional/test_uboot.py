@@ -2,8 +2,9 @@
 tools/board (arm64 QEMU running Debian's u-boot, powered through PDUDaemon,
 its console behind ser2net, network boot from the worker's tftpd-hpa), jobs
 submitted with Debian's lavacli. The board's health check runs first; a
-ramdisk job (and the same with a gzip kernel and a u-boot-header ramdisk)
-completes with its test results; a device configuration rendered from LAVA
+ramdisk job (and the same with a gzip kernel and a u-boot-header ramdisk,
+and with the overlay fetched by the board: transfer_overlay) completes with
+its test results; a device configuration rendered from LAVA
 2023.01's own base-uboot.jinja2 boots the same board; a file missing on the
 TFTP server, a dead PDU, a console taken over mid-test end the job
 Incomplete with an Infrastructure error naming the cause, and the device
@@ -183,6 +184,22 @@ def test_a_gzip_kernel_and_a_uboot_header_ramdisk(lab, tmp_path):
     assert any(re.fullmatch(r"tftp \$\{kernel_addr_r\} %s/tftp-deploy-\w+/kernel/Image" % job_id, line)
                for line in typed(lab, job_id)), typed(lab, job_id)
     assert "Removed the u-boot header" in log_text(lab, job_id)
+
+
+def test_the_board_fetches_the_overlay_over_http_with_transfer_overlay(lab, tmp_path):
+    wait_health(lab, "Good")
+    job_id = submit(lab, tmp_path, "u-boot transfer overlay", [
+        tftp_deploy(lab),
+        {"boot": {"method": "u-boot", "commands": "ramdisk", "prompts": [PROMPT],
+                  "transfer_overlay": {"download_command": "cd /tmp && wget -q", "unpack_command": "tar -C / -xzf"}}},
+        shell_test("smoke", SMOKE)])
+    job = wait_finished(lab, job_id)
+    assert job["health"] == "Complete", log_text(lab, job_id)[-3000:]
+    r = results(lab, job_id)
+    assert r[("0_smoke", "overlay")]["result"] == "pass"
+    assert r[("lava", "overlay-unpack")]["result"] == "pass"
+    assert ("lava", "apply-overlay-tftp") not in r  # not in the ramdisk: fetched after login
+    assert any(line.startswith("cd /tmp && wget -q http://%s:" % lab["LAVA_SERVER_IP"]) for line in typed(lab, job_id))
 
 
 def test_a_device_configuration_rendered_from_lavas_own_templates(lab, tmp_path):

@@ -8,6 +8,8 @@
 #include "worker/run/pipeline.hpp"
 #include "worker/run/uboot.hpp"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -250,13 +252,28 @@ std::string read_all(const fs::path& p) {
 
 bool run(const std::string& command) { return std::system(command.c_str()) == 0; }
 
-TEST(UBootDeploy, ZImageBecomesAUImageAndTheRamdiskGetsItsHeaderBack) {
+// The names in a (compressed) cpio archive.
+std::vector<std::string> cpio_entries(const std::string& data) {
+    std::vector<std::string> names;
+    std::unique_ptr<archive, decltype(&archive_read_free)> a(archive_read_new(), archive_read_free);
+    archive_read_support_filter_all(a.get());
+    archive_read_support_format_cpio(a.get());
+    if (archive_read_open_memory(a.get(), data.data(), data.size()) != ARCHIVE_OK) return names;
+    archive_entry* entry = nullptr;
+    while (archive_read_next_header(a.get(), &entry) == ARCHIVE_OK) names.emplace_back(archive_entry_pathname(entry));
+    return names;
+}
+
+TEST(UBootDeploy, ZImageBecomesAUImageAndTheRamdiskGetsTheModulesAndItsHeaderBack) {
     if (!run("command -v mkimage >/dev/null")) GTEST_SKIP() << "mkimage (u-boot-tools) is not installed";
     const fs::path dir = fs::temp_directory_path() / ("uboot-deploy-" + std::to_string(::getpid()));
     fs::create_directories(dir / "tftp");
     fs::create_directories(dir / "images");
     std::ofstream(dir / "images" / "zImage") << std::string(4096, 'k');
     std::ofstream(dir / "images" / "payload") << std::string(2048, 'r');
+    fs::create_directories(dir / "modules" / "lib" / "modules" / "6.1.0" / "extra");
+    std::ofstream(dir / "modules" / "lib" / "modules" / "6.1.0" / "extra" / "dut.ko") << "module";
+    ASSERT_TRUE(run("tar -C " + (dir / "modules").string() + " -czf " + (dir / "images" / "modules.tar.gz").string() + " lib"));
     ASSERT_TRUE(run("mkimage -A arm -T ramdisk -C none -d " + (dir / "images" / "payload").string() + " " +
                     (dir / "images" / "ramdisk.uboot").string() + " >/dev/null"));
     Captured c;
@@ -273,7 +290,8 @@ TEST(UBootDeploy, ZImageBecomesAUImageAndTheRamdiskGetsItsHeaderBack) {
     ctx.job = yaml("job_name: t\n");
     const auto params = yaml("to: tftp\nkernel: {url: 'file://" + (dir / "images" / "zImage").string() +
                              "', type: zimage}\nramdisk: {url: 'file://" + (dir / "images" / "ramdisk.uboot").string() +
-                             "', header: u-boot}\n");
+                             "', header: u-boot}\nmodules: {url: 'file://" + (dir / "images" / "modules.tar.gz").string() +
+                             "', compression: gz}\n");
     std::vector<std::unique_ptr<Action>> actions;
     actions.push_back(build_tftp_deploy(ctx, params, {}));
     auto [boot, login_parent] = build_uboot_boot(ctx, yaml("method: u-boot\ncommands: ramdisk\n"));
@@ -291,12 +309,16 @@ TEST(UBootDeploy, ZImageBecomesAUImageAndTheRamdiskGetsItsHeaderBack) {
     ASSERT_GT(uimage.size(), 64u);
     EXPECT_EQ(uimage.substr(0, 4), std::string("\x27\x05\x19\x56", 4));  // a legacy u-boot image
     EXPECT_EQ(uimage.substr(64), std::string(4096, 'k'));
-    // The ramdisk: its header off, then a new header over the same payload.
+    // The ramdisk: its header off, the modules appended as a cpio archive,
+    // a new header over both.
     const std::string ramdisk = ctx.tftp->files["ramdisk"];
     EXPECT_EQ(fs::path(ramdisk).filename(), "ramdisk.uboot.uboot");
     const std::string image = read_all(dir / "tftp" / ramdisk);
     EXPECT_EQ(image.substr(0, 4), std::string("\x27\x05\x19\x56", 4));
-    EXPECT_EQ(image.substr(64), std::string(2048, 'r'));
+    EXPECT_EQ(image.substr(64, 2048), std::string(2048, 'r'));
+    EXPECT_EQ(cpio_entries(image.substr(64 + 2048)),
+              (std::vector<std::string>{"lib", "lib/modules", "lib/modules/6.1.0", "lib/modules/6.1.0/extra",
+                                        "lib/modules/6.1.0/extra/dut.ko"}));
     // The files are world-readable for the TFTP server.
     EXPECT_NE(fs::status(dir / "tftp" / kernel).permissions() & fs::perms::others_read, fs::perms::none);
     // {BOOTX} is bootm with the device's bootm addresses.

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <filesystem>
+#include <fstream>
 
 namespace lava::worker::run {
 
@@ -102,6 +104,24 @@ void device_command(JobContext& ctx, const char* key, const std::string& what, C
             fail(ErrorType::kInfrastructure, message);
         }
     }
+}
+
+void append_file(const std::string& from, const std::string& to) {
+    std::ifstream in(from, std::ios::binary);
+    std::ofstream out(to, std::ios::binary | std::ios::app);
+    out << in.rdbuf();
+    out.close();
+    if (!in || !out) fail(ErrorType::kInfrastructure, "cannot append " + from + " to " + to);
+}
+
+long long append_overlay(JobContext& ctx, const std::string& initramfs) {
+    if (!ctx.overlay) fail(ErrorType::kBug, "no overlay to apply");
+    const std::string archive = ctx.tmp_dir + "/overlay.cpio.gz";
+    ctx.overlay->write_cpio_gz(archive);
+    append_file(archive, initramfs);
+    const auto size = static_cast<long long>(std::filesystem::file_size(archive));
+    ctx.log.info("Appended the overlay (" + std::to_string(size) + " bytes) to " + initramfs);
+    return size;
 }
 
 }  // namespace lava::worker::run

@@ -38,6 +38,12 @@ void device_command(JobContext& ctx, const char* key, const std::string& what, C
                     bool cancelable = true);
 bool has_device_command(const JobContext& ctx, const char* key);
 
+// Appends file `from` to file `to`; an InfrastructureError when it cannot.
+void append_file(const std::string& from, const std::string& to);
+// Appends the test overlay to an initramfs as a gzip cpio archive (the
+// kernel unpacks concatenated archives in order) and logs it; its size.
+long long append_overlay(JobContext& ctx, const std::string& initramfs);
+
 template <typename T, typename... Args>
 std::unique_ptr<Action> make(JobContext& ctx, const common::data::Value& params, Args&&... args) {
     auto action = std::make_unique<T>(std::forward<Args>(args)...);
@@ -55,6 +61,8 @@ std::unique_ptr<Action> make_download(JobContext& ctx, const common::data::Value
 // lava-overlay: the overlay for every test block (one stage each).
 std::unique_ptr<Action> make_overlay(JobContext& ctx, const common::data::Value& params,
                                      std::vector<common::data::Value> test_blocks);
+// compress-overlay: the overlay as a tar.gz, for transfer_overlay.
+std::unique_ptr<Action> make_compress_overlay(JobContext& ctx, const common::data::Value& params);
 // connect-device: runs the device's connection command (kept when already connected).
 std::unique_ptr<Action> make_connect_device(JobContext& ctx, const common::data::Value& params);
 // reset-device: pdu-reboot (hard_reset_command), else power off and on.

@@ -205,17 +205,8 @@ public:
 
     void run(JobContext& ctx, Clock::time_point) override {
         auto it = std::find_if(ctx.images.begin(), ctx.images.end(), is_initrd);
-        if (it == ctx.images.end() || !ctx.overlay) fail(ErrorType::kBug, "no initramfs or no overlay to apply");
-        const std::string archive = ctx.tmp_dir + "/overlay.cpio.gz";
-        ctx.overlay->write_cpio_gz(archive);
-        std::ifstream in(archive, std::ios::binary);
-        std::ofstream out(it->file, std::ios::binary | std::ios::app);
-        out << in.rdbuf();
-        out.close();
-        if (!out) fail(ErrorType::kInfrastructure, "cannot append the overlay to " + it->file);
-        const auto size = fs::file_size(archive);
-        ctx.log.info("Appended the overlay (" + std::to_string(size) + " bytes) to " + it->file);
-        results_extra = {{data::Value("size"), data::Value(static_cast<long long>(size))}};
+        if (it == ctx.images.end()) fail(ErrorType::kBug, "no initramfs to apply the overlay to");
+        results_extra = {{data::Value("size"), data::Value(append_overlay(ctx, it->file))}};
     }
 
 private:
@@ -755,6 +746,10 @@ std::unique_ptr<Action> make_overlay(JobContext& ctx, const data::Value& params,
     return make<OverlayAction>(ctx, params, std::move(test_blocks));
 }
 
+std::unique_ptr<Action> make_compress_overlay(JobContext& ctx, const data::Value& params) {
+    return make<CompressOverlay>(ctx, params);
+}
+
 std::unique_ptr<Action> make_connect_device(JobContext& ctx, const data::Value& params) {
     return make<ConnectDevice>(ctx, params);
 }
@@ -803,11 +798,15 @@ std::vector<std::unique_ptr<Action>> build_pipeline(JobContext& ctx) {
         if (kind == "deploy") {
             const std::string to = field(params, "to");
             const bool tests_follow = std::any_of(stage_of.begin() + static_cast<long>(i), stage_of.end(), [](int s) { return s >= 0; });
+            const data::Value* next_boot = nullptr;
+            for (std::size_t j = i + 1; j < list.size() && !next_boot; ++j) next_boot = list[j].find("boot");
+            const bool transfer = next_boot && next_boot->find("transfer_overlay");
             if (to == "tftp") {
-                // The overlay goes into the first ramdisk that tests follow.
-                const bool overlay_here = tests_follow && !overlay_built && params.find("ramdisk");
+                // The overlay goes with the first deploy that tests follow: into
+                // its ramdisk, or to be fetched by the DUT (transfer_overlay).
+                const bool overlay_here = tests_follow && !overlay_built && (transfer || params.find("ramdisk"));
                 overlay_built = overlay_built || overlay_here;
-                top.push_back(build_tftp_deploy(ctx, params, overlay_here ? test_blocks : std::vector<data::Value>{}));
+                top.push_back(build_tftp_deploy(ctx, params, overlay_here ? test_blocks : std::vector<data::Value>{}, transfer));
                 continue;
             }
             if (to != "tmpfs" && to != "downloads") {
@@ -827,9 +826,7 @@ std::vector<std::unique_ptr<Action>> build_pipeline(JobContext& ctx) {
             if (to == "tmpfs" && tests_follow && !overlay_built) {
                 overlay_built = true;
                 deploy->add(make_overlay(ctx, params, test_blocks));
-                const data::Value* next_boot = nullptr;
-                for (std::size_t j = i + 1; j < list.size() && !next_boot; ++j) next_boot = list[j].find("boot");
-                if (next_boot && next_boot->find("transfer_overlay")) {
+                if (transfer) {
                     deploy->add(make<CompressOverlay>(ctx, params));
                 } else {
                     deploy->add(make<ApplyOverlayInitrd>(ctx, params, *images));

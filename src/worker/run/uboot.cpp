@@ -148,12 +148,10 @@ const DeployedImage* image_of(const JobContext& ctx, const std::string& label) {
     return nullptr;
 }
 
-void append_file(const std::string& from, const std::string& to) {
-    std::ifstream in(from, std::ios::binary);
-    std::ofstream out(to, std::ios::binary | std::ios::app);
-    out << in.rdbuf();
-    out.close();
-    if (!in || !out) fail(ErrorType::kInfrastructure, "cannot append " + from + " to " + to);
+// ramdisk.<key> (install_modules, install_overlay) set to false.
+bool ramdisk_option_off(const data::Value& params, const char* key) {
+    const auto* value = at(params, {"ramdisk"}).find(key);
+    return value && !value->truthy();
 }
 
 void run_tool(JobContext& ctx, const std::vector<std::string>& argv, Clock::time_point deadline, const std::string& what) {
@@ -281,8 +279,7 @@ public:
         if (!modules) return;
         const auto* ramdisk = image_of(ctx, "ramdisk");
         if (!ramdisk) fail(ErrorType::kJob, "Unable to identify a location for the unpacked modules");
-        const auto* params = parameters_.find("ramdisk");
-        if (params && params->find("install_modules") && !params->find("install_modules")->truthy()) {
+        if (ramdisk_option_off(parameters_, "install_modules")) {
             ctx.log.info("Not adding modules to the ramdisk.");
             return;
         }
@@ -301,17 +298,11 @@ public:
         if (!ctx.overlay) return;
         const auto* ramdisk = image_of(ctx, "ramdisk");
         if (!ramdisk) fail(ErrorType::kJob, "the test overlay needs a ramdisk to go into");
-        const auto* params = parameters_.find("ramdisk");
-        if (params && params->find("install_overlay") && !params->find("install_overlay")->truthy()) {
+        if (ramdisk_option_off(parameters_, "install_overlay")) {
             ctx.log.info("Skipping applying overlay to the ramdisk");
             return;
         }
-        const std::string archive = ctx.tmp_dir + "/overlay.cpio.gz";
-        ctx.overlay->write_cpio_gz(archive);
-        append_file(archive, ramdisk->file);
-        const auto size = fs::file_size(archive);
-        ctx.log.info("Appended the overlay (" + std::to_string(size) + " bytes) to " + ramdisk->file);
-        results_extra = {{data::Value("size"), data::Value(static_cast<long long>(size))}};
+        results_extra = {{data::Value("size"), data::Value(append_overlay(ctx, ramdisk->file))}};
     }
 };
 
@@ -592,7 +583,8 @@ std::string random_suffix() {
 
 // ------------------------------------------------------------ builders
 
-std::unique_ptr<Action> build_tftp_deploy(JobContext& ctx, const data::Value& params, std::vector<data::Value> test_blocks) {
+std::unique_ptr<Action> build_tftp_deploy(JobContext& ctx, const data::Value& params, std::vector<data::Value> test_blocks,
+                                          bool transfer) {
     // <root>/<job id>/tftp-deploy-XXXXXXXX, as LAVA's mkdtemp names it;
     // created when the deploy runs.
     const std::string dir = ctx.tftp_root + "/" + ctx.job_id + "/tftp-deploy-" + random_suffix();
@@ -611,10 +603,12 @@ std::unique_ptr<Action> build_tftp_deploy(JobContext& ctx, const data::Value& pa
     }
     auto prepare = make<Action>(ctx, params, "prepare-tftp-overlay", "extract ramdisk or nfsrootfs in preparation for lava overlay",
                                 "extract ramdisk or nfsrootfs");
-    if (!test_blocks.empty()) prepare->add(make_overlay(ctx, params, std::move(test_blocks)));
+    const bool overlay = !test_blocks.empty();
+    if (overlay) prepare->add(make_overlay(ctx, params, std::move(test_blocks)));
+    if (overlay && transfer) prepare->add(make_compress_overlay(ctx, params));
     prepare->add(make<ExtractRamdisk>(ctx, params));
     prepare->add(make<ExtractModules>(ctx, params));
-    prepare->add(make<ApplyOverlayTftp>(ctx, params));
+    if (!transfer) prepare->add(make<ApplyOverlayTftp>(ctx, params));
     if (const auto* kernel = params.find("kernel"); kernel && kernel->find("type")) {
         auto kernel_action = make<Action>(ctx, params, "prepare-kernel", "populates the pipeline with a kernel conversion action",
                                           "add a kernel conversion");

@@ -59,9 +59,10 @@ std::string tftp_root(const std::string& configured, const std::string& defaults
 // ---- actions
 
 // tftp-deploy for a deploy block; `test_blocks` non-empty: the overlay is
-// built here and goes into the ramdisk.
+// built here and goes into the ramdisk, or with `transfer` (the boot's
+// transfer_overlay) into a tar.gz that the DUT fetches after login.
 std::unique_ptr<Action> build_tftp_deploy(JobContext& ctx, const common::data::Value& params,
-                                          std::vector<common::data::Value> test_blocks);
+                                          std::vector<common::data::Value> test_blocks, bool transfer = false);
 
 // uboot-action for a boot block, and the action that the login and shell
 // actions are to be added to (uboot-commands, as in LAVA).
