@@ -1,5 +1,6 @@
 #include "worker/run/action_kit.hpp"
 
+#include "common/base/text.hpp"
 #include "worker/run/command.hpp"
 
 #include <arpa/inet.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -36,6 +38,14 @@ std::vector<std::string> string_list(const data::Value* v) {
 }
 
 Clock::time_point until(Seconds s) { return Clock::now() + std::chrono::duration_cast<Clock::duration>(s); }
+
+bool in_path(const std::string& program) {
+    const char* path = ::getenv("PATH");
+    for (const auto& dir : split(path ? path : "/usr/bin:/bin", ':')) {
+        if (::access((dir + "/" + program).c_str(), X_OK) == 0) return true;
+    }
+    return false;
+}
 
 std::chrono::milliseconds character_delay(const JobContext& ctx, const char* section) {
     if (const auto* delays = ctx.device.find("character_delays")) {

@@ -21,6 +21,8 @@ std::string field(const common::data::Value& v, const char* key);
 // A string or a list of strings (None items skipped); empty when missing.
 std::vector<std::string> string_list(const common::data::Value* v);
 Clock::time_point until(Seconds s);
+// Whether `program` is an executable in one of PATH's directories.
+bool in_path(const std::string& program);
 
 // device character_delays.<section> (boot, test), in milliseconds.
 std::chrono::milliseconds character_delay(const JobContext& ctx, const char* section);

@@ -246,11 +246,7 @@ public:
         if (!cmd.error.empty()) {
             ctx.errors.push_back(cmd.error);
         } else if (!cmd.argv.empty() && cmd.argv[0].find('/') == std::string::npos) {
-            bool found = false;
-            for (const auto& dir : split(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin", ':')) {
-                found = found || ::access((dir + "/" + cmd.argv[0]).c_str(), X_OK) == 0;
-            }
-            if (!found) ctx.errors.push_back("QEMU binary " + cmd.argv[0] + " not found");
+            if (!in_path(cmd.argv[0])) ctx.errors.push_back("QEMU binary " + cmd.argv[0] + " not found");
         }
     }
 
@@ -452,17 +448,6 @@ public:
     void run(JobContext& ctx, Clock::time_point deadline) override {
         device_command(ctx, "hard_reset", "Unable to reboot", deadline);
         results_extra = {{data::Value("status"), data::Value("success")}};
-    }
-};
-
-// LAVA's power-on: pre_power_command, then power_on_command.
-class PowerOn : public Action {
-public:
-    PowerOn() : Action("power-on", "supply power to device", "send power_on command") {}
-    std::string class_name() const override { return "PowerOn"; }
-    void run(JobContext& ctx, Clock::time_point deadline) override {
-        device_command(ctx, "pre_power_command", "Unable to power-on", deadline);
-        device_command(ctx, "power_on", "Unable to power-on", deadline);
     }
 };
 
@@ -763,8 +748,6 @@ std::unique_ptr<Action> make_reset_device(JobContext& ctx, const data::Value& pa
     }
     return reset;
 }
-
-std::unique_ptr<Action> make_power_on(JobContext& ctx, const data::Value& params) { return make<PowerOn>(ctx, params); }
 
 // ------------------------------------------------------------ builder
 

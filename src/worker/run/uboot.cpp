@@ -118,14 +118,6 @@ const std::vector<std::string>& tftp_keys() {
     return keys;
 }
 
-bool in_path(const std::string& program) {
-    const char* path = getenv("PATH");
-    for (const auto& dir : split(path ? path : "/usr/bin:/bin", ':')) {
-        if (::access((std::string(dir) + "/" + program).c_str(), X_OK) == 0) return true;
-    }
-    return false;
-}
-
 const data::Value& at(const data::Value& v, std::initializer_list<const char*> path) {
     static const data::Value kNone;
     const data::Value* cur = &v;
