@@ -304,8 +304,7 @@ public:
         if (const auto* p = parameters_.find("parameters"); p && p->find("kernel-start-message")) {
             kernel_message = field(*p, "kernel-start-message");
         }
-        const auto methods_errors = ctx.constant(method_);
-        auto errors = string_list(methods_errors.find("error-messages"));
+        const auto errors = bootloader_errors(ctx.constant(method_));
         if (!kernel_message.empty()) {
             std::vector<std::string> patterns{kernel_message};
             patterns.insert(patterns.end(), errors.begin(), errors.end());

@@ -54,19 +54,19 @@ std::string map_kernel_uboot(const std::string& kernel_type, const data::Value& 
 
 InterruptPlan interrupt_plan(const data::Value& method_parameters, const data::Value& method_constants) {
     InterruptPlan plan;
-    const auto param = [&](const char* key) { return method_parameters.find(key); };
-    const auto constant = [&](const char* key) { return method_constants.find(key); };
-    if (const auto* v = param("needs_interrupt"); v && !v->is_none()) plan.needed = v->truthy();
+    // The method's parameter when the device sets it, else the method's constant.
+    const auto setting = [&](const char* parameter, const char* constant) {
+        const auto* v = method_parameters.find(parameter);
+        return v ? v : method_constants.find(constant);
+    };
+    if (const auto* v = method_parameters.find("needs_interrupt"); v && !v->is_none()) plan.needed = v->truthy();
     if (!plan.needed) {
         plan.prompt = field(method_parameters, "bootloader_prompt");
         return plan;
     }
-    const auto* prompt = param("interrupt_prompt");
-    plan.prompt = text_of(prompt ? *prompt : constant("interrupt-prompt") ? *constant("interrupt-prompt") : data::Value());
-    if (const auto* v = constant("interrupt-newline"); v && !v->is_none()) plan.newline = v->truthy();
-    const data::Value* controls = param("interrupt_ctrl_list");
-    if (!controls) controls = constant("interrupt_ctrl_list");
-    const auto control_list = string_list(controls);
+    if (const auto* prompt = setting("interrupt_prompt", "interrupt-prompt")) plan.prompt = text_of(*prompt);
+    if (const auto* v = method_constants.find("interrupt-newline"); v && !v->is_none()) plan.newline = v->truthy();
+    const auto control_list = string_list(setting("interrupt_ctrl_list", "interrupt_ctrl_list"));
     if (!control_list.empty()) {
         // pexpect's sendcontrol: the letter's control code.
         for (const auto& c : control_list) {
@@ -75,8 +75,8 @@ InterruptPlan interrupt_plan(const data::Value& method_parameters, const data::V
         plan.newline = false;
         return plan;
     }
-    const auto* ch = param("interrupt_char");
-    plan.sends.push_back(text_of(ch ? *ch : constant("interrupt-character") ? *constant("interrupt-character") : data::Value()));
+    const auto* ch = setting("interrupt_char", "interrupt-character");
+    plan.sends.push_back(ch ? text_of(*ch) : std::string());
     return plan;
 }
 
@@ -131,6 +131,13 @@ const data::Value& at(const data::Value& v, std::initializer_list<const char*> p
 const data::Value& deploy_parameters(const JobContext& ctx) { return at(ctx.device, {"actions", "deploy", "parameters"}); }
 const data::Value& uboot_parameters(const JobContext& ctx) {
     return at(ctx.device, {"actions", "boot", "methods", "u-boot", "parameters"});
+}
+
+// The deploy's kernel.type, lower case ("" when not given).
+std::string kernel_type(const data::Value& deploy) {
+    std::string type = field(at(deploy, {"kernel"}), "type");
+    for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return type;
 }
 
 const DeployedImage* image_of(const JobContext& ctx, const std::string& label) {
@@ -203,8 +210,7 @@ public:
         if (!fs::create_directory(dir, ec) && ec) {
             fail(ErrorType::kInfrastructure, "cannot create " + dir_ + " in the TFTP directory: " + ec.message());
         }
-        ctx.tftp = JobContext::Tftp{dir_, {}, field(parameters_.find("kernel") ? *parameters_.find("kernel") : data::Value(), "type")};
-        for (auto& c : ctx.tftp->kernel_type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        ctx.tftp = JobContext::Tftp{dir_, {}, kernel_type(parameters_)};
         ctx.log.debug("TFTP directory: " + dir_);
         Action::run(ctx, deadline);
         // What the bootloader loads, relative to the TFTP root; a file a
@@ -304,8 +310,7 @@ public:
     std::string class_name() const override { return "UBootPrepareKernelAction"; }
 
     void validate(JobContext& ctx) override {
-        std::string type = field(at(parameters_, {"kernel"}), "type");
-        for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        const std::string type = kernel_type(parameters_);
         if (type.empty()) return;
         if (type == "bootm" || type == "bootz" || type == "booti") {
             ctx.errors.push_back("booti, bootm and bootz are deprecated, please use 'image', 'uimage' or 'zimage'");
@@ -316,11 +321,11 @@ public:
             return;
         }
         const auto& params = at(ctx.device, {"parameters"});
-        const auto command = map_kernel_uboot(type, params);
-        if (!params.find(command)) {
-            ctx.errors.push_back("Requested kernel boot type '" + command + "' is not supported by this device.");
+        command_ = map_kernel_uboot(type, params, &warning_);
+        if (!params.find(command_)) {
+            ctx.errors.push_back("Requested kernel boot type '" + command_ + "' is not supported by this device.");
         }
-        if (command == "bootm" && type != "uimage") {
+        if (command_ == "bootm" && type != "uimage") {
             convert_ = true;
             if (!in_path("mkimage")) ctx.errors.push_back("Cannot find command 'mkimage' in $PATH");
             if (!deploy_parameters(ctx).find("mkimage_arch")) {
@@ -333,12 +338,10 @@ public:
         if (!convert_) return;
         const auto* kernel = image_of(ctx, "kernel");
         if (!kernel || !ctx.tftp) fail(ErrorType::kBug, "no kernel to convert");
-        std::string warning;
-        const auto command = map_kernel_uboot(ctx.tftp->kernel_type, at(ctx.device, {"parameters"}), &warning);
-        if (!warning.empty()) ctx.log.warning(warning);
+        if (!warning_.empty()) ctx.log.warning(warning_);
         ctx.log.info("Converting downloaded kernel to a uImage");
         const auto& params = at(ctx.device, {"parameters"});
-        std::string load = field(at(params, {command.c_str()}), "kernel");
+        std::string load = field(at(params, {command_.c_str()}), "kernel");
         if (params.find("text_offset")) load = field(params, "text_offset");
         const std::string uimage = (fs::path(kernel->file).parent_path() / "uImage").string();
         run_tool(ctx, {"mkimage", "-A", field(deploy_parameters(ctx), "mkimage_arch"), "-O", "linux", "-T", "kernel", "-C", "none",
@@ -348,6 +351,9 @@ public:
     }
 
 private:
+    // Set by validate: the boot command for the kernel type, LAVA's warning
+    // when it falls back to bootm, and whether the kernel becomes a uImage.
+    std::string command_, warning_;
     bool convert_ = false;
 };
 
@@ -397,28 +403,27 @@ public:
             ctx.errors.push_back("missing commands");
             return;
         }
-        if (commands->is_sequence()) {
-            commands_ = string_list(commands);
-            for (const auto& c : commands->as_list()) {
-                if (!c.is_str()) ctx.errors.push_back("Deploy Commands instruction is not a string: " + c.repr());
-            }
-        } else {
+        // The job's own list, or a block of the device's u-boot method.
+        const data::Value* list = commands;
+        if (!commands->is_sequence()) {
             const std::string name = text_of(*commands);
-            const auto& method = at(ctx.device, {"actions", "boot", "methods", "u-boot"});
-            const auto* entry = method.find(name);
+            const auto* entry = at(ctx.device, {"actions", "boot", "methods", "u-boot"}).find(name);
             if (!entry || name == "parameters") {
                 ctx.errors.push_back("Command '" + name + "' not found in supported methods");
                 return;
             }
-            if (!entry->find("commands")) {
+            list = entry->find("commands");
+            if (!list) {
                 ctx.errors.push_back("No commands found in parameters");
                 return;
             }
-            for (const auto& c : entry->find("commands")->is_sequence() ? entry->find("commands")->as_list() : data::List{}) {
+        }
+        if (list->is_sequence()) {
+            for (const auto& c : list->as_list()) {
                 if (!c.is_str()) ctx.errors.push_back("Deploy Commands instruction is not a string: " + c.repr());
             }
-            commands_ = string_list(entry->find("commands"));
         }
+        commands_ = string_list(list);
         if (const auto mac = field(uboot_parameters(ctx), "lava_mac"); !mac.empty()) {
             static const std::string kHex = "0123456789abcdefABCDEF";
             bool ok = mac.size() == 17;
